@@ -1,0 +1,118 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "npm-mirror",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "changes-producer", targets: ["changes-producer"]),
+        .executable(name: "changes-consumer", targets: ["changes-consumer"]),
+        .executable(name: "npm-mirror", targets: ["npm-mirror"]),
+        .executable(name: "npm-registry-sim", targets: ["npm-registry-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        // librdkafka, from Debian's librdkafka-dev.
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        // Swift over librdkafka: producer, group consumer, admin, embedded mock cluster.
+        .target(
+            name: "MirrorKafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // One configuration type: config.json < environment < command-line flags.
+        .target(
+            name: "MirrorConfig",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The npm registry simulator (replicate + registry services, fault injection).
+        .target(
+            name: "RegistrySimulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "changes-producer",
+            dependencies: [
+                "MirrorConfig", "MirrorKafka",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "changes-consumer",
+            dependencies: [
+                "MirrorConfig", "MirrorKafka",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "npm-mirror",
+            dependencies: [
+                "MirrorConfig", "MirrorKafka",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "npm-registry-sim",
+            dependencies: [
+                "RegistrySimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MirrorKafkaTests",
+            dependencies: ["MirrorKafka", "CRdKafka"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MirrorConfigTests",
+            dependencies: ["MirrorConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RegistrySimulatorTests",
+            dependencies: [
+                "RegistrySimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,96 @@
+import ArgumentParser
+
+/// The configuration flags every executable accepts. `--help` lists each with its environment
+/// variable, `config.json` key and default.
+public struct ConfigurationOptions: ParsableArguments, Sendable {
+    @Option(name: .customLong(Setting.configFile.flagName), help: ArgumentHelp(Setting.configFile.helpText))
+    var configFile: String?
+    @Option(name: .customLong(Setting.updateSeq.flagName), help: ArgumentHelp(Setting.updateSeq.helpText))
+    var updateSeq: String?
+    @Option(name: .customLong(Setting.kafkaBrokers.flagName), help: ArgumentHelp(Setting.kafkaBrokers.helpText))
+    var kafkaBrokers: String?
+    @Option(name: .customLong(Setting.kafkaTopic.flagName), help: ArgumentHelp(Setting.kafkaTopic.helpText))
+    var kafkaTopic: String?
+    @Option(name: .customLong(Setting.kafkaTopicNumPartitions.flagName), help: ArgumentHelp(Setting.kafkaTopicNumPartitions.helpText))
+    var kafkaTopicNumPartitions: String?
+    @Option(name: .customLong(Setting.kafkaReplicationFactor.flagName), help: ArgumentHelp(Setting.kafkaReplicationFactor.helpText))
+    var kafkaReplicationFactor: String?
+    @Option(name: .customLong(Setting.kafkaConsumerGroup.flagName), help: ArgumentHelp(Setting.kafkaConsumerGroup.helpText))
+    var kafkaConsumerGroup: String?
+    @Option(name: .customLong(Setting.kafkaDeadLetterTopic.flagName), help: ArgumentHelp(Setting.kafkaDeadLetterTopic.helpText))
+    var kafkaDeadLetterTopic: String?
+    @Option(name: .customLong(Setting.kafkaEventsTopic.flagName), help: ArgumentHelp(Setting.kafkaEventsTopic.helpText))
+    var kafkaEventsTopic: String?
+    @Option(name: .customLong(Setting.kafkaSecurityProtocol.flagName), help: ArgumentHelp(Setting.kafkaSecurityProtocol.helpText))
+    var kafkaSecurityProtocol: String?
+    @Option(name: .customLong(Setting.kafkaSASLMechanism.flagName), help: ArgumentHelp(Setting.kafkaSASLMechanism.helpText))
+    var kafkaSASLMechanism: String?
+    @Option(name: .customLong(Setting.kafkaSASLUsername.flagName), help: ArgumentHelp(Setting.kafkaSASLUsername.helpText))
+    var kafkaSASLUsername: String?
+    @Option(name: .customLong(Setting.kafkaSSLCALocation.flagName), help: ArgumentHelp(Setting.kafkaSSLCALocation.helpText))
+    var kafkaSSLCALocation: String?
+    @Option(name: .customLong(Setting.kafkaSSLCertificateLocation.flagName), help: ArgumentHelp(Setting.kafkaSSLCertificateLocation.helpText))
+    var kafkaSSLCertificateLocation: String?
+    @Option(name: .customLong(Setting.kafkaSSLKeyLocation.flagName), help: ArgumentHelp(Setting.kafkaSSLKeyLocation.helpText))
+    var kafkaSSLKeyLocation: String?
+    @Option(name: .customLong(Setting.npmReplicateURL.flagName), help: ArgumentHelp(Setting.npmReplicateURL.helpText))
+    var npmReplicateURL: String?
+    @Option(name: .customLong(Setting.npmRegistryURL.flagName), help: ArgumentHelp(Setting.npmRegistryURL.helpText))
+    var npmRegistryURL: String?
+    @Option(name: .customLong(Setting.updateSeqDir.flagName), help: ArgumentHelp(Setting.updateSeqDir.helpText))
+    var updateSeqDir: String?
+    @Option(name: .customLong(Setting.localPackageDir.flagName), help: ArgumentHelp(Setting.localPackageDir.helpText))
+    var localPackageDir: String?
+    @Option(name: .customLong(Setting.remotePackageDir.flagName), help: ArgumentHelp(Setting.remotePackageDir.helpText))
+    var remotePackageDir: String?
+    @Option(name: .customLong(Setting.maxSize.flagName), help: ArgumentHelp(Setting.maxSize.helpText))
+    var maxSize: String?
+    @Option(name: .customLong(Setting.subdirectoryHashLength.flagName), help: ArgumentHelp(Setting.subdirectoryHashLength.helpText))
+    var subdirectoryHashLength: String?
+    @Option(name: .customLong(Setting.oldPackageVersionsLimit.flagName), help: ArgumentHelp(Setting.oldPackageVersionsLimit.helpText))
+    var oldPackageVersionsLimit: String?
+    @Option(name: .customLong(Setting.couchDBURL.flagName), help: ArgumentHelp(Setting.couchDBURL.helpText))
+    var couchDBURL: String?
+    @Option(name: .customLong(Setting.couchDBUser.flagName), help: ArgumentHelp(Setting.couchDBUser.helpText))
+    var couchDBUser: String?
+    @Option(name: .customLong(Setting.databaseName.flagName), help: ArgumentHelp(Setting.databaseName.helpText))
+    var databaseName: String?
+    @Option(name: .customLong(Setting.dbdataDir.flagName), help: ArgumentHelp(Setting.dbdataDir.helpText))
+    var dbdataDir: String?
+    @Option(name: .customLong(Setting.metricsPort.flagName), help: ArgumentHelp(Setting.metricsPort.helpText))
+    var metricsPort: String?
+    @Option(name: .customLong(Setting.lagThreshold.flagName), help: ArgumentHelp(Setting.lagThreshold.helpText))
+    var lagThreshold: String?
+    @Option(name: .customLong(Setting.logLevel.flagName), help: ArgumentHelp(Setting.logLevel.helpText))
+    var logLevel: String?
+
+    public init() {}
+
+    /// The flags that were given. Secrets (passwords) have no flag: a command line is visible to
+    /// every user of the machine, so they come from the environment or the file only.
+    public var givenFlags: [Setting: String] {
+        let pairs: [(Setting, String?)] = [
+            (.configFile, configFile), (.updateSeq, updateSeq), (.kafkaBrokers, kafkaBrokers), (.kafkaTopic, kafkaTopic),
+            (.kafkaTopicNumPartitions, kafkaTopicNumPartitions), (.kafkaReplicationFactor, kafkaReplicationFactor),
+            (.kafkaConsumerGroup, kafkaConsumerGroup), (.kafkaDeadLetterTopic, kafkaDeadLetterTopic), (.kafkaEventsTopic, kafkaEventsTopic),
+            (.kafkaSecurityProtocol, kafkaSecurityProtocol), (.kafkaSASLMechanism, kafkaSASLMechanism), (.kafkaSASLUsername, kafkaSASLUsername),
+            (.kafkaSSLCALocation, kafkaSSLCALocation), (.kafkaSSLCertificateLocation, kafkaSSLCertificateLocation),
+            (.kafkaSSLKeyLocation, kafkaSSLKeyLocation), (.npmReplicateURL, npmReplicateURL), (.npmRegistryURL, npmRegistryURL),
+            (.updateSeqDir, updateSeqDir), (.localPackageDir, localPackageDir), (.remotePackageDir, remotePackageDir), (.maxSize, maxSize),
+            (.subdirectoryHashLength, subdirectoryHashLength), (.oldPackageVersionsLimit, oldPackageVersionsLimit), (.couchDBURL, couchDBURL),
+            (.couchDBUser, couchDBUser), (.databaseName, databaseName), (.dbdataDir, dbdataDir), (.metricsPort, metricsPort),
+            (.lagThreshold, lagThreshold), (.logLevel, logLevel),
+        ]
+        return Dictionary(uniqueKeysWithValues: pairs.compactMap { setting, value in value.map { (setting, $0) } })
+    }
+
+    /// Settings that have a flag (every one but the secrets).
+    public static var flaggedSettings: [Setting] { Setting.allCases.filter { !$0.isSecret } }
+
+    /// Loads the configuration with these flags over the process's environment and `config.json`.
+    public func load(environment: [String: String]? = nil) throws -> MirrorConfiguration {
+        var sources = ConfigurationSources(flags: givenFlags)
+        if let environment { sources.environment = environment }
+        return try MirrorConfiguration.load(sources: sources)
+    }
+}

@@ -1,0 +1,85 @@
+/// The whole configuration of an npm-mirror process, resolved from defaults, `config.json`, the
+/// environment and command-line flags (each later source wins). Build it with
+/// ``MirrorConfiguration/load(sources:)``; every value in it has been checked.
+public struct MirrorConfiguration: Sendable, Equatable {
+    /// Where the producer starts when neither the topic nor `update_seq/` says.
+    public enum StartSequence: Sendable, Hashable, CustomStringConvertible {
+        /// The registry's current `update_seq`.
+        case now
+        /// This seq.
+        case seq(Int64)
+
+        public var description: String {
+            switch self {
+            case .now: "now"
+            case .seq(let seq): String(seq)
+            }
+        }
+    }
+
+    public struct Kafka: Sendable, Equatable {
+        /// Bootstrap servers, or nil to use an embedded broker.
+        public var brokers: String?
+        public var topic: String
+        public var topicPartitions: Int
+        public var replicationFactor: Int
+        public var consumerGroup: String
+        public var deadLetterTopic: String
+        public var eventsTopic: String
+        public var securityProtocol: String?
+        public var saslMechanism: String?
+        public var saslUsername: String?
+        public var saslPassword: String?
+        public var sslCALocation: String?
+        public var sslCertificateLocation: String?
+        public var sslKeyLocation: String?
+        public var sslKeyPassword: String?
+    }
+
+    public struct Registry: Sendable, Equatable {
+        /// The replicate service (`/`, `/registry/_changes`), without a trailing slash.
+        public var replicateURL: String
+        /// The registry (packuments, tarballs), without a trailing slash.
+        public var registryURL: String
+    }
+
+    public struct Storage: Sendable, Equatable {
+        public var updateSeqDirectory: String
+        public var localPackageDirectory: String
+        public var remotePackageDirectory: String
+        /// Largest tarball stored, in bytes.
+        public var maxTarballSize: Int64
+        public var subdirectoryHashLength: Int
+        public var oldPackageVersionsLimit: Int
+    }
+
+    public struct Records: Sendable, Equatable {
+        /// CouchDB base URL, or nil to use the embedded database in ``dbdataDirectory``.
+        public var couchDBURL: String?
+        public var couchDBUser: String?
+        public var couchDBPassword: String?
+        public var databaseName: String
+        public var dbdataDirectory: String
+    }
+
+    public var startSequence: StartSequence
+    public var kafka: Kafka
+    public var registry: Registry
+    public var storage: Storage
+    public var records: Records
+    public var metricsPort: Int
+    public var lagThreshold: Int
+    public var logLevel: String
+    /// Which source each setting's value came from.
+    public var sources: [Setting: ConfigurationSource]
+    /// The value of every setting as text (secrets included: print ``redactedSummary`` instead).
+    public var rawValues: [Setting: String]
+
+    /// Every setting with its value and source, secrets shown as `<redacted>`: safe to log.
+    public var redactedSummary: [(setting: Setting, value: String, source: ConfigurationSource)] {
+        Setting.allCases.map { setting in
+            let value = rawValues[setting].map { setting.isSecret ? "<redacted>" : $0 } ?? "(unset)"
+            return (setting, value, sources[setting] ?? .defaultValue)
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// What a value should have looked like.
+struct ParseFailure: Error {
+    let expected: String
+}
+
+/// Parsers from text to checked values, one per kind of setting.
+enum Parse {
+    static func any(_ text: String) -> Result<String, ParseFailure> { .success(text) }
+
+    static func nonEmpty(_ text: String) -> Result<String, ParseFailure> {
+        text.trimmingCharacters(in: .whitespaces).isEmpty ? .failure(ParseFailure(expected: "a non-empty value")) : .success(text)
+    }
+
+    static func integer(in range: ClosedRange<Int>) -> (String) -> Result<Int, ParseFailure> {
+        { text in
+            guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+                return .failure(ParseFailure(expected: "a whole number from \(range.lowerBound) to \(range.upperBound)"))
+            }
+            return .success(value)
+        }
+    }
+
+    static func replicationFactor(_ text: String) -> Result<Int, ParseFailure> {
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), value == -1 || (1...32).contains(value) else {
+            return .failure(ParseFailure(expected: "-1 (the broker's default) or a whole number from 1 to 32"))
+        }
+        return .success(value)
+    }
+
+    static func oneOf(_ choices: [String]) -> (String) -> Result<String, ParseFailure> {
+        { text in
+            let lowered = text.lowercased()
+            return choices.contains(lowered) ? .success(lowered) : .failure(ParseFailure(expected: "one of \(choices.joined(separator: ", "))"))
+        }
+    }
+
+    static func startSequence(_ text: String) -> Result<MirrorConfiguration.StartSequence, ParseFailure> {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.lowercased() == "now" { return .success(.now) }
+        if let seq = Int64(trimmed), seq >= 0 { return .success(.seq(seq)) }
+        return .failure(ParseFailure(expected: "a seq number (0 or more) or \"now\""))
+    }
+
+    /// An absolute http(s) URL; a trailing slash is removed.
+    static func httpURL(_ text: String) -> Result<String, ParseFailure> {
+        var trimmed = text.trimmingCharacters(in: .whitespaces)
+        while trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty
+        else {
+            return .failure(ParseFailure(expected: "an http:// or https:// URL with a host"))
+        }
+        return .success(trimmed)
+    }
+
+    /// Kafka's topic name rule: 1-249 characters of ASCII letters, digits, `.`, `_` and `-`, not `.` or `..`.
+    static func topicName(_ text: String) -> Result<String, ParseFailure> {
+        let allowed = text.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+        }
+        guard allowed, (1...249).contains(text.utf8.count), text != ".", text != ".." else {
+            return .failure(ParseFailure(expected: "a Kafka topic name (1-249 of letters, digits, '.', '_', '-')"))
+        }
+        return .success(text)
+    }
+
+    /// CouchDB's database name rule: a lower-case letter, then lower-case letters, digits and `_$()+-/`.
+    static func couchDBDatabaseName(_ text: String) -> Result<String, ParseFailure> {
+        let allowedRest = Set("abcdefghijklmnopqrstuvwxyz0123456789_$()+-/")
+        guard let first = text.first, first.isASCII, first.isLowercase, text.count <= 238, text.dropFirst().allSatisfy({ allowedRest.contains($0) }) else {
+            return .failure(ParseFailure(expected: "a CouchDB database name (a lower-case letter, then a-z, 0-9, _$()+-/)"))
+        }
+        return .success(text)
+    }
+
+    /// A byte count: a whole number, optionally with a unit (`KB`/`MB`/`GB` = powers of 1000,
+    /// `KiB`/`MiB`/`GiB` = powers of 1024).
+    static func byteSize(_ text: String) -> Result<Int64, ParseFailure> {
+        let units: [(String, Int64)] = [
+            ("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30),
+            ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1),
+        ]
+        let trimmed = text.trimmingCharacters(in: .whitespaces).uppercased()
+        var number = Substring(trimmed)
+        var multiplier: Int64 = 1
+        if let (suffix, factor) = units.first(where: { trimmed.hasSuffix($0.0) }) {
+            number = trimmed.dropLast(suffix.count)
+            multiplier = factor
+        }
+        guard let value = Int64(number.trimmingCharacters(in: .whitespaces)), value > 0 else {
+            return .failure(ParseFailure(expected: "a positive byte count such as 10000000, 10MB or 100MiB"))
+        }
+        let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
+        return overflow ? .failure(ParseFailure(expected: "a byte count below 8 EiB")) : .success(product)
+    }
+}

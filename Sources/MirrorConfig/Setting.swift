@@ -1,0 +1,130 @@
+import Foundation
+
+/// Every setting npm-mirror reads, with its environment variable, its `config.json` key, its
+/// command-line flag, its default and what it means. This table is the one source for loading,
+/// `--help`, error messages and the README's configuration table.
+public enum Setting: String, CaseIterable, Sendable, Hashable {
+    case configFile = "CONFIG_FILE"
+    case updateSeq = "UPDATE_SEQ"
+    case kafkaBrokers = "KAFKA_BROKERS"
+    case kafkaTopic = "KAFKA_TOPIC"
+    case kafkaTopicNumPartitions = "KAFKA_TOPIC_NUM_PARTITIONS"
+    case kafkaReplicationFactor = "KAFKA_REPLICATION_FACTOR"
+    case kafkaConsumerGroup = "KAFKA_CONSUMER_GROUP"
+    case kafkaDeadLetterTopic = "KAFKA_DEAD_LETTER_TOPIC"
+    case kafkaEventsTopic = "KAFKA_EVENTS_TOPIC"
+    case kafkaSecurityProtocol = "KAFKA_SECURITY_PROTOCOL"
+    case kafkaSASLMechanism = "KAFKA_SASL_MECHANISM"
+    case kafkaSASLUsername = "KAFKA_SASL_USERNAME"
+    case kafkaSASLPassword = "KAFKA_SASL_PASSWORD"
+    case kafkaSSLCALocation = "KAFKA_SSL_CA_LOCATION"
+    case kafkaSSLCertificateLocation = "KAFKA_SSL_CERTIFICATE_LOCATION"
+    case kafkaSSLKeyLocation = "KAFKA_SSL_KEY_LOCATION"
+    case kafkaSSLKeyPassword = "KAFKA_SSL_KEY_PASSWORD"
+    case npmReplicateURL = "NPM_REPLICATE_URL"
+    case npmRegistryURL = "NPM_REGISTRY_URL"
+    case updateSeqDir = "UPDATE_SEQ_DIR"
+    case localPackageDir = "LOCAL_PACKAGE_DIR"
+    case remotePackageDir = "REMOTE_PACKAGE_DIR"
+    case maxSize = "MAX_SIZE"
+    case subdirectoryHashLength = "SUBDIRECTORY_HASH_LENGTH"
+    case oldPackageVersionsLimit = "OLD_PACKAGE_VERSIONS_LIMIT"
+    case couchDBURL = "COUCHDB_URL"
+    case couchDBUser = "COUCHDB_USER"
+    case couchDBPassword = "COUCHDB_PASSWORD"
+    case databaseName = "DATABASE_NAME"
+    case dbdataDir = "DBDATA_DIR"
+    case metricsPort = "METRICS_PORT"
+    case lagThreshold = "LAG_THRESHOLD"
+    case logLevel = "LOG_LEVEL"
+
+    /// The environment variable.
+    public var environmentName: String { rawValue }
+
+    /// The key in `config.json`: the environment name in lower case (`update_seq`, `kafka_topic`).
+    public var fileKey: String { rawValue.lowercased() }
+
+    /// The command-line flag, without the leading dashes (`kafka-topic`).
+    public var flagName: String { rawValue.lowercased().replacingOccurrences(of: "_", with: "-") }
+
+    /// Whether the value is a secret, never to be printed.
+    public var isSecret: Bool {
+        self == .kafkaSASLPassword || self == .kafkaSSLKeyPassword || self == .couchDBPassword
+    }
+
+    /// The default, as text, or nil when unset by default.
+    public var defaultValue: String? {
+        switch self {
+        case .configFile: "./config.json"
+        case .updateSeq: "now"
+        case .kafkaTopic: "npm-changes"
+        case .kafkaTopicNumPartitions: "12"
+        case .kafkaReplicationFactor: "-1"
+        case .kafkaConsumerGroup: "npm-mirror"
+        case .kafkaDeadLetterTopic: "npm-changes-skipped"
+        case .kafkaEventsTopic: "npm-mirror-events"
+        case .npmReplicateURL: "https://replicate.npmjs.com"
+        case .npmRegistryURL: "https://registry.npmjs.org"
+        case .updateSeqDir: "./update_seq"
+        case .localPackageDir: "./temp_packages"
+        case .remotePackageDir: "./packages"
+        case .maxSize: "10MB"
+        case .subdirectoryHashLength: "3"
+        case .oldPackageVersionsLimit: "3"
+        case .databaseName: "npm-mirror"
+        case .dbdataDir: "./dbdata"
+        case .metricsPort: "0"
+        case .lagThreshold: "200"
+        case .logLevel: "info"
+        case .kafkaBrokers, .kafkaSecurityProtocol, .kafkaSASLMechanism, .kafkaSASLUsername, .kafkaSASLPassword,
+            .kafkaSSLCALocation, .kafkaSSLCertificateLocation, .kafkaSSLKeyLocation, .kafkaSSLKeyPassword,
+            .couchDBURL, .couchDBUser, .couchDBPassword:
+            nil
+        }
+    }
+
+    /// What the setting does, in one line.
+    public var summary: String {
+        switch self {
+        case .configFile: "Path of the JSON configuration file (read if present; an explicitly named file must exist)."
+        case .updateSeq: "Where the producer starts when the topic and update_seq/ are empty: a seq number, or \"now\" for the registry's current update_seq."
+        case .kafkaBrokers: "Kafka bootstrap servers (host:port,…). Unset: `npm-mirror run` starts an embedded broker."
+        case .kafkaTopic: "Topic the changes go to."
+        case .kafkaTopicNumPartitions: "Partitions of the changes topic when it is created."
+        case .kafkaReplicationFactor: "Replication factor of created topics (-1: the broker's default)."
+        case .kafkaConsumerGroup: "Consumer group of changes-consumer."
+        case .kafkaDeadLetterTopic: "Topic for changes that could not be processed."
+        case .kafkaEventsTopic: "Topic for per-stage events (downloaded, stored, recorded, skipped, deleted)."
+        case .kafkaSecurityProtocol: "librdkafka security.protocol: plaintext, ssl, sasl_plaintext or sasl_ssl."
+        case .kafkaSASLMechanism: "librdkafka sasl.mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, …"
+        case .kafkaSASLUsername: "librdkafka sasl.username."
+        case .kafkaSASLPassword: "librdkafka sasl.password (secret: never printed)."
+        case .kafkaSSLCALocation: "librdkafka ssl.ca.location: CA certificate file."
+        case .kafkaSSLCertificateLocation: "librdkafka ssl.certificate.location: client certificate file."
+        case .kafkaSSLKeyLocation: "librdkafka ssl.key.location: client private key file."
+        case .kafkaSSLKeyPassword: "librdkafka ssl.key.password (secret: never printed)."
+        case .npmReplicateURL: "Base URL of the registry's replicate service (changes feed)."
+        case .npmRegistryURL: "Base URL of the registry (packuments and tarballs)."
+        case .updateSeqDir: "Directory of the producer's and consumer's checkpoint files."
+        case .localPackageDir: "Scratch directory where downloads are written and verified."
+        case .remotePackageDir: "The hash-sharded package store."
+        case .maxSize: "Largest tarball stored, in bytes (suffixes KB, MB, GB, KiB, MiB, GiB allowed)."
+        case .subdirectoryHashLength: "Hex characters of the SHA-256 of a name that make its shard folder (1-64)."
+        case .oldPackageVersionsLimit: "How many of a package's newest versions keep their tarballs."
+        case .couchDBURL: "CouchDB base URL. Unset: records go to an embedded SQLite file in DBDATA_DIR."
+        case .couchDBUser: "CouchDB user."
+        case .couchDBPassword: "CouchDB password (secret: never printed)."
+        case .databaseName: "CouchDB database (or SQLite file name) for the records."
+        case .dbdataDir: "Directory of the embedded record database."
+        case .metricsPort: "Port of the Prometheus /metrics endpoint (0: pick a free port and log it)."
+        case .lagThreshold: "Changes of lag above the first measured lag that make the watchdog restart the producer."
+        case .logLevel: "Log level: trace, debug, info, notice, warning, error or critical."
+        }
+    }
+
+    /// The line `--help` shows for the flag.
+    public var helpText: String {
+        let defaultText = defaultValue.map { "default: \($0)" } ?? "default: unset"
+        return "\(summary) [env \(environmentName); config.json \"\(fileKey)\"; \(defaultText)]"
+    }
+}

@@ -1,0 +1,184 @@
+import CRdKafka
+import Logging
+import Synchronization
+
+/// A member of a Kafka consumer group that commits only the offsets its caller says are done.
+///
+/// Auto-commit and automatic offset storing are off: nothing is marked consumed until
+/// ``commit(processedThrough:)`` is called, so a crash never skips a message (at-least-once).
+public final class KafkaConsumer: Sendable {
+    /// How the consumer behaves.
+    public struct Configuration: Sendable {
+        public var client: KafkaClientConfiguration
+        /// `group.id`: the consumer group to join.
+        public var groupID: String
+        /// `session.timeout.ms`: how long the group waits for a silent member before giving its
+        /// partitions to others. Default 45 s (librdkafka's); tests use a few seconds so rejoins are quick.
+        /// Every member of a group should use the same value.
+        public var sessionTimeout: Duration = .seconds(45)
+        /// `max.poll.interval.ms`: the longest gap allowed between two polls. Default 5 minutes.
+        public var maxPollInterval: Duration = .seconds(300)
+        /// `auto.offset.reset`: where to start when the group has no committed offset. Default `earliest`.
+        public var autoOffsetReset: String = "earliest"
+
+        public init(client: KafkaClientConfiguration, groupID: String) {
+            self.client = client
+            self.groupID = groupID
+        }
+
+        var properties: [String: String] {
+            var properties: [String: String] = [
+                "group.id": groupID,
+                "enable.auto.commit": "false",
+                "enable.auto.offset.store": "false",
+                "allow.auto.create.topics": "false",
+                "session.timeout.ms": String(sessionTimeout.milliseconds),
+                "heartbeat.interval.ms": String(max(100, sessionTimeout.milliseconds / 3)),
+                "max.poll.interval.ms": String(maxPollInterval.milliseconds),
+                "auto.offset.reset": autoOffsetReset,
+            ]
+            properties.merge(client.properties) { _, clientValue in clientValue }
+            return properties
+        }
+    }
+
+    private let client: RDKafkaClient
+    private let rebalance: RebalanceHandler
+    private let isClosed = Atomic<Bool>(false)
+    public let groupID: String
+
+    public init(configuration: Configuration, logger: Logger) throws {
+        let rebalance = RebalanceHandler()
+        let context = RDKafkaClientContext(logger: logger, rebalanceHandler: rebalance)
+        client = try RDKafkaClient(type: RD_KAFKA_CONSUMER, properties: configuration.properties, context: context) { conf in
+            rd_kafka_conf_set_rebalance_cb(conf) { handle, err, partitions, opaque in
+                guard let handle, let opaque else { return }
+                let context = Unmanaged<RDKafkaClientContext>.fromOpaque(opaque).takeUnretainedValue()
+                context.rebalanceHandler?.rebalance(handle: handle, err: err, partitions: partitions, logger: context.logger)
+            }
+        }
+        client.withHandle { _ = rd_kafka_poll_set_consumer($0) }
+        self.rebalance = rebalance
+        self.groupID = configuration.groupID
+    }
+
+    /// Partition assignments and revocations, as they happen during ``poll(maxMessages:timeout:)``.
+    public var rebalanceEvents: AsyncStream<KafkaRebalanceEvent> { rebalance.events }
+
+    /// The partitions this member owns now.
+    public var assignment: Set<KafkaTopicPartition> { rebalance.currentAssignment }
+
+    /// Joins the group for `topics`.
+    public func subscribe(topics: [String]) throws {
+        let list = RDKafkaTopicPartitionList(topics: topics)
+        let err = client.withHandle { rd_kafka_subscribe($0, list.pointer) }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError.fromResponse(err, code: .subscription, message: "could not subscribe to \(topics)", topic: topics.first, brokers: client.brokers)
+        }
+    }
+
+    /// Waits up to `timeout` for messages and returns up to `maxMessages` of them (an empty array when
+    /// none came). Group membership and rebalances are served while it waits.
+    public func poll(maxMessages: Int = 500, timeout: Duration = .milliseconds(100)) async throws -> [KafkaConsumerMessage] {
+        try checkOpen()
+        return try await BlockingCalls.run { [client] in
+            var messages: [KafkaConsumerMessage] = []
+            var wait = Int32(clamping: timeout.milliseconds)
+            while messages.count < maxMessages {
+                guard let raw = client.withHandle({ rd_kafka_consumer_poll($0, wait) }) else { break }
+                defer { rd_kafka_message_destroy(raw) }
+                wait = 0
+                let message = raw.pointee
+                let topic = message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+                switch message.err {
+                case RD_KAFKA_RESP_ERR_NO_ERROR:
+                    messages.append(
+                        KafkaConsumerMessage(
+                            topic: topic,
+                            partition: message.partition,
+                            offset: message.offset,
+                            key: message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) },
+                            value: message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? [],
+                            timestampMilliseconds: Self.timestamp(of: raw)
+                        )
+                    )
+                case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+                    continue
+                case RD_KAFKA_RESP_ERR__FATAL:
+                    throw KafkaError.fromResponse(message.err, code: .consumption, message: "fatal consumer error", topic: topic, brokers: client.brokers)
+                default:
+                    // librdkafka recovers from these by itself (a broker away, a leader moving).
+                    client.logger.warning(
+                        "Consumer error",
+                        metadata: ["kafka.topic": "\(topic)", "kafka.error": "\(String(cString: rd_kafka_err2name(message.err)))"]
+                    )
+                }
+            }
+            return messages
+        }
+    }
+
+    /// Commits, for each partition, the position just after the given offset: the caller says that
+    /// every message up to and including `offset` is done. Synchronous: returns once the group
+    /// coordinator has stored the offsets.
+    public func commit(processedThrough positions: [KafkaTopicPartitionOffset]) async throws {
+        try checkOpen()
+        guard !positions.isEmpty else { return }
+        let next = positions.map { KafkaTopicPartitionOffset(topic: $0.topicPartition.topic, partition: $0.topicPartition.partition, offset: $0.offset + 1) }
+        try await BlockingCalls.run { [client] in
+            let list = RDKafkaTopicPartitionList(next)
+            let err = client.withHandle { rd_kafka_commit($0, list.pointer, 0) }
+            let failed = list.entries.first { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR || failed != nil {
+                let cause = err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : failed!.error
+                throw KafkaError.fromResponse(
+                    cause,
+                    code: .commitFailed,
+                    message: "could not commit offsets \(next.map { "\($0.topicPartition)@\($0.offset)" })",
+                    topic: next.first?.topicPartition.topic,
+                    brokers: client.brokers
+                )
+            }
+        }
+    }
+
+    /// The group's committed positions (the offset of the next message to read) for `partitions`.
+    /// Partitions with no committed offset are left out.
+    public func committedOffsets(for partitions: [KafkaTopicPartition], timeout: Duration = .seconds(10)) async throws -> [KafkaTopicPartition: Int64] {
+        try checkOpen()
+        return try await BlockingCalls.run { [client] in
+            let list = RDKafkaTopicPartitionList(partitions: partitions)
+            let err = client.withHandle { rd_kafka_committed($0, list.pointer, Int32(clamping: timeout.milliseconds)) }
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError.fromResponse(err, code: .commitFailed, message: "could not read committed offsets", topic: partitions.first?.topic, brokers: client.brokers)
+            }
+            var result: [KafkaTopicPartition: Int64] = [:]
+            for entry in list.entries where entry.offset.offset >= 0 {
+                result[entry.offset.topicPartition] = entry.offset.offset
+            }
+            return result
+        }
+    }
+
+    /// Leaves the group (its partitions go to the other members at once) and stops consuming.
+    public func close() async {
+        guard !isClosed.exchange(true, ordering: .relaxed) else { return }
+        let err = await BlockingCalls.run { [client] in client.withHandle { rd_kafka_consumer_close($0) } }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            client.logger.warning("Consumer closed with an error", metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(err)))"])
+        }
+        rebalance.finish()
+    }
+
+    private func checkOpen() throws {
+        guard !isClosed.load(ordering: .relaxed) else {
+            throw KafkaError(code: .shutdown, message: "the consumer was closed", brokers: client.brokers, isRetriable: false)
+        }
+    }
+
+    private static func timestamp(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> Int64? {
+        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let value = rd_kafka_message_timestamp(message, &type)
+        return type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : value
+    }
+}

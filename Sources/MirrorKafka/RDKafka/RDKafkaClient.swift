@@ -1,0 +1,105 @@
+import CRdKafka
+import Dispatch
+import Logging
+import Synchronization
+
+/// Owns one `rd_kafka_t`.
+///
+/// librdkafka documents `rd_kafka_t` as safe to use from any thread, so this box over the handle is
+/// `@unchecked Sendable`; it holds nothing mutable of its own. Reach the handle only through
+/// ``withHandle(_:)`` and do not let the pointer escape the closure.
+final class RDKafkaClient: @unchecked Sendable {
+    private let handle: OpaquePointer
+    /// Kept alive for the C callbacks, which find it through the configuration's opaque.
+    let context: RDKafkaClientContext
+    /// The bootstrap list, for error messages.
+    let brokers: String
+
+    /// Creates a client of `type` with `properties`. On failure nothing is leaked.
+    /// `configure` may add callbacks to the configuration before the client is made.
+    init(
+        type: rd_kafka_type_t,
+        properties: [String: String],
+        context: RDKafkaClientContext,
+        configure: (OpaquePointer) -> Void = { _ in }
+    ) throws {
+        let conf = try RDKafkaConfig.make(properties: properties, context: context)
+        configure(conf)
+        var errorText = [CChar](repeating: 0, count: 512)
+        guard let handle = rd_kafka_new(type, conf, &errorText, errorText.count) else {
+            // rd_kafka_new takes ownership of the configuration only when it succeeds.
+            rd_kafka_conf_destroy(conf)
+            let reason = MirrorKafka.errorText(errorText)
+            throw KafkaError(
+                code: .clientCreation,
+                message: "could not create the Kafka client: \(reason)",
+                brokers: properties["bootstrap.servers"],
+                isRetriable: false
+            )
+        }
+        self.handle = handle
+        self.context = context
+        self.brokers = properties["bootstrap.servers"] ?? ""
+    }
+
+    deinit {
+        rd_kafka_destroy(handle)
+    }
+
+    /// Runs `body` with the raw handle. The pointer must not escape `body`.
+    func withHandle<T>(_ body: (OpaquePointer) throws -> T) rethrows -> T {
+        try body(handle)
+    }
+
+    var logger: Logger { context.logger }
+}
+
+/// Runs librdkafka's blocking calls (flush, polls with a timeout, synchronous commits, metadata)
+/// off Swift's cooperative thread pool, on Dispatch threads of their own.
+enum BlockingCalls {
+    private static let queue = DispatchQueue(label: "npm-mirror.kafka.blocking", attributes: .concurrent)
+
+    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try body() })
+            }
+        }
+    }
+
+    static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            queue.async {
+                continuation.resume(returning: body())
+            }
+        }
+    }
+}
+
+/// Calls `rd_kafka_poll` on a thread of its own until stopped, so delivery reports and client
+/// errors are served without a Swift task blocking.
+final class RDKafkaPollLoop: Sendable {
+    private let stopRequested = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(client: RDKafkaClient) {
+        let thread = DispatchQueue(label: "npm-mirror.kafka.poll")
+        thread.async { [self] in
+            while !stopRequested.load(ordering: .relaxed) {
+                client.withHandle { _ = rd_kafka_poll($0, 100) }
+            }
+            finished.signal()
+        }
+    }
+
+    /// Asks the loop to stop without waiting for it.
+    func requestStop() {
+        stopRequested.store(true, ordering: .relaxed)
+    }
+
+    /// Stops the loop and waits for it: at most one poll interval (100 ms). Call it once.
+    func stop() async {
+        requestStop()
+        await BlockingCalls.run { [finished] in finished.wait() }
+    }
+}

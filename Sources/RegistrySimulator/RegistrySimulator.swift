@@ -1,0 +1,1 @@
+// Placeholder: the registry simulator arrives with issue 3.

@@ -1,0 +1,1 @@
+print("npm-registry-sim: not built yet")

@@ -1,0 +1,121 @@
+import Logging
+import MirrorKafka
+import Testing
+
+@Suite("Kafka layer against the embedded mock cluster", .serialized, .timeLimit(.minutes(3)))
+struct KafkaRoundTripTests {
+    @Test("keyed messages: one key, one partition, order kept; every message consumed once")
+    func keyedRoundTrip() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokerCount: 3, logger: testLogger)
+        let topic = uniqueTopic("keyed")
+        try cluster.createTopic(topic, partitions: 12, replicationFactor: 3)
+
+        let producer = try KafkaProducer(configuration: testProducerConfiguration(cluster), logger: testLogger)
+        let keys = (0..<40).map { "package-\($0)" }
+        // 10 rounds over 40 keys; each value says which key and which round.
+        let messages = (0..<10).flatMap { round in
+            keys.map { KafkaProducerMessage(topic: topic, key: $0, value: Array("\($0)#\(round)".utf8)) }
+        }
+        let reports = try await producer.send(messages)
+        #expect(reports.count == messages.count)
+        #expect(Set(reports.map(\.topic)) == [topic])
+        await producer.shutdown()
+
+        let consumer = try KafkaConsumer(configuration: testConsumerConfiguration(cluster, group: "g-\(topic)"), logger: testLogger)
+        try consumer.subscribe(topics: [topic])
+        let received = try await consume(consumer, count: messages.count)
+        await consumer.close()
+
+        #expect(received.count == messages.count)
+        var partitionsByKey: [String: Set<Int32>] = [:]
+        var roundsByKey: [String: [Int]] = [:]
+        for message in received {
+            let key = try #require(message.keyString)
+            partitionsByKey[key, default: []].insert(message.partition)
+            let text = String(decoding: message.value, as: UTF8.self)
+            let parts = text.split(separator: "#")
+            #expect(String(parts[0]) == key)
+            roundsByKey[key, default: []].append(Int(parts[1])!)
+        }
+        #expect(partitionsByKey.count == keys.count)
+        #expect(partitionsByKey.values.allSatisfy { $0.count == 1 }, "a key was spread over partitions")
+        #expect(roundsByKey.values.allSatisfy { $0 == Array(0..<10) }, "per-key order was not kept")
+        // 40 keys over 12 partitions: the partitioner really spreads them.
+        #expect(Set(received.map(\.partition)).count > 6)
+        // The delivery reports say where each message went, and the consumer found it there.
+        let reported = Set(reports.map { "\($0.partition)/\($0.offset)" })
+        #expect(Set(received.map { "\($0.partition)/\($0.offset)" }) == reported)
+    }
+
+    @Test("committed offsets survive a consumer restart: the next member starts where the last stopped")
+    func committedOffsetsSurviveRestart() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: testLogger)
+        let topic = uniqueTopic("commit")
+        try cluster.createTopic(topic, partitions: 3)
+        let producer = try KafkaProducer(configuration: testProducerConfiguration(cluster), logger: testLogger)
+        let messages = (0..<90).map { KafkaProducerMessage(topic: topic, key: "k\($0 % 9)", value: Array("v\($0)".utf8)) }
+        _ = try await producer.send(messages)
+        await producer.shutdown()
+
+        let group = "g-\(topic)"
+        let first = try KafkaConsumer(configuration: testConsumerConfiguration(cluster, group: group), logger: testLogger)
+        try first.subscribe(topics: [topic])
+        let firstBatch = try await consume(first, count: 40)
+        #expect(firstBatch.count == 40)
+        // Done through the highest offset seen on each partition (per-partition order is kept).
+        var doneThrough: [Int32: Int64] = [:]
+        for message in firstBatch { doneThrough[message.partition] = max(doneThrough[message.partition] ?? -1, message.offset) }
+        try await first.commit(processedThrough: doneThrough.map { KafkaTopicPartitionOffset(topic: topic, partition: $0.key, offset: $0.value) })
+        let committed = try await first.committedOffsets(for: (0..<3).map { KafkaTopicPartition(topic: topic, partition: $0) })
+        for (partition, offset) in doneThrough {
+            #expect(committed[KafkaTopicPartition(topic: topic, partition: partition)] == offset + 1)
+        }
+        await first.close()
+
+        let second = try KafkaConsumer(configuration: testConsumerConfiguration(cluster, group: group), logger: testLogger)
+        try second.subscribe(topics: [topic])
+        let committedCount = doneThrough.values.reduce(0) { $0 + Int($1) + 1 }
+        let rest = try await consume(second, count: 90 - committedCount)
+        // Nothing more should come.
+        let extra = try await second.poll(maxMessages: 10, timeout: .seconds(1))
+        await second.close()
+
+        #expect(rest.count == 90 - committedCount)
+        #expect(extra.isEmpty)
+        for message in rest {
+            #expect(message.offset > (doneThrough[message.partition] ?? -1), "a committed message was delivered again")
+        }
+        let all = Set((firstBatch + rest).map { String(decoding: $0.value, as: UTF8.self) })
+        #expect(all == Set((0..<90).map { "v\($0)" }))
+    }
+
+    @Test("watermarks and the last message of every partition read back")
+    func watermarksAndLastMessages() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: testLogger)
+        let topic = uniqueTopic("tail")
+        try cluster.createTopic(topic, partitions: 4)
+        let producer = try KafkaProducer(configuration: testProducerConfiguration(cluster), logger: testLogger)
+        // Partition p gets (p + 1) * 5 messages, except partition 3, which stays empty.
+        var messages: [KafkaProducerMessage] = []
+        for partition in 0..<3 {
+            for index in 0..<((partition + 1) * 5) {
+                messages.append(KafkaProducerMessage(topic: topic, key: "p\(partition)", value: Array("\(partition):\(index)".utf8), partition: Int32(partition)))
+            }
+        }
+        _ = try await producer.send(messages)
+        await producer.shutdown()
+
+        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: testLogger)
+        let marks = try await admin.watermarks(topic: topic)
+        #expect(marks == [0: KafkaWatermarks(low: 0, high: 5), 1: KafkaWatermarks(low: 0, high: 10), 2: KafkaWatermarks(low: 0, high: 15), 3: KafkaWatermarks(low: 0, high: 0)])
+
+        let last = try await admin.lastMessages(topic: topic)
+        #expect(Set(last.keys) == [0, 1, 2])
+        #expect(last[0].map { String(decoding: $0.value, as: UTF8.self) } == "0:4")
+        #expect(last[1].map { String(decoding: $0.value, as: UTF8.self) } == "1:9")
+        #expect(last[2].map { String(decoding: $0.value, as: UTF8.self) } == "2:14")
+        #expect(last[2]?.offset == 14)
+
+        #expect(try await admin.lastMessages(topic: uniqueTopic("missing")).isEmpty)
+    }
+}
