@@ -1,1 +1,245 @@
-// Placeholder: the registry simulator arrives with issue 3.
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// An npm registry simulator: the replicate service (`GET /`, `GET /registry/_changes`)
+/// and the registry service (packuments, tarballs) on loopback, with fault injection.
+///
+/// ```swift
+/// var configuration = RegistrySimulator.Configuration()
+/// configuration.packages = 200
+/// let sim = try await RegistrySimulator.start(configuration: configuration)
+/// // sim.replicateURL, sim.registryURL → NPM_REPLICATE_URL, NPM_REGISTRY_URL
+/// sim.faults.add(FaultRule(kind: .rateLimited, targets: [.changes], count: 2))
+/// try sim.publish(.newVersion())
+/// try await sim.stop()
+/// ```
+public final class RegistrySimulator: Sendable {
+    /// Base URL of the replicate service, without a trailing slash (`http://127.0.0.1:PORT`).
+    public let replicateURL: String
+    /// Base URL of the registry service, without a trailing slash.
+    public let registryURL: String
+    /// Run-time fault control.
+    public let faults: FaultController
+    /// Generated packages by kind (empty when serving a directory).
+    public var notablePackages: NotablePackages { self.core.notable }
+
+    let core: SimulatorCore
+    private let serviceGroup: ServiceGroup
+    private let runTask: Task<Void, any Error>
+
+    private init(
+        core: SimulatorCore,
+        replicateURL: String,
+        registryURL: String,
+        serviceGroup: ServiceGroup,
+        runTask: Task<Void, any Error>
+    ) {
+        self.core = core
+        self.serviceGroup = serviceGroup
+        self.replicateURL = replicateURL
+        self.registryURL = registryURL
+        self.faults = FaultController(core: core)
+        self.runTask = runTask
+    }
+
+    /// Builds the registry (generated or from `configuration.directory`), binds both
+    /// services and returns once they accept connections.
+    public static func start(
+        configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "npm-registry-sim")
+    ) async throws -> RegistrySimulator {
+        try configuration.validate()
+        let core = try SimulatorCore(configuration: configuration)
+        let (registryPorts, registryContinuation) = AsyncStream<Int>.makeStream()
+        let (replicatePorts, replicateContinuation) = AsyncStream<Int>.makeStream()
+        let registry = Self.application(
+            .registry, core: core, host: configuration.host, port: configuration.registryPort,
+            ports: registryContinuation, logger: logger
+        )
+        let replicate = Self.application(
+            .replicate, core: core, host: configuration.host, port: configuration.replicatePort,
+            ports: replicateContinuation, logger: logger
+        )
+        var services: [any Service] = [registry, replicate]
+        if configuration.publishRate > 0 {
+            services.append(LivePublisher.Service(publisher: core.publisher, rate: configuration.publishRate))
+        }
+        let serviceGroup = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
+        let runTask = Task {
+            defer {
+                registryContinuation.finish()
+                replicateContinuation.finish()
+            }
+            try await serviceGroup.run()
+        }
+        var registryIterator = registryPorts.makeAsyncIterator()
+        var replicateIterator = replicatePorts.makeAsyncIterator()
+        guard let registryPort = await registryIterator.next(), let replicatePort = await replicateIterator.next() else {
+            await serviceGroup.triggerGracefulShutdown()
+            try await runTask.value
+            throw RegistrySimulatorError.startFailed("a server stopped before it was listening")
+        }
+        let urlHost = Self.urlHost(configuration.host)
+        let registryURL = configuration.publicRegistryURL ?? "http://\(urlHost):\(registryPort)"
+        let replicateURL = "http://\(urlHost):\(replicatePort)"
+        core.setBaseURLs(registry: registryURL, replicate: replicateURL)
+        logger.info(
+            "registry simulator listening",
+            metadata: ["sim.registry_url": "\(registryURL)", "sim.replicate_url": "\(replicateURL)"]
+        )
+        return RegistrySimulator(
+            core: core,
+            replicateURL: replicateURL,
+            registryURL: registryURL,
+            serviceGroup: serviceGroup,
+            runTask: runTask
+        )
+    }
+
+    /// Stops both services and the live publisher gracefully (in-flight requests
+    /// finish), and waits for them. Rethrows a server failure, if one happened.
+    public func stop() async throws {
+        await self.serviceGroup.triggerGracefulShutdown()
+        try await self.runTask.value
+    }
+
+    // MARK: Observing
+
+    /// Request counters since start (or the last `resetRequestCounts()`), admin requests excluded.
+    public var requestCounts: RequestStats {
+        self.core.log.stats(faults: self.core.faults.firedCounts)
+    }
+
+    /// The latest requests, oldest first.
+    public func recentRequests(limit: Int = 1000) -> [RequestRecord] {
+        self.core.log.recent(limit: limit)
+    }
+
+    public func resetRequestCounts() {
+        self.core.log.reset()
+    }
+
+    /// `update_seq`: the feed's head (advances even while the feed is stalled).
+    public var updateSeq: Int {
+        self.core.model.databaseInfo().updateSeq
+    }
+
+    /// `doc_count`: documents that are not deleted.
+    public var docCount: Int {
+        self.core.model.databaseInfo().docCount
+    }
+
+    /// Every document name, in creation order (deleted ones included).
+    public var packageNames: [String] {
+        self.core.model.packageNames
+    }
+
+    /// The current `_rev` of `name` (ignores replica lag).
+    public func currentRev(of name: String) -> String? {
+        self.core.model.currentRevision(of: name)?.rev
+    }
+
+    /// How many tarballs have been built so far (they are built lazily, then cached).
+    public var tarballBuildCount: Int {
+        self.core.tarballs.buildCount
+    }
+
+    // MARK: Changing
+
+    /// Applies one live change and returns what it did (`nil` if it could not apply,
+    /// e.g. a deletion of a package that does not exist).
+    @discardableResult
+    public func publish(_ change: LiveChange = .random) throws -> PublishedChange? {
+        try self.core.publisher.publish(change)
+    }
+
+    /// Applies `count` random live changes.
+    @discardableResult
+    public func advance(by count: Int) throws -> [PublishedChange] {
+        try (0..<count).compactMap { _ in try self.core.publisher.publish(.random) }
+    }
+
+    /// How long the registry serves a package's previous revision after a change.
+    public var replicaLag: Duration {
+        get { self.core.model.replicaLag }
+        set { self.core.model.replicaLag = newValue }
+    }
+
+    // MARK: Wiring
+
+    private static func application(
+        _ service: ServiceKind,
+        core: SimulatorCore,
+        host: String,
+        port: Int,
+        ports: AsyncStream<Int>.Continuation,
+        logger: Logger
+    ) -> Application<SimulatorResponder> {
+        Application(
+            responder: SimulatorResponder(service: service, core: core),
+            configuration: ApplicationConfiguration(
+                address: .hostname(host, port: port),
+                serverName: "npm-registry-sim"
+            ),
+            onServerRunning: { channel in
+                ports.yield(channel.localAddress?.port ?? port)
+                ports.finish()
+            },
+            logger: logger
+        )
+    }
+
+    private static func urlHost(_ host: String) -> String {
+        switch host {
+        case "0.0.0.0", "": return "127.0.0.1"
+        case "::": return "[::1]"
+        default: return host.contains(":") ? "[\(host)]" : host
+        }
+    }
+}
+
+/// Run-time control of faults (the in-process twin of `/-/admin/faults`).
+public struct FaultController: Sendable {
+    let core: SimulatorCore
+
+    /// Adds rules after the existing ones (the first matching rule that fires wins).
+    public func add(_ rules: [FaultRule]) {
+        self.core.faults.add(rules)
+    }
+
+    public func add(_ rule: FaultRule) {
+        self.core.faults.add([rule])
+    }
+
+    /// Removes every rule (feed state is left alone).
+    public func removeAll() {
+        self.core.faults.removeAll()
+    }
+
+    /// Active rules (rules whose `count` is used up are gone).
+    public var rules: [FaultRule] {
+        self.core.faults.rules
+    }
+
+    /// Times each fault kind has fired, by `FaultKind.rawValue`.
+    public var firedCounts: [String: Int] {
+        self.core.faults.firedCounts
+    }
+
+    /// Freezes `_changes` at the current head; `update_seq` keeps advancing.
+    public func stallFeed(_ stalled: Bool = true) {
+        self.core.model.setStalled(stalled)
+    }
+
+    public var isFeedStalled: Bool {
+        self.core.model.isStalled
+    }
+
+    /// Renumbers the feed from 1 now, so it jumps backwards; returns the new `update_seq`.
+    @discardableResult
+    public func resetSequence() -> Int {
+        self.core.model.resetSequence()
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// The two services the simulator runs.
+enum ServiceKind: String, Sendable {
+    /// replicate.npmjs.com: `/` and `/registry/_changes`.
+    case replicate
+    /// registry.npmjs.org: packuments and tarballs.
+    case registry
+}
+
+/// What a request path asks for.
+enum Route: Sendable, Equatable {
+    case root
+    case changes
+    case packument(name: String)
+    case tarball(name: String, file: String)
+    case admin(String)
+    case ping
+    case notFound
+
+    var faultTarget: FaultTarget? {
+        switch self {
+        case .root: return .root
+        case .changes: return .changes
+        case .packument: return .packument
+        case .tarball: return .tarball
+        case .admin, .ping, .notFound: return nil
+        }
+    }
+
+    var logKind: String {
+        switch self {
+        case .root: return "root"
+        case .changes: return "changes"
+        case .packument: return "packument"
+        case .tarball: return "tarball"
+        case .admin: return "admin"
+        case .ping, .notFound: return "other"
+        }
+    }
+
+    /// Parses a raw path (no query). Scoped names may come as `/@scope%2Fname` or
+    /// `/@scope/name`; tarballs are `/<name>/-/<file>.tgz`.
+    static func parse(path: String, service: ServiceKind) -> Route {
+        if path.hasPrefix("/-/admin/") {
+            return .admin(String(path.dropFirst("/-/admin/".count)))
+        }
+        switch service {
+        case .replicate:
+            switch path {
+            case "/", "/registry", "/registry/": return .root
+            case "/registry/_changes": return .changes
+            default: return .notFound
+            }
+        case .registry:
+            if path == "/" { return .root }
+            if path == "/-/ping" { return .ping }
+            guard let decoded = path.removingPercentEncoding else { return .notFound }
+            var segments = decoded.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+            guard let first = segments.first, !first.hasPrefix("-"), !first.hasPrefix("_") else { return .notFound }
+            let name: String
+            if first.hasPrefix("@") {
+                guard segments.count >= 2 else { return .notFound }
+                name = "\(first)/\(segments[1])"
+                segments.removeFirst(2)
+            } else {
+                name = first
+                segments.removeFirst()
+            }
+            if segments.isEmpty { return .packument(name: name) }
+            if segments.count == 2, segments[0] == "-", segments[1].hasSuffix(".tgz") {
+                return .tarball(name: name, file: segments[1])
+            }
+            return .notFound
+        }
+    }
+}
+
+/// A parsed query string.
+struct Query: Sendable {
+    private(set) var items: [(name: String, value: String)] = []
+
+    init(_ raw: Substring) {
+        for pair in raw.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0]).replacingAll("+", with: " ").removingPercentEncoding ?? String(parts[0])
+            let value = parts.count > 1 ? (String(parts[1]).replacingAll("+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
+            self.items.append((name, value))
+        }
+    }
+
+    subscript(name: String) -> String? {
+        self.items.first { $0.name == name }?.value
+    }
+
+    func contains(_ name: String) -> Bool {
+        self.items.contains { $0.name == name }
+    }
+}

@@ -1,1 +1,0 @@
-print("npm-registry-sim: not built yet")

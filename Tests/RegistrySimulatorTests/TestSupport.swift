@@ -1,0 +1,148 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import RegistrySimulator
+import Testing
+
+/// A response with its body collected.
+struct Fetched: Sendable {
+    var status: Int
+    var headers: HTTPHeaders
+    var body: ByteBuffer
+
+    var bytes: [UInt8] { Array(self.body.readableBytesView) }
+    var data: Data { Data(self.body.readableBytesView) }
+    var text: String { String(buffer: self.body) }
+
+    func json() throws -> [String: Any] {
+        let object = try JSONSerialization.jsonObject(with: self.data)
+        return try #require(object as? [String: Any], "expected a JSON object, got \(self.text.prefix(200))")
+    }
+}
+
+enum HTTP {
+    static func get(_ url: String, accept: String? = nil, limit: Int = 1 << 30) async throws -> Fetched {
+        var request = HTTPClientRequest(url: url)
+        if let accept { request.headers.add(name: "Accept", value: accept) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: limit)
+        return Fetched(status: Int(response.status.code), headers: response.headers, body: body)
+    }
+
+    static func send(_ method: HTTPMethod, _ url: String, json: String? = nil) async throws -> Fetched {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: 1 << 26)
+        return Fetched(status: Int(response.status.code), headers: response.headers, body: body)
+    }
+}
+
+/// Starts a simulator, runs `body`, stops it (also when `body` throws).
+func withSimulator<T>(
+    packages: Int = 40,
+    seed: UInt64 = 7,
+    _ configure: (inout RegistrySimulator.Configuration) -> Void = { _ in },
+    _ body: (RegistrySimulator) async throws -> T
+) async throws -> T {
+    var configuration = RegistrySimulator.Configuration()
+    configuration.packages = packages
+    configuration.seed = seed
+    configure(&configuration)
+    var logger = Logger(label: "registry-simulator-tests")
+    logger.logLevel = .warning
+    let simulator = try await RegistrySimulator.start(configuration: configuration, logger: logger)
+    do {
+        let result = try await body(simulator)
+        try await simulator.stop()
+        return result
+    } catch {
+        try await simulator.stop()
+        throw error
+    }
+}
+
+enum Fixtures {
+    /// `<repo>/../shared/fixtures/npm-recorded/`, found from this file's path.
+    static let directory: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // RegistrySimulatorTests
+        .deletingLastPathComponent()  // Tests
+        .deletingLastPathComponent()  // <repo>
+        .appendingPathComponent("../shared/fixtures/npm-recorded")
+        .standardizedFileURL
+
+    static func data(_ name: String) throws -> Data {
+        try Data(contentsOf: self.directory.appendingPathComponent(name))
+    }
+
+    static func json(_ name: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: self.data(name)) as? [String: Any])
+    }
+}
+
+enum Digest {
+    static func integrity(_ bytes: [UInt8]) -> String {
+        "sha512-" + Data(SHA512.hash(data: bytes)).base64EncodedString()
+    }
+
+    static func shasum(_ bytes: [UInt8]) -> String {
+        Insecure.SHA1.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// JSON "type" names, to compare shapes with the recorded fixtures.
+func jsonType(_ value: Any) -> String {
+    switch value {
+    case is [String: Any]: return "object"
+    case is [Any]: return "array"
+    case is String: return "string"
+    case is NSNumber:
+        // Foundation on Linux does not reliably tell JSON booleans from numbers.
+        return "number-or-bool"
+    default: return "null"
+    }
+}
+
+/// Checks that every key of `recorded` (minus `ignoring`) is in `generated` with the same JSON type.
+func expectSameShape(
+    _ generated: [String: Any],
+    as recorded: [String: Any],
+    ignoring: Set<String> = [],
+    _ what: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    for (key, value) in recorded where !ignoring.contains(key) {
+        guard let mine = generated[key] else {
+            Issue.record("\(what): missing key '\(key)' (have \(generated.keys.sorted()))", sourceLocation: sourceLocation)
+            continue
+        }
+        #expect(jsonType(mine) == jsonType(value), "\(what).\(key): \(jsonType(mine)) vs recorded \(jsonType(value))", sourceLocation: sourceLocation)
+    }
+}
+
+/// Runs a command, returning its standard output.
+func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: Data) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, output)
+}
+
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("sim-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
