@@ -107,7 +107,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MirrorConfigTests",
-            dependencies: ["MirrorConfig"],
+            dependencies: ["MirrorConfig", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -90,6 +90,8 @@ private struct Resolver {
         self.sources = sources
         let explicitPath = sources.flags[.configFile] ?? sources.environment[Setting.configFile.environmentName]
         filePath = explicitPath ?? Setting.configFile.defaultValue!
+        usedValues[.configFile] = filePath
+        usedSources[.configFile] = sources.flags[.configFile] != nil ? .flag : explicitPath != nil ? .environment : .defaultValue
         guard let data = try Self.read(filePath, with: sources.readFile) else {
             if explicitPath != nil {
                 throw ConfigurationError(

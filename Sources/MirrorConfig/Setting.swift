@@ -125,6 +125,7 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
     /// The line `--help` shows for the flag.
     public var helpText: String {
         let defaultText = defaultValue.map { "default: \($0)" } ?? "default: unset"
-        return "\(summary) [env \(environmentName); config.json \"\(fileKey)\"; \(defaultText)]"
+        let fileText = self == .configFile ? "" : "; config.json \"\(fileKey)\""
+        return "\(summary) [env \(environmentName)\(fileText); \(defaultText)]"
     }
 }
