@@ -129,3 +129,18 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         return "\(summary) [env \(environmentName)\(fileText); \(defaultText)]"
     }
 }
+
+extension Setting {
+    /// The Markdown table of every setting, as README.md shows it.
+    public static var markdownTable: String {
+        var lines = ["| Environment | config.json | Flag | Default | Meaning |", "| --- | --- | --- | --- | --- |"]
+        for setting in allCases {
+            let file = setting == .configFile ? "" : "`\(setting.fileKey)`"
+            let flag = setting.isSecret ? "(none: secret)" : "`--\(setting.flagName)`"
+            let defaultText = setting.defaultValue.map { "`\($0)`" } ?? "unset"
+            let summary = setting.summary.replacingOccurrences(of: "|", with: "\\|")
+            lines.append("| `\(setting.environmentName)` | \(file) | \(flag) | \(defaultText) | \(summary) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -20,7 +20,14 @@ struct ShowConfiguration: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigurationOptions
 
+    @Flag(help: "Print the table of every setting (for README.md) instead of the resolved values.")
+    var markdown = false
+
     func run() async throws {
+        if markdown {
+            print(Setting.markdownTable)
+            return
+        }
         let configuration = try options.load()
         let width = Setting.allCases.map(\.rawValue.count).max() ?? 0
         for entry in configuration.redactedSummary {

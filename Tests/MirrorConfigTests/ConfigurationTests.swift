@@ -221,3 +221,13 @@ struct ConfigurationOptionsTests {
         #expect(configuration.sources[.updateSeq] == .file(path: path))
     }
 }
+
+@Suite("Documentation")
+struct ConfigurationDocumentationTests {
+    @Test("README.md shows the configuration table exactly as the setting table prints it")
+    func readmeTableIsCurrent() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(readme.contains(Setting.markdownTable), "run `swift run npm-mirror config --markdown` and paste the table into README.md")
+    }
+}
