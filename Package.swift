@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // librdkafka, from Debian's librdkafka-dev.
@@ -50,6 +52,36 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Clients of the npm registry: the replicate service's changes feed, packuments, tarballs.
+        .target(
+            name: "NPMRegistry",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The services: changes follower, lag watchdog, checkpoints, metrics endpoint.
+        .target(
+            name: "MirrorPipeline",
+            dependencies: [
+                "MirrorKafka", "MirrorConfig", "NPMRegistry",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The npm registry simulator (replicate + registry services, fault injection).
         .target(
             name: "RegistrySimulator",
@@ -66,8 +98,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "changes-producer",
-            dependencies: [
-                "MirrorConfig", "MirrorKafka",
+                dependencies: [
+                "MirrorConfig", "MirrorKafka", "MirrorPipeline",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -103,6 +136,18 @@ let package = Package(
         .testTarget(
             name: "MirrorKafkaTests",
             dependencies: ["MirrorKafka", "CRdKafka"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MirrorPipelineTests",
+            dependencies: [
+                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "NPMRegistry", "RegistrySimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

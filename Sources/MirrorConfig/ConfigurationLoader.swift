@@ -70,6 +70,17 @@ extension MirrorConfiguration {
             ),
             metricsPort: resolver.value(.metricsPort, Parse.integer(in: 0...65_535)),
             lagThreshold: resolver.value(.lagThreshold, Parse.integer(in: 1...Int(Int32.max))),
+            producer: Producer(
+                changesLimit: resolver.value(.changesLimit, Parse.integer(in: 1...10_000)),
+                pollInterval: resolver.value(.pollInterval, Parse.duration),
+                pollIntervalMax: resolver.value(.pollIntervalMax, Parse.duration),
+                seqResetPolicy: resolver.value(.seqResetPolicy, Parse.seqResetPolicy),
+                watchdogInterval: resolver.value(.watchdogInterval, Parse.duration),
+                watchdogStallChecks: resolver.value(.watchdogStallChecks, Parse.integer(in: 1...1000)),
+                watchdogMaxRestarts: resolver.value(.watchdogMaxRestarts, Parse.integer(in: 1...1000)),
+                watchdogRestartWindow: resolver.value(.watchdogRestartWindow, Parse.duration)
+            ),
+            httpTimeout: resolver.value(.httpTimeout, Parse.duration),
             logLevel: resolver.value(.logLevel, Parse.oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"])),
             sources: resolver.usedSources,
             rawValues: resolver.usedValues

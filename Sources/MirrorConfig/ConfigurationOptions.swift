@@ -63,6 +63,24 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
     var lagThreshold: String?
     @Option(name: .customLong(Setting.logLevel.flagName), help: ArgumentHelp(Setting.logLevel.helpText))
     var logLevel: String?
+    @Option(name: .customLong(Setting.changesLimit.flagName), help: ArgumentHelp(Setting.changesLimit.helpText))
+    var changesLimit: String?
+    @Option(name: .customLong(Setting.pollInterval.flagName), help: ArgumentHelp(Setting.pollInterval.helpText))
+    var pollInterval: String?
+    @Option(name: .customLong(Setting.pollIntervalMax.flagName), help: ArgumentHelp(Setting.pollIntervalMax.helpText))
+    var pollIntervalMax: String?
+    @Option(name: .customLong(Setting.httpTimeout.flagName), help: ArgumentHelp(Setting.httpTimeout.helpText))
+    var httpTimeout: String?
+    @Option(name: .customLong(Setting.seqResetPolicy.flagName), help: ArgumentHelp(Setting.seqResetPolicy.helpText))
+    var seqResetPolicy: String?
+    @Option(name: .customLong(Setting.watchdogInterval.flagName), help: ArgumentHelp(Setting.watchdogInterval.helpText))
+    var watchdogInterval: String?
+    @Option(name: .customLong(Setting.watchdogStallChecks.flagName), help: ArgumentHelp(Setting.watchdogStallChecks.helpText))
+    var watchdogStallChecks: String?
+    @Option(name: .customLong(Setting.watchdogMaxRestarts.flagName), help: ArgumentHelp(Setting.watchdogMaxRestarts.helpText))
+    var watchdogMaxRestarts: String?
+    @Option(name: .customLong(Setting.watchdogRestartWindow.flagName), help: ArgumentHelp(Setting.watchdogRestartWindow.helpText))
+    var watchdogRestartWindow: String?
 
     public init() {}
 
@@ -79,7 +97,10 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
             (.updateSeqDir, updateSeqDir), (.localPackageDir, localPackageDir), (.remotePackageDir, remotePackageDir), (.maxSize, maxSize),
             (.subdirectoryHashLength, subdirectoryHashLength), (.oldPackageVersionsLimit, oldPackageVersionsLimit), (.couchDBURL, couchDBURL),
             (.couchDBUser, couchDBUser), (.databaseName, databaseName), (.dbdataDir, dbdataDir), (.metricsPort, metricsPort),
-            (.lagThreshold, lagThreshold), (.logLevel, logLevel),
+            (.lagThreshold, lagThreshold), (.logLevel, logLevel), (.changesLimit, changesLimit), (.pollInterval, pollInterval),
+            (.pollIntervalMax, pollIntervalMax), (.httpTimeout, httpTimeout), (.seqResetPolicy, seqResetPolicy),
+            (.watchdogInterval, watchdogInterval), (.watchdogStallChecks, watchdogStallChecks),
+            (.watchdogMaxRestarts, watchdogMaxRestarts), (.watchdogRestartWindow, watchdogRestartWindow),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { setting, value in value.map { (setting, $0) } })
     }

@@ -62,6 +62,25 @@ public struct MirrorConfiguration: Sendable, Equatable {
         public var dbdataDirectory: String
     }
 
+    /// What the producer does when the feed's seq goes backwards.
+    public enum SeqResetPolicy: String, Sendable, Hashable {
+        /// Keep the highest seq seen and wait until the feed passes it again (no change is produced twice).
+        case keepHighest = "keep-highest"
+        /// Follow the feed from its new head.
+        case restartFromHead = "restart-from-head"
+    }
+
+    public struct Producer: Sendable, Equatable {
+        public var changesLimit: Int
+        public var pollInterval: Duration
+        public var pollIntervalMax: Duration
+        public var seqResetPolicy: SeqResetPolicy
+        public var watchdogInterval: Duration
+        public var watchdogStallChecks: Int
+        public var watchdogMaxRestarts: Int
+        public var watchdogRestartWindow: Duration
+    }
+
     public var startSequence: StartSequence
     public var kafka: Kafka
     public var registry: Registry
@@ -69,6 +88,9 @@ public struct MirrorConfiguration: Sendable, Equatable {
     public var records: Records
     public var metricsPort: Int
     public var lagThreshold: Int
+    public var producer: Producer
+    /// Deadline of one HTTP request to the registry.
+    public var httpTimeout: Duration
     public var logLevel: String
     /// Which source each setting's value came from.
     public var sources: [Setting: ConfigurationSource]

@@ -36,6 +36,27 @@ enum Parse {
         }
     }
 
+    static func seqResetPolicy(_ text: String) -> Result<MirrorConfiguration.SeqResetPolicy, ParseFailure> {
+        MirrorConfiguration.SeqResetPolicy(rawValue: text.lowercased()).map { .success($0) }
+            ?? .failure(ParseFailure(expected: "keep-highest or restart-from-head"))
+    }
+
+    /// A positive duration: a number of seconds, or a number with `ms`, `s`, `m` or `h`.
+    static func duration(_ text: String) -> Result<Duration, ParseFailure> {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        var number = Substring(trimmed)
+        var scale = 1.0
+        if let (suffix, factor) = units.first(where: { trimmed.hasSuffix($0.0) }) {
+            number = trimmed.dropLast(suffix.count)
+            scale = factor
+        }
+        guard let value = Double(number.trimmingCharacters(in: .whitespaces)), value > 0, value * scale <= 86_400 * 7 else {
+            return .failure(ParseFailure(expected: "a positive duration such as 500ms, 20s, 5m or 1h (at most a week)"))
+        }
+        return .success(.milliseconds(Int64((value * scale * 1000).rounded())))
+    }
+
     static func startSequence(_ text: String) -> Result<MirrorConfiguration.StartSequence, ParseFailure> {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.lowercased() == "now" { return .success(.now) }

@@ -36,6 +36,15 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
     case dbdataDir = "DBDATA_DIR"
     case metricsPort = "METRICS_PORT"
     case lagThreshold = "LAG_THRESHOLD"
+    case changesLimit = "CHANGES_LIMIT"
+    case pollInterval = "POLL_INTERVAL"
+    case pollIntervalMax = "POLL_INTERVAL_MAX"
+    case httpTimeout = "HTTP_TIMEOUT"
+    case seqResetPolicy = "SEQ_RESET_POLICY"
+    case watchdogInterval = "WATCHDOG_INTERVAL"
+    case watchdogStallChecks = "WATCHDOG_STALL_CHECKS"
+    case watchdogMaxRestarts = "WATCHDOG_MAX_RESTARTS"
+    case watchdogRestartWindow = "WATCHDOG_RESTART_WINDOW"
     case logLevel = "LOG_LEVEL"
 
     /// The environment variable.
@@ -75,6 +84,15 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .dbdataDir: "./dbdata"
         case .metricsPort: "0"
         case .lagThreshold: "200"
+        case .changesLimit: "10000"
+        case .pollInterval: "1s"
+        case .pollIntervalMax: "30s"
+        case .httpTimeout: "60s"
+        case .seqResetPolicy: "keep-highest"
+        case .watchdogInterval: "20s"
+        case .watchdogStallChecks: "6"
+        case .watchdogMaxRestarts: "5"
+        case .watchdogRestartWindow: "30m"
         case .logLevel: "info"
         case .kafkaBrokers, .kafkaSecurityProtocol, .kafkaSASLMechanism, .kafkaSASLUsername, .kafkaSASLPassword,
             .kafkaSSLCALocation, .kafkaSSLCertificateLocation, .kafkaSSLKeyLocation, .kafkaSSLKeyPassword,
@@ -118,6 +136,15 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .dbdataDir: "Directory of the embedded record database."
         case .metricsPort: "Port of the Prometheus /metrics endpoint (0: pick a free port and log it)."
         case .lagThreshold: "Changes of lag above the first measured lag that make the watchdog restart the producer."
+        case .changesLimit: "Changes asked for per _changes page (1-10000)."
+        case .pollInterval: "Wait after an empty _changes page; doubles while pages stay empty, up to POLL_INTERVAL_MAX (s, ms, m suffixes)."
+        case .pollIntervalMax: "Longest wait between polls of an idle feed, and longest retry backoff."
+        case .httpTimeout: "Deadline of one HTTP request to the registry."
+        case .seqResetPolicy: "When the feed's seq goes backwards: keep-highest (keep our seq and wait for the feed to pass it) or restart-from-head."
+        case .watchdogInterval: "How often the lag watchdog reads the registry's update_seq."
+        case .watchdogStallChecks: "Checks in a row with update_seq moving but the acknowledged seq not, before the watchdog restarts the producer."
+        case .watchdogMaxRestarts: "Watchdog restarts within WATCHDOG_RESTART_WINDOW after which the process exits non-zero for its supervisor."
+        case .watchdogRestartWindow: "The window WATCHDOG_MAX_RESTARTS counts restarts in."
         case .logLevel: "Log level: trace, debug, info, notice, warning, error or critical."
         }
     }

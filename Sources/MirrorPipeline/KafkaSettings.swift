@@ -1,0 +1,19 @@
+import MirrorConfig
+import MirrorKafka
+
+extension MirrorConfiguration.Kafka {
+    /// The client settings for these brokers (nil brokers: the caller supplies an embedded cluster's address).
+    public func clientConfiguration(bootstrapServers: String, clientID: String) -> KafkaClientConfiguration {
+        var client = KafkaClientConfiguration(bootstrapServers: bootstrapServers)
+        client.clientID = clientID
+        client.security.securityProtocol = securityProtocol
+        client.security.saslMechanism = saslMechanism
+        client.security.saslUsername = saslUsername
+        client.security.saslPassword = saslPassword
+        client.security.sslCALocation = sslCALocation
+        client.security.sslCertificateLocation = sslCertificateLocation
+        client.security.sslKeyLocation = sslKeyLocation
+        client.security.sslKeyPassword = sslKeyPassword
+        return client
+    }
+}

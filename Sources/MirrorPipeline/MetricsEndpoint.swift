@@ -1,0 +1,62 @@
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// Serves `GET /metrics` (Prometheus text format) and `GET /health` on `METRICS_PORT`.
+/// Port 0 picks a free port; the chosen port is logged and available as ``port``.
+public final class MetricsEndpoint: Service, Sendable {
+    private let registry: PrometheusCollectorRegistry
+    private let host: String
+    private let requestedPort: Int
+    private let logger: Logger
+    private let boundPort = Mutex<Int?>(nil)
+    private let portStream: AsyncStream<Int>
+    private let portContinuation: AsyncStream<Int>.Continuation
+
+    public init(registry: PrometheusCollectorRegistry, host: String = "0.0.0.0", port: Int, logger: Logger) {
+        self.registry = registry
+        self.host = host
+        self.requestedPort = port
+        self.logger = logger
+        (portStream, portContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The port it listens on, once it does.
+    public var port: Int? { boundPort.withLock { $0 } }
+
+    /// Waits until the endpoint listens and returns its port.
+    public func waitUntilListening() async -> Int? {
+        if let port { return port }
+        for await port in portStream { return port }
+        return self.port
+    }
+
+    public func run() async throws {
+        let router = Router()
+        router.get("metrics") { [registry] _, _ -> Response in
+            var buffer = ByteBuffer()
+            buffer.writeBytes(registry.emitToBuffer())
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: buffer)
+            )
+        }
+        router.get("health") { _, _ in "ok\n" }
+        let application = Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: requestedPort), serverName: "npm-mirror-metrics"),
+            onServerRunning: { [self] channel in
+                let port = channel.localAddress?.port ?? 0
+                boundPort.withLock { $0 = port }
+                portContinuation.yield(port)
+                logger.notice("Metrics at http://\(channel.localAddress?.ipAddress ?? "0.0.0.0"):\(port)/metrics")
+            },
+            logger: logger
+        )
+        try await application.runService()
+    }
+}
