@@ -57,6 +57,7 @@ public final class MetricsEndpoint: Service, Sendable {
             },
             logger: logger
         )
-        try await application.runService()
+        // `run()` follows the enclosing service group's graceful shutdown; `runService()` would catch signals itself.
+        try await application.run()
     }
 }

@@ -55,7 +55,7 @@ public struct ProducerApplication: Sendable {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
-                    .init(service: metricsEndpoint),
+                    .init(service: metricsEndpoint, successTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: producerService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: signals,

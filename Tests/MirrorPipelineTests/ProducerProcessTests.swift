@@ -1,0 +1,99 @@
+import Foundation
+import MirrorKafka
+import MirrorPipeline
+import RegistrySimulator
+import Testing
+
+/// The built `changes-producer` executable (scripts/test.sh builds it with the tests).
+let producerExecutable = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent(".build/debug/changes-producer")
+
+@Suite("changes-producer as a process", .serialized, .timeLimit(.minutes(3)))
+struct ProducerProcessTests {
+    /// Starts the executable against the harness's simulator and embedded broker.
+    private func launch(_ harness: ProducerHarness, _ extra: [String: String] = [:], arguments: [String] = []) throws -> Process {
+        let process = Process()
+        process.executableURL = producerExecutable
+        process.arguments = arguments
+        var environment = [
+            "KAFKA_BROKERS": harness.cluster.bootstrapServers,
+            "KAFKA_TOPIC": harness.topic,
+            "NPM_REPLICATE_URL": harness.simulator.replicateURL,
+            "NPM_REGISTRY_URL": harness.simulator.registryURL,
+            "UPDATE_SEQ_DIR": harness.updateSeqDirectory,
+            "UPDATE_SEQ": "0",
+            "CHANGES_LIMIT": "5",
+            "POLL_INTERVAL": "50ms",
+            "POLL_INTERVAL_MAX": "200ms",
+            "METRICS_PORT": "0",
+            "LOG_LEVEL": "warning",
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin",
+        ]
+        environment.merge(extra) { _, new in new }
+        process.environment = environment
+        process.currentDirectoryURL = URL(fileURLWithPath: harness.updateSeqDirectory)
+        process.standardOutput = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: harness.updateSeqDirectory + "/producer.log", contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: harness.updateSeqDirectory + "/producer.log"))
+        try process.run()
+        return process
+    }
+
+    private func waitForExit(_ process: Process, within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return !process.isRunning
+    }
+
+    @Test("SIGTERM mid-run: the page in flight is finished and checkpointed, exit status 0")
+    func gracefulStop() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: producerExecutable.path), "build the executables first (scripts/test.sh does)")
+        let simulator = try await startSimulator(packages: 120)
+        defer { Task { try? await simulator.stop() } }
+        let harness = try ProducerHarness(simulator: simulator)
+        simulator.faults.add(FaultRule(kind: .slowResponse, targets: [.changes], delayMilliseconds: 300))
+        let process = try launch(harness)
+        try await Task.sleep(for: .seconds(3))
+        #expect(process.isRunning)
+        process.terminate()  // SIGTERM
+        #expect(await waitForExit(process, within: .seconds(15)), "did not stop within 15 s of SIGTERM")
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0, "log: \((try? String(contentsOfFile: harness.updateSeqDirectory + "/producer.log", encoding: .utf8)) ?? "")")
+
+        let produced = try await harness.messages()
+        #expect(!produced.isEmpty)
+        let checkpoint = try #require(try CheckpointDirectory(path: harness.updateSeqDirectory).readProducer())
+        // Every message on the topic is covered by the checkpoint: the last page was acknowledged and recorded.
+        #expect(checkpoint.updateSeq == produced.map(\.change.seq).max())
+    }
+
+    @Test("--exit-when-caught-up stops with status 0 once the head is produced")
+    func exitWhenCaughtUp() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: producerExecutable.path))
+        let simulator = try await startSimulator(packages: 30)
+        defer { Task { try? await simulator.stop() } }
+        let harness = try ProducerHarness(simulator: simulator)
+        let process = try launch(harness, ["CHANGES_LIMIT": "1000"], arguments: ["--exit-when-caught-up"])
+        #expect(await waitForExit(process, within: .seconds(60)))
+        #expect(process.terminationStatus == 0)
+        #expect(try await harness.messages().count == (try await harness.feed()).count)
+    }
+
+    @Test("a bad configuration stops start-up with status 1 and a message naming the setting")
+    func badConfiguration() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: producerExecutable.path))
+        let process = Process()
+        process.executableURL = producerExecutable
+        process.environment = ["KAFKA_TOPIC_NUM_PARTITIONS": "many", "PATH": "/usr/bin"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("KAFKA_TOPIC_NUM_PARTITIONS"))
+    }
+}
