@@ -1,4 +1,5 @@
 import Foundation
+import MirrorStore
 
 /// The checkpoint files in `UPDATE_SEQ_DIR`, each written atomically (temporary file, fsync, rename),
 /// so a crash leaves either the old or the new file, never a torn one.
@@ -64,46 +65,4 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let message: String
     public var description: String { "checkpoint \(path): \(message)" }
-}
-
-/// Writes a whole file or nothing: the bytes go to a temporary file in the same directory, are
-/// flushed to disk, and the temporary file is renamed over the target.
-public enum AtomicFile {
-    public static func write(_ data: Data, to url: URL) throws {
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw posixError("create \(temporary.path)") }
-        var succeeded = false
-        defer {
-            if !succeeded { unlink(temporary.path) }
-        }
-        do {
-            defer { close(descriptor) }
-            try data.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let written = Foundation.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        throw posixError("write \(temporary.path)")
-                    }
-                    offset += written
-                }
-            }
-            guard fsync(descriptor) == 0 else { throw posixError("fsync \(temporary.path)") }
-        }
-        guard rename(temporary.path, url.path) == 0 else { throw posixError("rename to \(url.path)") }
-        succeeded = true
-        let directoryDescriptor = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
-        }
-    }
-
-    static func posixError(_ what: String) -> any Error {
-        let code = errno
-        return CheckpointError(path: what, message: String(cString: strerror(code)))
-    }
 }

@@ -1,0 +1,27 @@
+import CompressNIO
+import NIOCore
+
+/// gzip for packuments, through CompressNIO (the project's one home for compression).
+/// Tarballs are never recompressed: they are stored as the registry's bytes.
+enum Gzip {
+    static func compress(_ bytes: some Collection<UInt8>) throws -> ByteBuffer {
+        var input = ByteBufferAllocator().buffer(capacity: bytes.count)
+        input.writeBytes(bytes)
+        do {
+            return try input.compress(with: .gzip())
+        } catch {
+            throw StoreError(code: .ioError, message: "gzip compression failed: \(error)")
+        }
+    }
+
+    static func decompress(_ bytes: [UInt8], maxSize: Int) throws -> [UInt8] {
+        var input = ByteBufferAllocator().buffer(capacity: bytes.count)
+        input.writeBytes(bytes)
+        do {
+            var output = try input.decompress(with: .gzip(), maxSize: maxSize)
+            return output.readBytes(length: output.readableBytes) ?? []
+        } catch {
+            throw StoreError.corruptStoredFile("cannot gunzip a stored packument: \(error)")
+        }
+    }
+}

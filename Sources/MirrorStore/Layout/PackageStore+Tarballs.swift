@@ -1,0 +1,75 @@
+extension PackageStore {
+    /// A fresh, unused path in the scratch directory (the file is not created).
+    public func scratchFile() -> ScratchFile {
+        ScratchFile(path: scratch + "/" + FileOperations.temporaryName(suffix: ".download"))
+    }
+
+    /// Creates a new scratch file to stream a download into.
+    public func makeScratchWriter() throws -> ScratchWriter {
+        try ScratchWriter(file: scratchFile(), operations: operations)
+    }
+
+    /// Moves a verified scratch file to `<package folder>/<basename>-<version>.tgz`, atomically:
+    /// `rename(2)` on the same file system, otherwise copy to a temporary file beside the
+    /// destination + fsync + rename, then the scratch file is removed. An existing tarball of
+    /// the same version is replaced (npm never changes a published version's bytes).
+    ///
+    /// - Returns: the tarball's path relative to ``root``.
+    /// - Throws: ``StoreError``; `staleVerification` when the scratch file changed after it was
+    ///   verified. Nothing partial is left under the root.
+    @discardableResult
+    public func commitTarball(_ tarball: VerifiedTarball) throws -> String {
+        guard let identity = VerifiedTarball.FileIdentity(path: tarball.file.path) else {
+            throw StoreError(code: .notFound, message: "verified scratch file \(tarball.file.path) is gone")
+        }
+        guard identity == tarball.identity else {
+            throw StoreError.staleVerification("\(tarball.file.path) changed after it was verified")
+        }
+        let fileName = try tarballFileName(name: tarball.name, version: tarball.version)
+        let directory = try preparePackageDirectory(for: tarball.name)
+        try operations.moveIntoPlace(from: tarball.file.path, to: directory + "/" + fileName)
+        return packageDirectory(for: tarball.name) + "/" + fileName
+    }
+
+    /// Whether the version's tarball is stored.
+    public func hasTarball(name: String, version: String) -> Bool {
+        guard let fileName = try? tarballFileName(name: name, version: version) else { return false }
+        return operations.exists(absolutePackageDirectory(for: name) + "/" + fileName)
+    }
+
+    /// The versions whose tarballs are stored, sorted.
+    public func storedVersions(name: String) throws -> [String] {
+        try Self.validate(name: name)
+        let names = try operations.contents(ofDirectory: absolutePackageDirectory(for: name)) ?? []
+        let prefix = PackageNameEncoding.escape(Self.basename(of: name)) + "-"
+        var versions: [String] = []
+        for file in names where file.hasSuffix(Self.tarballSuffix) && !file.hasPrefix(temporaryFilePrefix) {
+            let stem = file.dropLast(Self.tarballSuffix.count)
+            let escapedVersion: Substring
+            if stem.hasPrefix(Self.shortTarballPrefix) {
+                escapedVersion = stem.dropFirst(Self.shortTarballPrefix.count)
+            } else if stem.hasPrefix(prefix) {
+                escapedVersion = stem.dropFirst(prefix.count)
+            } else {
+                continue
+            }
+            if let version = PackageNameEncoding.decode(String(escapedVersion)) { versions.append(version) }
+        }
+        return versions.sorted()
+    }
+
+    /// Removes the tarballs whose version is not in `versions`.
+    ///
+    /// - Returns: the removed versions, sorted.
+    @discardableResult
+    public func prune(name: String, keep versions: Set<String>) throws -> [String] {
+        var removed: [String] = []
+        let directory = absolutePackageDirectory(for: name)
+        for version in try storedVersions(name: name) where !versions.contains(version) {
+            try operations.removeFile(directory + "/" + (try tarballFileName(name: name, version: version)))
+            removed.append(version)
+        }
+        if !removed.isEmpty { try operations.syncDirectory(directory) }
+        return removed
+    }
+}

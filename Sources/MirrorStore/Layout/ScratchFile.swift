@@ -1,0 +1,79 @@
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file in the scratch directory (`LOCAL_PACKAGE_DIR`), named with the temporary prefix so
+/// ``PackageStore/cleanScratch()`` removes it if the process dies before it is committed.
+public struct ScratchFile: Hashable, Sendable {
+    /// Absolute path.
+    public let path: String
+}
+
+/// Streams a download into a new scratch file. Not copyable: one owner writes, then either
+/// ``finish()`` (fsync + close) or ``discard()``. Dropped unfinished, it closes and removes its file,
+/// so an error while downloading leaves nothing behind.
+///
+/// Writes are blocking `write(2)` calls: use it off the cooperative thread pool.
+public struct ScratchWriter: ~Copyable {
+    public let file: ScratchFile
+    private var fd: Int32
+    private let operations: FileOperations
+    /// Bytes written so far.
+    public private(set) var byteCount: Int64 = 0
+
+    init(file: ScratchFile, operations: FileOperations) throws {
+        self.file = file
+        self.operations = operations
+        self.fd = try operations.createExclusive(file.path)
+    }
+
+    deinit {
+        if fd >= 0 {
+            close(fd)
+            unlink(file.path)
+        }
+    }
+
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try operations.write(bytes, to: fd, path: file.path)
+        byteCount += Int64(bytes.count)
+    }
+
+    public mutating func write(_ buffer: ByteBuffer) throws {
+        try buffer.withUnsafeReadableBytes { try write($0) }
+    }
+
+    public mutating func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// fsyncs and closes the file. On failure the file is removed.
+    public consuming func finish() throws -> ScratchFile {
+        let descriptor = fd
+        fd = -1
+        do {
+            try operations.sync(descriptor, path: file.path)
+            if close(descriptor) != 0 { throw StoreError.system("close", path: file.path, errno: errno) }
+        } catch {
+            close(descriptor)
+            unlink(file.path)
+            throw error
+        }
+        return file
+    }
+
+    /// Closes and removes the file.
+    public consuming func discard() {
+        if fd >= 0 {
+            close(fd)
+            unlink(file.path)
+        }
+        fd = -1
+    }
+}

@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A scratch file that passed both the digest check and the archive inspection: the only thing
+/// ``PackageStore/commitTarball(_:)`` accepts. It can only be made by ``TarballVerifier``.
+///
+/// It remembers the file's identity (device, inode, size, modification time) at verification;
+/// the commit refuses a file that changed since.
+public struct VerifiedTarball: Hashable, Sendable {
+    public let file: ScratchFile
+    public let name: String
+    public let version: String
+    public let digest: DigestMatch
+    public let summary: TarballSummary
+    let identity: FileIdentity
+
+    struct FileIdentity: Hashable, Sendable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var modificationSeconds: Int
+        var modificationNanoseconds: Int
+
+        init?(path: String) {
+            var status = stat()
+            guard stat(path, &status) == 0 else { return nil }
+            device = UInt64(status.st_dev)
+            inode = UInt64(status.st_ino)
+            size = Int64(status.st_size)
+            #if canImport(Darwin)
+            modificationSeconds = Int(status.st_mtimespec.tv_sec)
+            modificationNanoseconds = Int(status.st_mtimespec.tv_nsec)
+            #else
+            modificationSeconds = Int(status.st_mtim.tv_sec)
+            modificationNanoseconds = Int(status.st_mtim.tv_nsec)
+            #endif
+        }
+    }
+}
+
+/// Verifies a downloaded tarball: digest (``DigestVerifier``) and archive (``TarballInspector``).
+///
+/// This does blocking file I/O: call it off the cooperative thread pool.
+public struct TarballVerifier: Sendable {
+    public var inspector: TarballInspector
+
+    public init(limits: TarballInspector.Limits = .init()) {
+        self.inspector = TarballInspector(limits: limits)
+    }
+
+    /// Use when the digest was computed while downloading (the usual case).
+    ///
+    /// - Parameter digest: the result of ``DigestVerifier/finalize()`` over the same bytes.
+    /// - Throws: ``TarballVerificationError``.
+    public func verify(_ file: ScratchFile, digest: DigestMatch, name: String, version: String) throws -> VerifiedTarball {
+        guard let identity = VerifiedTarball.FileIdentity(path: file.path) else {
+            throw TarballVerificationError(.ioError, "cannot stat \(file.path)")
+        }
+        guard identity.size == digest.byteCount else {
+            throw TarballVerificationError(
+                .integrityMismatch,
+                "the digest covered \(digest.byteCount) bytes but the file has \(identity.size)"
+            )
+        }
+        let summary = try inspector.inspect(fileAt: file.path, expectedName: name, expectedVersion: version)
+        return VerifiedTarball(file: file, name: name, version: version, digest: digest, summary: summary, identity: identity)
+    }
+
+    /// Reads the file once in 64 KiB chunks to hash it, then inspects it.
+    ///
+    /// - Throws: ``TarballVerificationError``.
+    public func verify(_ file: ScratchFile, integrity: String?, shasum: String?, name: String, version: String) throws -> VerifiedTarball {
+        var verifier = try DigestVerifier(integrity: integrity, shasum: shasum)
+        let fd = open(file.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw TarballVerificationError(.ioError, "cannot open \(file.path): errno \(errno)") }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: ioChunkSize)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw TarballVerificationError(.ioError, "cannot read \(file.path): errno \(errno)")
+            }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { verifier.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
+        return try verify(file, digest: try verifier.finalize(), name: name, version: version)
+    }
+}
