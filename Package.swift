@@ -53,6 +53,32 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The record-store interface and its CouchDB implementation.
+        .target(
+            name: "MirrorRecords",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Test support: an in-process CouchDB 3.x protocol double with fault hooks.
+        .target(
+            name: "CouchDBDouble",
+            dependencies: [
+                "MirrorRecords",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Swift over librdkafka: producer, group consumer, admin, embedded mock cluster.
         .target(
             name: "MirrorKafka",
@@ -87,7 +113,7 @@ let package = Package(
         .target(
             name: "MirrorPipeline",
             dependencies: [
-                "MirrorKafka", "MirrorConfig", "NPMRegistry", "MirrorStore",
+                "MirrorKafka", "MirrorConfig", "NPMRegistry", "MirrorStore", "MirrorRecords",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -96,6 +122,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -159,13 +186,26 @@ let package = Package(
         .testTarget(
             name: "MirrorPipelineTests",
             dependencies: [
-                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "NPMRegistry", "RegistrySimulator",
+                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "NPMRegistry", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MirrorRecordsTests",
+            dependencies: [
+                "MirrorRecords",
+                "CouchDBDouble",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -80,6 +80,17 @@ extension MirrorConfiguration {
                 watchdogMaxRestarts: resolver.value(.watchdogMaxRestarts, Parse.integer(in: 1...1000)),
                 watchdogRestartWindow: resolver.value(.watchdogRestartWindow, Parse.duration)
             ),
+            consumer: Consumer(
+                concurrency: resolver.value(.consumerConcurrency, Parse.integer(in: 1...256)),
+                sessionTimeout: resolver.value(.kafkaSessionTimeout, Parse.duration),
+                packumentMaxSize: resolver.value(.packumentMaxSize, Parse.byteSize),
+                maxUnpackedSize: resolver.value(.maxUnpackedSize, Parse.byteSize),
+                maxTarballEntries: resolver.value(.maxTarballEntries, Parse.integer(in: 1...100_000_000)),
+                replicaLagWait: resolver.value(.replicaLagWait, Parse.duration),
+                packumentRevisionsKept: resolver.value(.packumentRevisionsKept, Parse.integer(in: 1...1000)),
+                removeUnpublished: resolver.value(.removeUnpublished, Parse.boolean),
+                processingRetryMax: resolver.value(.processingRetryMax, Parse.duration)
+            ),
             httpTimeout: resolver.value(.httpTimeout, Parse.duration),
             logLevel: resolver.value(.logLevel, Parse.oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"])),
             sources: resolver.usedSources,

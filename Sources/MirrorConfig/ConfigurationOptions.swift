@@ -82,6 +82,25 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
     @Option(name: .customLong(Setting.watchdogRestartWindow.flagName), help: ArgumentHelp(Setting.watchdogRestartWindow.helpText))
     var watchdogRestartWindow: String?
 
+    @Option(name: .customLong(Setting.consumerConcurrency.flagName), help: ArgumentHelp(Setting.consumerConcurrency.helpText))
+    var consumerConcurrency: String?
+    @Option(name: .customLong(Setting.kafkaSessionTimeout.flagName), help: ArgumentHelp(Setting.kafkaSessionTimeout.helpText))
+    var kafkaSessionTimeout: String?
+    @Option(name: .customLong(Setting.packumentMaxSize.flagName), help: ArgumentHelp(Setting.packumentMaxSize.helpText))
+    var packumentMaxSize: String?
+    @Option(name: .customLong(Setting.maxUnpackedSize.flagName), help: ArgumentHelp(Setting.maxUnpackedSize.helpText))
+    var maxUnpackedSize: String?
+    @Option(name: .customLong(Setting.maxTarballEntries.flagName), help: ArgumentHelp(Setting.maxTarballEntries.helpText))
+    var maxTarballEntries: String?
+    @Option(name: .customLong(Setting.replicaLagWait.flagName), help: ArgumentHelp(Setting.replicaLagWait.helpText))
+    var replicaLagWait: String?
+    @Option(name: .customLong(Setting.packumentRevisionsKept.flagName), help: ArgumentHelp(Setting.packumentRevisionsKept.helpText))
+    var packumentRevisionsKept: String?
+    @Option(name: .customLong(Setting.removeUnpublished.flagName), help: ArgumentHelp(Setting.removeUnpublished.helpText))
+    var removeUnpublished: String?
+    @Option(name: .customLong(Setting.processingRetryMax.flagName), help: ArgumentHelp(Setting.processingRetryMax.helpText))
+    var processingRetryMax: String?
+
     public init() {}
 
     /// The flags that were given. Secrets (passwords) have no flag: a command line is visible to
@@ -101,6 +120,7 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
             (.pollIntervalMax, pollIntervalMax), (.httpTimeout, httpTimeout), (.seqResetPolicy, seqResetPolicy),
             (.watchdogInterval, watchdogInterval), (.watchdogStallChecks, watchdogStallChecks),
             (.watchdogMaxRestarts, watchdogMaxRestarts), (.watchdogRestartWindow, watchdogRestartWindow),
+            (.consumerConcurrency, consumerConcurrency), (.kafkaSessionTimeout, kafkaSessionTimeout), (.packumentMaxSize, packumentMaxSize), (.maxUnpackedSize, maxUnpackedSize), (.maxTarballEntries, maxTarballEntries), (.replicaLagWait, replicaLagWait), (.packumentRevisionsKept, packumentRevisionsKept), (.removeUnpublished, removeUnpublished), (.processingRetryMax, processingRetryMax),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { setting, value in value.map { (setting, $0) } })
     }

@@ -81,6 +81,18 @@ public struct MirrorConfiguration: Sendable, Equatable {
         public var watchdogRestartWindow: Duration
     }
 
+    public struct Consumer: Sendable, Equatable {
+        public var concurrency: Int
+        public var sessionTimeout: Duration
+        public var packumentMaxSize: Int64
+        public var maxUnpackedSize: Int64
+        public var maxTarballEntries: Int
+        public var replicaLagWait: Duration
+        public var packumentRevisionsKept: Int
+        public var removeUnpublished: Bool
+        public var processingRetryMax: Duration
+    }
+
     public var startSequence: StartSequence
     public var kafka: Kafka
     public var registry: Registry
@@ -89,6 +101,7 @@ public struct MirrorConfiguration: Sendable, Equatable {
     public var metricsPort: Int
     public var lagThreshold: Int
     public var producer: Producer
+    public var consumer: Consumer
     /// Deadline of one HTTP request to the registry.
     public var httpTimeout: Duration
     public var logLevel: String

@@ -36,6 +36,14 @@ enum Parse {
         }
     }
 
+    static func boolean(_ text: String) -> Result<Bool, ParseFailure> {
+        switch text.lowercased().trimmingCharacters(in: .whitespaces) {
+        case "true", "1", "yes": .success(true)
+        case "false", "0", "no": .success(false)
+        default: .failure(ParseFailure(expected: "true or false"))
+        }
+    }
+
     static func seqResetPolicy(_ text: String) -> Result<MirrorConfiguration.SeqResetPolicy, ParseFailure> {
         MirrorConfiguration.SeqResetPolicy(rawValue: text.lowercased()).map { .success($0) }
             ?? .failure(ParseFailure(expected: "keep-highest or restart-from-head"))

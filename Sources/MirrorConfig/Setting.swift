@@ -45,6 +45,15 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
     case watchdogStallChecks = "WATCHDOG_STALL_CHECKS"
     case watchdogMaxRestarts = "WATCHDOG_MAX_RESTARTS"
     case watchdogRestartWindow = "WATCHDOG_RESTART_WINDOW"
+    case consumerConcurrency = "CONSUMER_CONCURRENCY"
+    case kafkaSessionTimeout = "KAFKA_SESSION_TIMEOUT"
+    case packumentMaxSize = "PACKUMENT_MAX_SIZE"
+    case maxUnpackedSize = "MAX_UNPACKED_SIZE"
+    case maxTarballEntries = "MAX_TARBALL_ENTRIES"
+    case replicaLagWait = "REPLICA_LAG_WAIT"
+    case packumentRevisionsKept = "PACKUMENT_REVISIONS_KEPT"
+    case removeUnpublished = "REMOVE_UNPUBLISHED"
+    case processingRetryMax = "PROCESSING_RETRY_MAX"
     case logLevel = "LOG_LEVEL"
 
     /// The environment variable.
@@ -93,6 +102,15 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .watchdogStallChecks: "6"
         case .watchdogMaxRestarts: "5"
         case .watchdogRestartWindow: "30m"
+        case .consumerConcurrency: "8"
+        case .kafkaSessionTimeout: "45s"
+        case .packumentMaxSize: "100MB"
+        case .maxUnpackedSize: "1GB"
+        case .maxTarballEntries: "200000"
+        case .replicaLagWait: "60s"
+        case .packumentRevisionsKept: "3"
+        case .removeUnpublished: "false"
+        case .processingRetryMax: "10m"
         case .logLevel: "info"
         case .kafkaBrokers, .kafkaSecurityProtocol, .kafkaSASLMechanism, .kafkaSASLUsername, .kafkaSASLPassword,
             .kafkaSSLCALocation, .kafkaSSLCertificateLocation, .kafkaSSLKeyLocation, .kafkaSSLKeyPassword,
@@ -145,6 +163,15 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .watchdogStallChecks: "Checks in a row with update_seq moving but the acknowledged seq not, before the watchdog restarts the producer."
         case .watchdogMaxRestarts: "Watchdog restarts within WATCHDOG_RESTART_WINDOW after which the process exits non-zero for its supervisor."
         case .watchdogRestartWindow: "The window WATCHDOG_MAX_RESTARTS counts restarts in."
+        case .consumerConcurrency: "Packages a consumer processes at once (changes of one package always in order)."
+        case .kafkaSessionTimeout: "Kafka consumer session.timeout.ms: how long the group waits for a silent member (same for every member)."
+        case .packumentMaxSize: "Largest packument fetched; larger ones are skipped with a reason."
+        case .maxUnpackedSize: "Largest unpacked size of a tarball (tar bomb guard)."
+        case .maxTarballEntries: "Most entries in one tarball (tar bomb guard)."
+        case .replicaLagWait: "How long to wait for the packument to catch up with the rev a change announced, before storing what is there as stale."
+        case .packumentRevisionsKept: "Packument revisions kept per package (the current one included)."
+        case .removeUnpublished: "Remove a package's stored files when it is deleted or unpublished (true/false)."
+        case .processingRetryMax: "How long one change is retried (registry, store or database failures) before it is dead-lettered."
         case .logLevel: "Log level: trace, debug, info, notice, warning, error or critical."
         }
     }

@@ -160,6 +160,53 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Stops fetching from `partitions` (polling goes on serving the group) until ``resume(_:)``.
+    /// Consumption restarts after the last message returned by ``poll(maxMessages:timeout:)``.
+    public func pause(_ partitions: [KafkaTopicPartition]) throws {
+        try pauseOrResume(partitions, pause: true)
+    }
+
+    /// Fetches from `partitions` again.
+    public func resume(_ partitions: [KafkaTopicPartition]) throws {
+        try pauseOrResume(partitions, pause: false)
+    }
+
+    private func pauseOrResume(_ partitions: [KafkaTopicPartition], pause: Bool) throws {
+        guard !partitions.isEmpty else { return }
+        let list = RDKafkaTopicPartitionList(partitions: partitions)
+        let err = client.withHandle { pause ? rd_kafka_pause_partitions($0, list.pointer) : rd_kafka_resume_partitions($0, list.pointer) }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError.fromResponse(err, code: .consumption, message: pause ? "could not pause partitions" : "could not resume partitions", topic: partitions.first?.topic, brokers: client.brokers)
+        }
+    }
+
+    /// For each assigned partition, how many messages lie between this member's position and the
+    /// partition's end (the high watermark). Partitions with no position yet count from the committed
+    /// offset, or are left out when there is none.
+    public func lag(timeout: Duration = .seconds(5)) async throws -> [KafkaTopicPartition: Int64] {
+        try checkOpen()
+        let assigned = Array(assignment)
+        guard !assigned.isEmpty else { return [:] }
+        let committed = try await committedOffsets(for: assigned, timeout: timeout)
+        return try await BlockingCalls.run { [client] in
+            let list = RDKafkaTopicPartitionList(partitions: assigned)
+            _ = client.withHandle { rd_kafka_position($0, list.pointer) }
+            var result: [KafkaTopicPartition: Int64] = [:]
+            for entry in list.entries {
+                let partition = entry.offset.topicPartition
+                guard let position = entry.offset.offset >= 0 ? entry.offset.offset : committed[partition] else { continue }
+                var low: Int64 = 0
+                var high: Int64 = 0
+                let err = client.withHandle { rd_kafka_query_watermark_offsets($0, partition.topic, partition.partition, &low, &high, Int32(clamping: timeout.milliseconds)) }
+                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    throw KafkaError.fromResponse(err, code: .watermarks, message: "could not read the watermarks of \(partition)", topic: partition.topic, brokers: client.brokers)
+                }
+                result[partition] = max(0, high - position)
+            }
+            return result
+        }
+    }
+
     /// Leaves the group (its partitions go to the other members at once) and stops consuming.
     public func close() async {
         guard !isClosed.exchange(true, ordering: .relaxed) else { return }

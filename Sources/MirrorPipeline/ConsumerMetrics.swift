@@ -1,0 +1,53 @@
+import CoreMetrics
+import Metrics
+
+/// The consumer's metrics. Label values are bounded: results, stages, reason codes; never names.
+struct ConsumerMetrics: Sendable {
+    let factory: any MetricsFactory
+    let tarballsDownloaded: Counter
+    let tarballBytes: Counter
+    let packumentBytes: Counter
+    let inFlight: Gauge
+    let lag: Gauge
+    let lastProcessedSeq: Gauge
+
+    init(factory: any MetricsFactory) {
+        self.factory = factory
+        tarballsDownloaded = Counter(label: "npm_mirror_consumer_tarballs_downloaded_total", factory: factory)
+        tarballBytes = Counter(label: "npm_mirror_consumer_tarball_bytes_total", factory: factory)
+        packumentBytes = Counter(label: "npm_mirror_consumer_packument_bytes_total", factory: factory)
+        inFlight = Gauge(label: "npm_mirror_consumer_in_flight", factory: factory)
+        lag = Gauge(label: "npm_mirror_consumer_lag", factory: factory)
+        lastProcessedSeq = Gauge(label: "npm_mirror_consumer_last_processed_seq", factory: factory)
+    }
+
+    /// A change finished: `stored`, `deleted`, `unpublished`, `skipped` or `dead_lettered`.
+    func change(result: String) {
+        Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result)], factory: factory).increment()
+    }
+
+    /// A tarball failed verification: `integrity` or an archive reason code.
+    func verificationFailure(kind: String, reason: String) {
+        Counter(label: "npm_mirror_consumer_verification_failures_total", dimensions: [("kind", kind), ("reason", reason)], factory: factory).increment()
+    }
+
+    /// A version was not stored, by bounded reason.
+    func versionSkipped(reason: String) {
+        Counter(label: "npm_mirror_consumer_versions_skipped_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    /// One document write: `written`, `already_exists` or a failure code.
+    func recordWrite(result: String) {
+        Counter(label: "npm_mirror_consumer_record_writes_total", dimensions: [("result", result)], factory: factory).increment()
+    }
+
+    func retry(reason: String) {
+        Counter(label: "npm_mirror_consumer_retries_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    /// Time spent in one stage: `packument`, `tarball`, `verify`, `store`, `record`, `commit`.
+    func stage(_ stage: String, since start: ContinuousClock.Instant) {
+        Timer(label: "npm_mirror_consumer_stage_duration_seconds", dimensions: [("stage", stage)], preferredDisplayUnit: .seconds, factory: factory)
+            .record(duration: ContinuousClock.now - start)
+    }
+}

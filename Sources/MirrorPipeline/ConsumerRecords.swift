@@ -1,0 +1,113 @@
+import Foundation
+import MirrorRecords
+import NPMRegistry
+
+/// The documents the consumer writes per change: one per package (id = the package name, replaced
+/// on each change) and one per change (id `change:<seq>`, created once, so replaying a change never
+/// makes a duplicate).
+enum ConsumerRecords {
+    static func changeID(_ seq: Int64) -> String { "change:\(seq)" }
+
+    static func package(change: ChangeMessage, processed: ProcessedChange, processedAt: String) -> RecordDocument {
+        var body: [String: JSONValue] = [
+            "type": "package",
+            "name": .string(change.id),
+            "last_seq": .number(Double(change.seq)),
+            "last_change_rev": change.rev.map(JSONValue.string) ?? .null,
+            "last_change_read_at": .string(change.readAt),
+            "processed_at": .string(processedAt),
+            "outcome": .string(processed.outcome.rawValue),
+            "deleted": .bool(processed.outcome == .deleted),
+            "unpublished": .bool(processed.outcome == .unpublished),
+            "stale": .bool(processed.stale),
+            "store_path": processed.storePath.map(JSONValue.string) ?? .null,
+            "stored_versions": .object(processed.storedVersions.mapValues(storedVersion)),
+            "skipped_versions": .object(processed.skippedVersions.mapValues(JSONValue.string)),
+            "removed_versions": .array(processed.removedVersions.sorted().map(JSONValue.string)),
+        ]
+        if let reason = processed.skipReason { body["skip_reason"] = .string(reason) }
+        if let packument = processed.packument {
+            let latest = packument.latest.flatMap { packument.versions[$0] }
+            body["packument_rev"] = packument.rev.map(JSONValue.string) ?? .null
+            body["latest_version"] = packument.latest.map(JSONValue.string) ?? .null
+            body["dist_tags"] = .object(packument.distTags.mapValues(JSONValue.string))
+            body["version_count"] = .number(Double(packument.versions.count))
+            body["modification_count"] = packument.revGeneration.map { .number(Double($0)) } ?? .null
+            body["modified"] = packument.modified.map(JSONValue.string) ?? .null
+            body["maintainers"] = .array(packument.maintainers.map(JSONValue.string))
+            body["latest_author"] = latest?.author.map(JSONValue.string) ?? .null
+            body["latest_dependencies"] = .object((latest?.dependencies ?? [:]).mapValues(JSONValue.string))
+        }
+        return RecordDocument(id: change.id, body: body, policy: .replace)
+    }
+
+    static func change(change: ChangeMessage, processed: ProcessedChange?, deadLetter: DeadLetter?, processedAt: String) -> RecordDocument {
+        var body: [String: JSONValue] = [
+            "type": "change",
+            "seq": .number(Double(change.seq)),
+            "id": .string(change.id),
+            "rev": change.rev.map(JSONValue.string) ?? .null,
+            "deleted": .bool(change.deleted),
+            "read_at": .string(change.readAt),
+            "processed_at": .string(processedAt),
+            "outcome": .string(deadLetter != nil ? "dead_lettered" : processed?.outcome.rawValue ?? "skipped"),
+        ]
+        if let processed {
+            body["new_versions"] = .array(processed.newVersions.keys.sorted().map(JSONValue.string))
+            body["skipped_versions"] = .object(processed.skippedVersions.mapValues(JSONValue.string))
+        }
+        if let deadLetter {
+            body["dead_letter_reason"] = .string(deadLetter.reason)
+            body["dead_letter_message"] = .string(deadLetter.message)
+        }
+        return RecordDocument(id: changeID(change.seq), body: body, policy: .createOnly)
+    }
+
+    private static func storedVersion(_ version: StoredVersion) -> JSONValue {
+        .object([
+            "integrity": version.integrity.map(JSONValue.string) ?? .null,
+            "bytes": version.bytes.map { .number(Double($0)) } ?? .null,
+            "path": .string(version.path),
+        ])
+    }
+}
+
+/// A change that could not be processed, as written to the dead-letter topic.
+struct DeadLetter: Sendable {
+    /// Bounded reason code.
+    var reason: String
+    var message: String
+    var attempts: Int
+
+    func messageValue(original: [UInt8], change: ChangeMessage?, at: String) -> [UInt8] {
+        var object: [String: Any] = [
+            "reason": reason,
+            "message": String(message.prefix(2000)),
+            "attempts": attempts,
+            "original": String(decoding: original, as: UTF8.self),
+            "at": at,
+        ]
+        if let change {
+            object["seq"] = change.seq
+            object["id"] = change.id
+        }
+        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+    }
+}
+
+/// A small event per stage, on the events topic.
+struct PipelineEvent: Sendable {
+    var stage: String
+    var change: ChangeMessage
+    var version: String?
+    var bytes: Int64?
+    var reason: String?
+
+    func value(at: String) -> [UInt8] {
+        var object: [String: Any] = ["stage": stage, "seq": change.seq, "id": change.id, "at": at]
+        if let version { object["version"] = version }
+        if let bytes { object["bytes"] = bytes }
+        if let reason { object["reason"] = reason }
+        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+    }
+}

@@ -1,0 +1,192 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+
+/// `RecordStore` over CouchDB 3.x.
+///
+/// A batch is written with one `POST /db/_all_docs` (`keys`: the current revisions) and one
+/// `POST /db/_bulk_docs`; CouchDB answers per document, in order. `.replace` documents that conflict
+/// (updated by someone else in between) are retried after re-reading their revisions, up to
+/// `maxConflictRetries` times; `.createOnly` documents that exist, or conflict because they were just
+/// created by someone else, are `.alreadyExists`.
+///
+/// Documents CouchDB would reject for the whole batch are failed alone, before sending: an empty id or one
+/// starting with `_` (`illegalDocID`: CouchDB answers 400 `illegal_docid` to the *whole* `_bulk_docs`), and a body
+/// member starting with `_` other than `_id`/`_rev` (`badRequest`). Ids are not rewritten: a record keeps its name.
+public struct CouchDBRecordStore: RecordStore {
+    public let client: CouchDBClient
+    private let logger: Logger
+
+    public var configuration: CouchDBConfiguration { self.client.configuration }
+
+    public init(configuration: CouchDBConfiguration, httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "npm-mirror.records")) {
+        self.client = CouchDBClient(configuration: configuration, httpClient: httpClient, logger: logger)
+        var logger = logger
+        logger[metadataKey: LogKey.database] = .string(configuration.database)
+        self.logger = logger
+    }
+
+    /// - Throws: `RecordStoreError.invalidConfiguration` for an unusable URL or database name.
+    public init(
+        url: URL,
+        database: String,
+        user: String? = nil,
+        password: String? = nil,
+        httpClient: HTTPClient = .shared,
+        logger: Logger = Logger(label: "npm-mirror.records")
+    ) throws {
+        let configuration = try CouchDBConfiguration(url: url, database: database, user: user, password: password)
+        self.init(configuration: configuration, httpClient: httpClient, logger: logger)
+    }
+
+    public func prepare() async throws {
+        let created = try await self.client.createDatabase()
+        if created { self.logger.info("created CouchDB database") }
+    }
+
+    public func write(_ documents: [RecordDocument]) async throws -> [RecordWriteResult] {
+        var results = [RecordWriteResult?](repeating: nil, count: documents.count)
+        var valid: [Int] = []
+        for (index, document) in documents.enumerated() {
+            if let problem = Self.validate(document) {
+                results[index] = .failed(problem)
+            } else {
+                valid.append(index)
+            }
+        }
+        // A batch may name one id more than once: write them in rounds of distinct ids, in order,
+        // so the later document is applied on top of the earlier one.
+        for round in Self.roundsOfDistinctIDs(valid, documents: documents) {
+            try await self.writeRound(round, documents: documents, results: &results)
+        }
+        return results.map { $0 ?? .failed(.invalidResponse("no result", operation: nil)) }
+    }
+
+    private func writeRound(_ indices: [Int], documents: [RecordDocument], results: inout [RecordWriteResult?]) async throws {
+        var pending = indices
+        var revisions = try await self.client.revisions(ids: pending.map { documents[$0].id })
+        var conflictRounds = 0
+        while !pending.isEmpty {
+            var sent: [Int] = []
+            var bodies: [JSONValue] = []
+            for index in pending {
+                let document = documents[index]
+                var body = document.body
+                body["_id"] = .string(document.id)
+                body["_rev"] = nil
+                switch (document.policy, revisions[document.id]) {
+                case (.createOnly, .live):
+                    results[index] = .alreadyExists
+                    continue
+                case (.replace, .live(let rev)):
+                    body["_rev"] = .string(rev)
+                default:
+                    break  // missing or deleted: created without _rev (CouchDB extends a deleted branch)
+                }
+                sent.append(index)
+                bodies.append(.object(body))
+            }
+            guard !sent.isEmpty else { return }
+
+            let answers = try await self.client.bulkDocs(bodies)
+            var conflicted: [Int] = []
+            for (index, answer) in zip(sent, answers) {
+                let document = documents[index]
+                if let error = answer.error {
+                    if error == "conflict" {
+                        if document.policy == .createOnly {
+                            results[index] = .alreadyExists  // created by someone else since we looked
+                        } else {
+                            conflicted.append(index)
+                        }
+                    } else {
+                        results[index] = .failed(
+                            RecordStoreError(
+                                code: CouchDBClient.code(bulkError: error),
+                                serverError: error,
+                                reason: answer.reason ?? error,
+                                operation: "POST /\(self.configuration.database)/_bulk_docs"
+                            )
+                        )
+                    }
+                } else if let rev = answer.rev {
+                    results[index] = .written(rev: rev)
+                } else {
+                    results[index] = .failed(.invalidResponse("_bulk_docs result without rev or error", operation: nil))
+                }
+            }
+            guard !conflicted.isEmpty else { return }
+            conflictRounds += 1
+            if conflictRounds > self.configuration.maxConflictRetries {
+                for index in conflicted {
+                    results[index] = .failed(
+                        .conflict("still conflicting after \(self.configuration.maxConflictRetries) re-reads of the revision")
+                    )
+                }
+                self.logger.warning(
+                    "documents kept conflicting",
+                    metadata: [LogKey.batchSize: .stringConvertible(conflicted.count)]
+                )
+                return
+            }
+            self.logger.debug("re-reading revisions after conflicts", metadata: [LogKey.batchSize: .stringConvertible(conflicted.count)])
+            pending = conflicted
+            revisions = try await self.client.revisions(ids: pending.map { documents[$0].id })
+        }
+    }
+
+    public func read(id: String) async throws -> JSONValue? {
+        guard Self.validateID(id) == nil else { return nil }
+        guard let document = try await self.client.document(id: id)?.objectValue else { return nil }
+        return .object(Self.strippingMetadata(document))
+    }
+
+    public func count() async throws -> Int {
+        let info = try await self.client.databaseInfo()
+        guard let count = info["doc_count"]?.intValue else {
+            throw RecordStoreError.invalidResponse("database info without doc_count", operation: "GET /\(self.configuration.database)")
+        }
+        return count
+    }
+
+    public func readAll(limit: Int) async throws -> [StoredRecord] {
+        try await self.client.allDocuments(limit: limit).compactMap { row in
+            guard let id = row["id"]?.stringValue, !id.hasPrefix("_design/"), let document = row["doc"]?.objectValue else {
+                return nil
+            }
+            return StoredRecord(id: id, revision: document["_rev"]?.stringValue, body: Self.strippingMetadata(document))
+        }
+    }
+
+    // MARK: Helpers
+
+    static func validateID(_ id: String) -> RecordStoreError? {
+        if id.isEmpty { return .illegalDocID("empty document id") }
+        if id.hasPrefix("_") { return .illegalDocID("document id '\(id)' starts with '_', which CouchDB reserves") }
+        return nil
+    }
+
+    static func validate(_ document: RecordDocument) -> RecordStoreError? {
+        if let problem = validateID(document.id) { return problem }
+        if let member = document.body.keys.sorted().first(where: { $0.hasPrefix("_") && $0 != "_id" && $0 != "_rev" }) {
+            return .badRequest("body member '\(member)' of document '\(document.id)' starts with '_', which CouchDB reserves")
+        }
+        return nil
+    }
+
+    static func strippingMetadata(_ document: [String: JSONValue]) -> [String: JSONValue] {
+        document.filter { !$0.key.hasPrefix("_") }
+    }
+
+    static func roundsOfDistinctIDs(_ indices: [Int], documents: [RecordDocument]) -> [[Int]] {
+        var rounds: [[Int]] = []
+        var seen: [String: Int] = [:]  // id → how many times seen
+        for index in indices {
+            let occurrence = seen[documents[index].id, default: 0]
+            seen[documents[index].id] = occurrence + 1
+            if occurrence == rounds.count { rounds.append([]) }
+            rounds[occurrence].append(index)
+        }
+        return rounds
+    }
+}

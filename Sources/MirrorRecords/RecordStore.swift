@@ -1,0 +1,109 @@
+/// Where the consumer writes its records: one document per package and one per change.
+///
+/// The interface speaks of documents, not of a database protocol: `CouchDBRecordStore` implements it
+/// over CouchDB's HTTP API, and other back ends can implement it behind the same calls.
+///
+/// Errors: a call throws ``RecordStoreError`` when the store as a whole cannot answer (unreachable,
+/// unauthorized, server error after the store's bounded retries). Check ``RecordStoreError/isRetriable``
+/// to decide whether to pause and try again. `write` reports the outcome of each document separately:
+/// one document failing never fails or hides the others.
+public protocol RecordStore: Sendable {
+    /// Makes the store ready to be written: creates the database when it does not exist yet.
+    /// Calling it again is harmless.
+    func prepare() async throws
+
+    /// Upserts a batch. Returns one result per document, in the order given.
+    ///
+    /// Writing the same batch again is safe: `.replace` documents end up with the same body and
+    /// `.createOnly` documents report `.alreadyExists`. If `write` throws, some documents of the batch
+    /// may have been written and others not: write the whole batch again.
+    func write(_ documents: [RecordDocument]) async throws -> [RecordWriteResult]
+
+    /// The body of the document `id` as it was written (the store's own metadata removed),
+    /// or `nil` when there is no such document.
+    func read(id: String) async throws -> JSONValue?
+
+    /// The number of documents in the store.
+    func count() async throws -> Int
+
+    /// Up to `limit` documents in ascending id order; for tests and status pages, not for bulk export.
+    func readAll(limit: Int) async throws -> [StoredRecord]
+}
+
+/// One document to write.
+public struct RecordDocument: Sendable, Hashable {
+    /// The document id, e.g. a package name (`@types/node`) or a change key. Must not be empty
+    /// and must not start with `_` (reserved by CouchDB); such a document fails alone with
+    /// ``RecordStoreError/Code/illegalDocID``.
+    public var id: String
+    /// The document body: a JSON object. Member names starting with `_` are reserved
+    /// (`_id` and `_rev` are managed by the store and dropped; any other fails the document with `badRequest`).
+    public var body: [String: JSONValue]
+    /// What to do when a document with this id exists already.
+    public var policy: UpdatePolicy
+
+    public init(id: String, body: [String: JSONValue], policy: UpdatePolicy = .replace) {
+        self.id = id
+        self.body = body
+        self.policy = policy
+    }
+}
+
+/// What `write` does when the document exists already.
+public struct UpdatePolicy: Sendable, Hashable, CustomStringConvertible {
+    private enum Base: Hashable {
+        case replace
+        case createOnly
+    }
+
+    private let base: Base
+
+    /// The document becomes the given body, whatever was there before (an update on top of the current revision;
+    /// conflicting concurrent updates are resolved by re-reading the revision and trying again, a bounded number of times).
+    public static let replace = UpdatePolicy(base: .replace)
+
+    /// The document is written only when it does not exist; if it does, the result is `.alreadyExists` and
+    /// the stored body is left as it is. For records whose id is derived from a sequence number, so that
+    /// replaying never makes a duplicate.
+    public static let createOnly = UpdatePolicy(base: .createOnly)
+
+    public var description: String {
+        switch self.base {
+        case .replace: "replace"
+        case .createOnly: "createOnly"
+        }
+    }
+}
+
+/// The outcome of writing one document.
+public enum RecordWriteResult: Sendable, Hashable {
+    /// Written; `rev` is the store's new revision of the document (CouchDB: `N-<hash>`).
+    case written(rev: String)
+    /// A `.createOnly` document that existed already; nothing was written.
+    case alreadyExists
+    /// This document was not written. The others in the batch are unaffected.
+    case failed(RecordStoreError)
+
+    /// True for `.written` and `.alreadyExists`: the document is in the store.
+    public var isSuccess: Bool {
+        switch self {
+        case .written, .alreadyExists: true
+        case .failed: false
+        }
+    }
+}
+
+/// A document read back from the store.
+public struct StoredRecord: Sendable, Hashable {
+    public var id: String
+    /// The store's revision of the document, when the store has revisions.
+    public var revision: String?
+    /// The body as written (store metadata removed).
+    public var body: [String: JSONValue]
+
+    public init(id: String, revision: String?, body: [String: JSONValue]) {
+        self.id = id
+        self.revision = revision
+        self.body = body
+    }
+}

@@ -1,0 +1,271 @@
+import Foundation
+import MirrorRecords
+import Testing
+
+/// Record-store scenarios written once and run against the double (`CouchDBRecordStoreTests`) and, when
+/// `COUCHDB_URL` is set, against a real CouchDB (`CouchDBIntegrationTests`), so the two cannot drift.
+/// Scenarios that need fault hooks live in `CouchDBRecordStoreFaultTests` (double only).
+enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case prepareTwice
+    case upsertNewAndExisting
+    case createOnlyReplay
+    case mixedPoliciesInOneBatch
+    case scopedAndOddIDs
+    case reservedIDFailsAlone
+    case duplicateIDsInOneBatch
+    case concurrentWritersResolveConflicts
+    case bulkDocsPerDocumentResults
+    case readMissingAndMissingDatabase
+    case wrongPasswordIsUnauthorizedAndNeverPrinted
+
+    var testDescription: String { self.rawValue }
+
+    func run(on target: CouchDBTarget) async throws {
+        try await target.withFreshDatabase(self.rawValue) { store, database in
+            switch self {
+            case .prepareTwice: try await Self.prepareTwice(store)
+            case .upsertNewAndExisting: try await Self.upsertNewAndExisting(store)
+            case .createOnlyReplay: try await Self.createOnlyReplay(store)
+            case .mixedPoliciesInOneBatch: try await Self.mixedPoliciesInOneBatch(store)
+            case .scopedAndOddIDs: try await Self.scopedAndOddIDs(store)
+            case .reservedIDFailsAlone: try await Self.reservedIDFailsAlone(store)
+            case .duplicateIDsInOneBatch: try await Self.duplicateIDsInOneBatch(store)
+            case .concurrentWritersResolveConflicts: try await Self.concurrentWriters(store, target: target, database: database)
+            case .bulkDocsPerDocumentResults: try await Self.bulkDocsPerDocumentResults(store)
+            case .readMissingAndMissingDatabase: try await Self.readMissingAndMissingDatabase(store, target: target)
+            case .wrongPasswordIsUnauthorizedAndNeverPrinted: try await Self.wrongPassword(store, target: target, database: database)
+            }
+        }
+    }
+
+    // MARK: Scenarios
+
+    static func prepareTwice(_ store: CouchDBRecordStore) async throws {
+        try await store.prepare()
+        try await store.prepare()  // 412 file_exists is fine
+        #expect(try await store.count() == 0)
+    }
+
+    static func upsertNewAndExisting(_ store: CouchDBRecordStore) async throws {
+        try await store.prepare()
+        let first = try await store.write([
+            RecordDocument(id: "lodash", body: ["latest": "4.17.21"]),
+            RecordDocument(id: "express", body: ["latest": "4.18.0"]),
+        ])
+        #expect(first.map(\.generation) == [1, 1])
+
+        let second = try await store.write([
+            RecordDocument(id: "lodash", body: ["latest": "4.17.22", "versions": ["4.17.21", "4.17.22"]]),
+            RecordDocument(id: "react", body: ["latest": "18.2.0"]),
+        ])
+        #expect(second.map(\.generation) == [2, 1])
+        #expect(try await store.read(id: "lodash") == ["latest": "4.17.22", "versions": ["4.17.21", "4.17.22"]])
+        #expect(try await store.read(id: "express") == ["latest": "4.18.0"])
+        #expect(try await store.count() == 3)
+        let all = try await store.readAll(limit: 10)
+        #expect(all.map(\.id) == ["express", "lodash", "react"])
+        #expect(all.map { generation(of: $0.revision) } == [1, 2, 1])
+    }
+
+    static func createOnlyReplay(_ store: CouchDBRecordStore) async throws {
+        try await store.prepare()
+        let changes = (1...3).map { seq in
+            RecordDocument(id: String(format: "change-%08d", seq), body: ["seq": .number(Double(seq)), "name": .string("pkg\(seq)")], policy: .createOnly)
+        }
+        let first = try await store.write(changes)
+        #expect(first.allSatisfy { $0.generation == 1 })
+
+        // Replay (e.g. after a crash before the offset commit), with a body that differs: nothing changes.
+        let replay = changes.map { RecordDocument(id: $0.id, body: $0.body.merging(["replayed": true]) { $1 }, policy: .createOnly) }
+        #expect(try await store.write(replay) == [.alreadyExists, .alreadyExists, .alreadyExists])
+        #expect(try await store.count() == 3)
+        #expect(try await store.read(id: "change-00000001") == ["seq": 1, "name": "pkg1"])
+    }
+
+    static func mixedPoliciesInOneBatch(_ store: CouchDBRecordStore) async throws {
+        try await store.prepare()
+        _ = try await store.write([
+            RecordDocument(id: "existing-change", body: ["v": 1], policy: .createOnly),
+            RecordDocument(id: "existing-package", body: ["v": 1]),
+        ])
+        let results = try await store.write([
+            RecordDocument(id: "existing-change", body: ["v": 2], policy: .createOnly),
+            RecordDocument(id: "new-change", body: ["v": 1], policy: .createOnly),
+            RecordDocument(id: "existing-package", body: ["v": 2]),
+            RecordDocument(id: "new-package", body: ["v": 1]),
+        ])
+        #expect(results[0] == .alreadyExists)
+        #expect(results[1].generation == 1)
+        #expect(results[2].generation == 2)
+        #expect(results[3].generation == 1)
+        #expect(try await store.read(id: "existing-change") == ["v": 1])
+        #expect(try await store.read(id: "existing-package") == ["v": 2])
+        #expect(try await store.count() == 4)
+    }
+
+    static let oddIDs = ["@types/node", "@babel/core", "a b+c%d?e#f&g=h", "ünïcödé/пакет", "dots.and-dashes_under~"]
+
+    static func scopedAndOddIDs(_ store: CouchDBRecordStore) async throws {
+        try await store.prepare()
+        let first = try await store.write(Self.oddIDs.map { RecordDocument(id: $0, body: ["name": .string($0)]) })
+        #expect(first.map(\.generation) == Array(repeating: 1, count: Self.oddIDs.count))
+        // Updating looks the revisions up by id (`_all_docs` keys) — must find every one.
+        let second = try await store.write(Self.oddIDs.map { RecordDocument(id: $0, body: ["name": .string($0), "v": 2]) })
+        #expect(second.map(\.generation) == Array(repeating: 2, count: Self.oddIDs.count))
+        for id in Self.oddIDs {
+            #expect(try await store.read(id: id) == ["name": .string(id), "v": 2], "id \(id)")
+        }
+        #expect(Set(try await store.readAll(limit: 100).map(\.id)) == Set(Self.oddIDs))
+        #expect(try await store.count() == Self.oddIDs.count)
+    }
+
+    static func reservedIDFailsAlone(_ store: CouchDBRecordStore) async throws {
+        try await store.prepare()
+        let results = try await store.write([
+            RecordDocument(id: "ok-1", body: ["v": 1]),
+            RecordDocument(id: "_bad", body: ["v": 1]),
+            RecordDocument(id: "", body: ["v": 1]),
+            RecordDocument(id: "reserved-member", body: ["_secret": 1]),
+            RecordDocument(id: "ok-2", body: ["v": 1, "_id": "ignored", "_rev": "9-ignored"]),
+        ])
+        #expect(results[0].generation == 1)
+        #expect(results[1].failure?.code == .illegalDocID)
+        #expect(results[2].failure?.code == .illegalDocID)
+        #expect(results[3].failure?.code == .badRequest)
+        #expect(results[4].generation == 1)
+        #expect(results.compactMap(\.failure).allSatisfy { !$0.isRetriable })
+        #expect(try await store.count() == 2)
+        #expect(try await store.read(id: "ok-2") == ["v": 1])
+        #expect(try await store.read(id: "_bad") == nil)
+    }
+
+    static func duplicateIDsInOneBatch(_ store: CouchDBRecordStore) async throws {
+        try await store.prepare()
+        let results = try await store.write([
+            RecordDocument(id: "a", body: ["v": 1]),
+            RecordDocument(id: "b", body: ["v": 1], policy: .createOnly),
+            RecordDocument(id: "a", body: ["v": 2]),
+            RecordDocument(id: "b", body: ["v": 2], policy: .createOnly),
+        ])
+        #expect(results[0].generation == 1)
+        #expect(results[1].generation == 1)
+        #expect(results[2].generation == 2)
+        #expect(results[3] == .alreadyExists)
+        #expect(try await store.read(id: "a") == ["v": 2])
+        #expect(try await store.read(id: "b") == ["v": 1])
+    }
+
+    /// Two writers updating the same documents at once: real 409s, resolved by re-reading revisions.
+    static func concurrentWriters(_ store: CouchDBRecordStore, target: CouchDBTarget, database: String) async throws {
+        try await store.prepare()
+        let ids = (1...4).map { "pkg-\($0)" }
+        let rounds = 3
+        let writers = 2
+        let results = try await withThrowingTaskGroup(of: [RecordWriteResult].self) { group in
+            for writer in 0..<writers {
+                let store = try target.makeStore(database: database) { $0.maxConflictRetries = 50 }
+                group.addTask {
+                    var all: [RecordWriteResult] = []
+                    for round in 0..<rounds {
+                        all += try await store.write(ids.map { RecordDocument(id: $0, body: ["writer": .number(Double(writer)), "round": .number(Double(round))]) })
+                    }
+                    return all
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(results.count == ids.count * rounds * writers)
+        #expect(results.allSatisfy { $0.rev != nil }, "\(results)")
+        let revisions = try await store.client.revisions(ids: ids)
+        for id in ids {
+            guard case .live(let rev) = revisions[id] else {
+                Issue.record("no revision for \(id)")
+                continue
+            }
+            #expect(generation(of: rev) == rounds * writers, "every write made one revision: \(id) \(rev)")
+        }
+    }
+
+    /// The raw `_bulk_docs` answer, as in the recording: new, stale rev, current rev, never-seen rev.
+    static func bulkDocsPerDocumentResults(_ store: CouchDBRecordStore) async throws {
+        try await store.prepare()
+        let rev1 = try #require(try await store.write([RecordDocument(id: "lodash", body: ["v": 1])]).first?.rev)
+        let rev2 = try #require(try await store.write([RecordDocument(id: "lodash", body: ["v": 2])]).first?.rev)
+        let results = try await store.client.bulkDocs([
+            ["_id": "react", "v": 1],
+            ["_id": "lodash", "_rev": .string(rev1), "v": "stale"],
+            ["_id": "lodash", "_rev": .string(rev2), "v": 3],
+            ["_id": "semver", "_rev": "1-00000000000000000000000000000000", "v": 1],
+        ])
+        #expect(results.map(\.id) == ["react", "lodash", "lodash", "semver"])
+        #expect(results.map(\.error) == [nil, "conflict", nil, nil])
+        #expect(results[1].reason == "Document update conflict.")
+        #expect(results.map { generation(of: $0.rev) } == [1, nil, 3, 2])
+        #expect(try await store.read(id: "lodash") == ["v": 3])
+
+        // An id starting with "_" fails the whole request on CouchDB: the reason the store checks ids first.
+        let whole = await #expect(throws: RecordStoreError.self) {
+            _ = try await store.client.bulkDocs([["_id": "fine", "v": 1], ["_id": "_bad", "v": 1]])
+        }
+        #expect(whole?.code == .illegalDocID)
+        #expect(whole?.status == 400)
+        #expect(try await store.read(id: "fine") == nil)
+    }
+
+    static func readMissingAndMissingDatabase(_ store: CouchDBRecordStore, target: CouchDBTarget) async throws {
+        try await store.prepare()
+        #expect(try await store.read(id: "nope") == nil)
+        #expect(try await store.read(id: "@scope/nope") == nil)
+
+        let unprepared = try target.makeStore(database: CouchDBTarget.uniqueDatabaseName("never-created"))
+        let countError = await #expect(throws: RecordStoreError.self) { _ = try await unprepared.count() }
+        #expect(countError?.code == .notFound)
+        let writeError = await #expect(throws: RecordStoreError.self) {
+            _ = try await unprepared.write([RecordDocument(id: "x", body: [:])])
+        }
+        #expect(writeError?.code == .notFound)
+        #expect(writeError?.isRetriable == false)
+        let readError = await #expect(throws: RecordStoreError.self) { _ = try await unprepared.read(id: "x") }
+        #expect(readError?.code == .notFound)
+    }
+
+    static func wrongPassword(_ store: CouchDBRecordStore, target: CouchDBTarget, database: String) async throws {
+        try await store.prepare()
+        let realPassword = try #require(target.password)
+        let wrongPassword = realPassword + "-Wr0ng-\(UUID().uuidString.prefix(6))"
+        let logs = CapturedLogs()
+        let intruder = try target.makeStore(database: database, password: wrongPassword, logger: logs.logger())
+
+        var errors: [RecordStoreError] = []
+        // Few failed attempts: CouchDB 3.4+ locks a user out (per client address) after 5 failures by default.
+        for operation in [
+            { try await intruder.prepare() },
+            { _ = try await intruder.write([RecordDocument(id: "x", body: ["v": 1])]) },
+        ] as [@Sendable () async throws -> Void] {
+            let error = await #expect(throws: RecordStoreError.self) { try await operation() }
+            if let error { errors.append(error) }
+        }
+        #expect(errors.count == 2)
+        #expect(errors.allSatisfy { $0.code == .unauthorized && $0.status == 401 && !$0.isRetriable })
+
+        // Credentials in the URL: used, and removed from everything printed.
+        var components = try #require(URLComponents(url: target.url, resolvingAgainstBaseURL: false))
+        components.user = target.user
+        components.password = wrongPassword
+        let fromURL = try CouchDBConfiguration(url: try #require(components.url), database: database)
+        #expect(fromURL.password == wrongPassword)
+        let viaURL = CouchDBRecordStore(configuration: fromURL, logger: logs.logger())
+        let urlError = await #expect(throws: RecordStoreError.self) { _ = try await viaURL.count() }
+        #expect(urlError?.code == .unauthorized)
+        if let urlError { errors.append(urlError) }
+
+        let printed = errors.map { "\($0) \(String(reflecting: $0)) \($0.reason) \($0.operation ?? "")" }
+            + logs.all + [fromURL.description, fromURL.url.absoluteString, String(describing: intruder.configuration)]
+        #expect(!logs.all.isEmpty, "the store logs something to search")
+        for text in printed {
+            #expect(!text.contains(wrongPassword), "password printed: \(text)")
+            #expect(!text.contains(realPassword), "password printed: \(text)")
+        }
+        #expect(try await store.count() == 0, "nothing was written with wrong credentials")
+    }
+}
