@@ -152,6 +152,10 @@ public struct ChangesConsumerService: Service {
     }
 
     private func isIdle(for idle: Duration) async throws -> Bool {
+        // Before the group has given this member partitions there is nothing to be idle about; a member
+        // left without partitions (more members than partitions) may stop after a generous wait.
+        let started = state.startedAt
+        guard state.wasAssigned || ContinuousClock.now - started >= idle + .seconds(60) else { return false }
         guard ContinuousClock.now - state.lastActivity >= idle, state.tracker({ $0.inFlight }) == 0, state.tracker({ $0.committable().isEmpty }) else {
             return false
         }
@@ -162,6 +166,7 @@ public struct ChangesConsumerService: Service {
 
     private func watchRebalances() async {
         for await event in consumer.rebalanceEvents {
+            if case .assigned = event { state.assigned() }
             if case .revoked(let partitions) = event {
                 await commitNow()
                 state.tracker { $0.revoke(partitions) }
@@ -359,6 +364,8 @@ final class ConsumerState: Sendable {
         var lastActivity = ContinuousClock.now
         var highest: (seq: Int64, value: [UInt8])?
         var abandoned = false
+        var wasAssigned = false
+        let startedAt = ContinuousClock.now
     }
     private let values = Mutex(Values())
 
@@ -367,6 +374,16 @@ final class ConsumerState: Sendable {
     }
 
     var lastActivity: ContinuousClock.Instant { values.withLock { $0.lastActivity } }
+    var startedAt: ContinuousClock.Instant { values.withLock { $0.startedAt } }
+
+    /// The group has given this member partitions at least once.
+    var wasAssigned: Bool { values.withLock { $0.wasAssigned } }
+    func assigned() {
+        values.withLock { state in
+            state.wasAssigned = true
+            state.lastActivity = .now
+        }
+    }
 
     /// A lane gave up a message on shutdown: it stays uncommitted and will be redone.
     var abandoned: Bool { values.withLock { $0.abandoned } }

@@ -1,0 +1,100 @@
+import AsyncHTTPClient
+import CoreMetrics
+import Logging
+import MirrorConfig
+import MirrorKafka
+import MirrorRecords
+import MirrorStore
+import NPMRegistry
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// The changes consumer wired up from one configuration: `changes-consumer` runs it, tests build the
+/// same graph with other parts (a CouchDB double, an embedded broker).
+public struct ConsumerApplication: Sendable {
+    public let consumerService: ChangesConsumerService
+    public let metricsEndpoint: MetricsEndpoint
+    public let httpClient: HTTPClient
+
+    public init(
+        configuration: MirrorConfiguration,
+        bootstrapServers: String,
+        records: any RecordStore,
+        exitWhenIdle: Duration?,
+        metricsRegistry: PrometheusCollectorRegistry,
+        logger: Logger
+    ) throws {
+        let metrics = PrometheusMetricsFactory(registry: metricsRegistry)
+        let kafka = configuration.kafka.clientConfiguration(bootstrapServers: bootstrapServers, clientID: "npm-mirror-consumer")
+        var consumerConfiguration = KafkaConsumer.Configuration(client: kafka, groupID: configuration.kafka.consumerGroup)
+        consumerConfiguration.sessionTimeout = configuration.consumer.sessionTimeout
+        let store = try PackageStore(
+            root: configuration.storage.remotePackageDirectory,
+            scratch: configuration.storage.localPackageDirectory,
+            shardLength: configuration.storage.subdirectoryHashLength,
+            packumentRevisionsKept: configuration.consumer.packumentRevisionsKept
+        )
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+        let producer = try KafkaProducer(configuration: KafkaProducer.Configuration(client: kafka), logger: logger)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let http = RegistryHTTP(client: httpClient, timeout: configuration.httpTimeout, metrics: metrics)
+        let processor = ChangeProcessor(
+            settings: .init(
+                registryURL: configuration.registry.registryURL,
+                maxTarballSize: configuration.storage.maxTarballSize,
+                packumentMaxSize: configuration.consumer.packumentMaxSize,
+                versionsLimit: configuration.storage.oldPackageVersionsLimit,
+                replicaLagWait: configuration.consumer.replicaLagWait,
+                removeUnpublished: configuration.consumer.removeUnpublished
+            ),
+            packages: PackageClient(registryURL: configuration.registry.registryURL, http: http),
+            store: store,
+            verifier: TarballVerifier(limits: .init(maxUnpackedBytes: configuration.consumer.maxUnpackedSize, maxEntries: configuration.consumer.maxTarballEntries)),
+            metrics: ConsumerMetrics(factory: metrics),
+            logger: logger
+        )
+        self.httpClient = httpClient
+        self.consumerService = ChangesConsumerService(
+            settings: .init(
+                topic: configuration.kafka.topic,
+                deadLetterTopic: configuration.kafka.deadLetterTopic,
+                eventsTopic: configuration.kafka.eventsTopic,
+                concurrency: configuration.consumer.concurrency,
+                exitWhenIdle: exitWhenIdle,
+                processingRetryMax: configuration.consumer.processingRetryMax
+            ),
+            consumer: consumer,
+            producer: producer,
+            processor: processor,
+            records: records,
+            store: store,
+            checkpoints: CheckpointDirectory(path: configuration.storage.updateSeqDirectory),
+            metrics: metrics,
+            logger: logger
+        )
+        self.metricsEndpoint = MetricsEndpoint(registry: metricsRegistry, port: configuration.metricsPort, logger: logger)
+    }
+
+    /// Runs the consumer and its metrics endpoint until the consumer finishes (idle with
+    /// `--exit-when-idle`, or a graceful shutdown on SIGTERM/SIGINT) or fails.
+    public func run(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: metricsEndpoint, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: consumerService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: signals,
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        try await httpClient.shutdown()
+    }
+}

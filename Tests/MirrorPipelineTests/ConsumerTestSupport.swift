@@ -1,0 +1,164 @@
+import AsyncHTTPClient
+import CouchDBDouble
+import Foundation
+import Logging
+import MirrorConfig
+import MirrorKafka
+import MirrorPipeline
+import MirrorRecords
+import MirrorStore
+import NIOCore
+import NPMRegistry
+import Prometheus
+import RegistrySimulator
+import Testing
+
+/// A producer harness plus what a consumer needs: a CouchDB double, a store and scratch directory.
+struct ConsumerHarness {
+    let producer: ProducerHarness
+    let couch: CouchDBDouble
+    let storeRoot: String
+    let scratch: String
+    let database = "mirror-\(UInt32.random(in: 0...UInt32.max))"
+    let registry = PrometheusCollectorRegistry()
+
+    var simulator: RegistrySimulator { producer.simulator }
+    var cluster: EmbeddedKafkaCluster { producer.cluster }
+
+    init(simulator: RegistrySimulator, partitions: Int = 6) async throws {
+        producer = try ProducerHarness(simulator: simulator, partitions: partitions)
+        couch = try await CouchDBDouble.start(adminUser: "admin", adminPassword: "s3cret-pw")
+        storeRoot = try temporaryDirectory()
+        scratch = try temporaryDirectory()
+        try cluster.createTopic("npm-changes-skipped", partitions: 1)
+        try cluster.createTopic("npm-mirror-events", partitions: 1)
+    }
+
+    /// Produces the whole feed to the topic.
+    func produceFeed() async throws {
+        try await runToEnd(try producer.producer())
+    }
+
+    func configuration(_ environment: [String: String] = [:]) throws -> MirrorConfiguration {
+        var environment = environment
+        let defaults = [
+            "REMOTE_PACKAGE_DIR": storeRoot,
+            "LOCAL_PACKAGE_DIR": scratch,
+            "KAFKA_CONSUMER_GROUP": "group-\(producer.topic)",
+            "KAFKA_SESSION_TIMEOUT": "6s",
+            "CONSUMER_CONCURRENCY": "4",
+            "SUBDIRECTORY_HASH_LENGTH": "2",
+            "OLD_PACKAGE_VERSIONS_LIMIT": "3",
+            "MAX_SIZE": "50MB",
+            "REPLICA_LAG_WAIT": "3s",
+            "PROCESSING_RETRY_MAX": "3s",
+        ]
+        environment.merge(defaults) { mine, _ in mine }
+        return try producer.configuration(environment)
+    }
+
+    var records: CouchDBRecordStore {
+        get throws {
+            CouchDBRecordStore(
+                configuration: try CouchDBConfiguration(url: couch.url.absoluteString, database: database, user: "admin", password: "s3cret-pw"),
+                logger: testLogger
+            )
+        }
+    }
+
+    func application(_ environment: [String: String] = [:], exitWhenIdle: Duration? = .seconds(2)) throws -> ConsumerApplication {
+        try ConsumerApplication(
+            configuration: try configuration(environment),
+            bootstrapServers: cluster.bootstrapServers,
+            records: try records,
+            exitWhenIdle: exitWhenIdle,
+            metricsRegistry: registry,
+            logger: testLogger
+        )
+    }
+
+    /// Runs a consumer until it is idle (or the limit passes).
+    func consumeAll(_ environment: [String: String] = [:], limit: Duration = .seconds(90)) async throws {
+        let application = try application(environment)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await application.consumerService.run() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw TimeLimitExceeded()
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+        try await application.httpClient.shutdown()
+    }
+
+    var store: PackageStore {
+        get throws { try PackageStore(root: storeRoot, scratch: scratch, shardLength: 2, packumentRevisionsKept: 3) }
+    }
+
+    /// Every record, by id.
+    func allRecords() async throws -> [String: [String: JSONValue]] {
+        let stored = try await records.readAll(limit: 100_000)
+        return Dictionary(uniqueKeysWithValues: stored.map { ($0.id, $0.body) })
+    }
+
+    /// Messages on a side topic (dead letters, events), as JSON objects.
+    func sideTopic(_ topic: String) async throws -> [[String: Any]] {
+        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: testLogger)
+        let total = try await admin.watermarks(topic: topic).values.reduce(0) { $0 + Int($1.high - $1.low) }
+        guard total > 0 else { return [] }
+        var configuration = KafkaConsumer.Configuration(client: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), groupID: "side-\(UUID().uuidString)")
+        configuration.sessionTimeout = .seconds(6)
+        let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger)
+        try consumer.subscribe(topics: [topic])
+        var received: [KafkaConsumerMessage] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while received.count < total, ContinuousClock.now < deadline {
+            received += try await consumer.poll(maxMessages: 1000, timeout: .milliseconds(200))
+        }
+        await consumer.close()
+        return received.compactMap { try? JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any] }
+    }
+
+    /// Committed offsets equal the end of every partition of the changes topic.
+    func committedToEnd() async throws -> Bool {
+        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: testLogger)
+        let marks = try await admin.watermarks(topic: producer.topic)
+        var configuration = KafkaConsumer.Configuration(client: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), groupID: "group-\(producer.topic)")
+        configuration.sessionTimeout = .seconds(6)
+        let probe = try KafkaConsumer(configuration: configuration, logger: testLogger)
+        let committed = try await probe.committedOffsets(for: marks.keys.map { KafkaTopicPartition(topic: producer.topic, partition: $0) })
+        await probe.close()
+        return marks.allSatisfy { partition, mark in
+            mark.high == mark.low || committed[KafkaTopicPartition(topic: producer.topic, partition: partition)] == mark.high
+        }
+    }
+
+    func metric(_ name: String, labels: String = "") -> Double? {
+        let text = registry.emitToString()
+        let prefix = labels.isEmpty ? "\(name) " : "\(name){\(labels)} "
+        return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
+    }
+
+    /// Files under the store root whose names mark them as temporary, or empty files.
+    func partialFiles() throws -> [String] {
+        let enumerator = FileManager.default.enumerator(atPath: storeRoot)
+        var found: [String] = []
+        while let path = enumerator?.nextObject() as? String {
+            let name = (path as NSString).lastPathComponent
+            if name.hasPrefix(".tmp-") || name.contains(".tmp") { found.append(path) }
+        }
+        return found
+    }
+}
+
+/// The packument the simulator serves for `name` now, parsed.
+func servedPackument(_ simulator: RegistrySimulator, _ name: String) async throws -> Packument? {
+    let client = PackageClient(registryURL: simulator.registryURL, http: RegistryHTTP(client: .shared, timeout: .seconds(10), metrics: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())))
+    do {
+        let body = try await client.packument(name, maxBytes: 1 << 28)
+        return try body.withUnsafeReadableBytes { try Packument.parse($0, expectedName: name) }
+    } catch let error as RegistryError where error.code == .notFound {
+        return nil
+    }
+}
