@@ -129,7 +129,11 @@ public struct ChangeProcessor: Sendable {
                 body = try await packages.packument(change.id, maxBytes: Int(clamping: settings.packumentMaxSize))
             } catch let error where error.code == .notFound {
                 // Gone: a deletion, or a new package the replica has not seen yet.
-                if change.deleted || ContinuousClock.now >= deadline { return nil }
+                if change.deleted { return nil }
+                if ContinuousClock.now >= deadline {
+                    // Not a deletion, and still missing after the wait: a later change will say what became of it.
+                    throw ProcessingFailure(code: "packument_not_found", message: "404 for a change that is not a deletion, after waiting \(settings.replicaLagWait)", isRetriable: false)
+                }
                 try await sleep(backoff.next())
                 continue
             } catch let error where error.code == .tooLarge {

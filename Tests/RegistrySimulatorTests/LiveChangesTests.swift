@@ -80,6 +80,21 @@ struct LiveChangesTests {
         }
     }
 
+    @Test("a revision once served stays served when the lag is raised later")
+    func raisedLagKeepsServedRevision() async throws {
+        try await withSimulator({ $0.replicaLag = .milliseconds(200) }) { sim in
+            let name = try #require(sim.notablePackages.ordinary.first)
+            let first = try #require(try sim.publish(.newVersion(of: name)))
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(try await HTTP.get(sim.registryURL + "/" + name).json()["_rev"] as? String == first.rev)
+            sim.replicaLag = .seconds(30)
+            _ = try sim.publish(.newVersion(of: name))
+            let lagging = try await HTTP.get(sim.registryURL + "/" + name)
+            #expect(lagging.status == 200)
+            #expect(try lagging.json()["_rev"] as? String == first.rev)
+        }
+    }
+
     @Test("replica lag: the packument serves the previous rev until the lag has passed")
     func replicaLag() async throws {
         try await withSimulator({ $0.replicaLag = .milliseconds(800) }) { sim in

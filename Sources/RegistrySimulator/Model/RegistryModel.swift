@@ -93,8 +93,12 @@ final class RegistryModel: Sendable {
             }
             if visible > 0 {
                 history.removeFirst(visible)
-                state.histories[name] = history
             }
+            // Once served, a revision stays visible, even if the lag is raised later.
+            if history[0].changedAt != nil {
+                history[0].changedAt = nil
+            }
+            state.histories[name] = history
             return history[0]
         }
     }
