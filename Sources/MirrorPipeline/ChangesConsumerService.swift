@@ -177,9 +177,14 @@ public struct ChangesConsumerService: Service {
     // MARK: Committing
 
     private func commitPeriodically() async {
+        var lagDue = ContinuousClock.now
         while !Task.isCancelled {
             try? await Task.sleep(for: settings.commitInterval)
             await commitNow()
+            if ContinuousClock.now >= lagDue {
+                lagDue = ContinuousClock.now + .seconds(10)
+                if let lag = try? await consumer.lag() { metrics.lag.record(lag.values.reduce(0, +)) }
+            }
         }
     }
 

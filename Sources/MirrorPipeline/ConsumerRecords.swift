@@ -5,8 +5,9 @@ import NPMRegistry
 /// The documents the consumer writes per change: one per package (id = the package name, replaced
 /// on each change) and one per change (id `change:<seq>`, created once, so replaying a change never
 /// makes a duplicate).
-enum ConsumerRecords {
-    static func changeID(_ seq: Int64) -> String { "change:\(seq)" }
+public enum ConsumerRecords {
+    /// The id of the record of the change at `seq`.
+    public static func changeID(_ seq: Int64) -> String { "change:\(seq)" }
 
     static func package(change: ChangeMessage, processed: ProcessedChange, processedAt: String) -> RecordDocument {
         var body: [String: JSONValue] = [

@@ -31,7 +31,7 @@ struct ChangesConsumerTests {
         let store = try harness.store
         // One change record per change, one package record per package.
         for change in feed {
-            #expect(records[ConsumerRecords_changeID(change.seq)] != nil, "no change record for seq \(change.seq)")
+            #expect(records[ConsumerRecords.changeID(change.seq)] != nil, "no change record for seq \(change.seq)")
             let package = try #require(records[change.id], "no package record for \(change.id)")
             #expect(package["last_seq"]?.intValue == Int(change.seq))
         }
@@ -241,6 +241,3 @@ struct ChangesConsumerTests {
         #expect(try await harness.committedToEnd())
     }
 }
-
-/// The change record id, as the consumer writes it.
-func ConsumerRecords_changeID(_ seq: Int64) -> String { "change:\(seq)" }
