@@ -21,6 +21,20 @@ public struct Packument: Sendable {
         public var dependencies: [String: String]
         /// The author's name (`author` as a string or `author.name`).
         public var author: String?
+
+        public init(
+            version: String, tarballURL: String?, shasum: String?, integrity: String?, size: Int64?, unpackedSize: Int64?,
+            dependencies: [String: String], author: String?
+        ) {
+            self.version = version
+            self.tarballURL = tarballURL
+            self.shasum = shasum
+            self.integrity = integrity
+            self.size = size
+            self.unpackedSize = unpackedSize
+            self.dependencies = dependencies
+            self.author = author
+        }
     }
 
     public var name: String
