@@ -79,22 +79,6 @@ public struct ConsumerApplication: Sendable {
     /// Runs the consumer and its metrics endpoint until the consumer finishes (idle with
     /// `--exit-when-idle`, or a graceful shutdown on SIGTERM/SIGINT) or fails.
     public func run(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: metricsEndpoint, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: consumerService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                ],
-                gracefulShutdownSignals: signals,
-                logger: logger
-            )
-        )
-        do {
-            try await group.run()
-        } catch {
-            try? await httpClient.shutdown()
-            throw error
-        }
-        try await httpClient.shutdown()
+        try await runWithMetrics(consumerService, metricsEndpoint: metricsEndpoint, httpClient: httpClient, signals: signals, logger: logger)
     }
 }

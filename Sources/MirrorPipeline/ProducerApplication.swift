@@ -52,22 +52,34 @@ public struct ProducerApplication: Sendable {
     /// Runs the producer and its metrics endpoint until the producer finishes (caught up, or a
     /// graceful shutdown on SIGTERM/SIGINT) or fails; then shuts the HTTP client down.
     public func run(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: metricsEndpoint, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: producerService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                ],
-                gracefulShutdownSignals: signals,
-                logger: logger
-            )
-        )
-        do {
-            try await group.run()
-        } catch {
-            try? await httpClient.shutdown()
-            throw error
-        }
-        try await httpClient.shutdown()
+        try await runWithMetrics(producerService, metricsEndpoint: metricsEndpoint, httpClient: httpClient, signals: signals, logger: logger)
     }
+}
+
+/// Runs `service` beside its metrics endpoint in one service group: the group ends when the service
+/// does (or on SIGTERM/SIGINT, gracefully), and the HTTP client is shut down after it either way.
+func runWithMetrics(
+    _ service: some Service,
+    metricsEndpoint: MetricsEndpoint,
+    httpClient: HTTPClient,
+    signals: [UnixSignal],
+    logger: Logger
+) async throws {
+    let group = ServiceGroup(
+        configuration: ServiceGroupConfiguration(
+            services: [
+                .init(service: metricsEndpoint, successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: signals,
+            logger: logger
+        )
+    )
+    do {
+        try await group.run()
+    } catch {
+        try? await httpClient.shutdown()
+        throw error
+    }
+    try await httpClient.shutdown()
 }

@@ -104,20 +104,7 @@ struct ConsumerHarness {
 
     /// Messages on a side topic (dead letters, events), as JSON objects.
     func sideTopic(_ topic: String) async throws -> [[String: Any]] {
-        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: testLogger)
-        let total = try await admin.watermarks(topic: topic).values.reduce(0) { $0 + Int($1.high - $1.low) }
-        guard total > 0 else { return [] }
-        var configuration = KafkaConsumer.Configuration(client: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), groupID: "side-\(UUID().uuidString)")
-        configuration.sessionTimeout = .seconds(6)
-        let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger)
-        try consumer.subscribe(topics: [topic])
-        var received: [KafkaConsumerMessage] = []
-        let deadline = ContinuousClock.now + .seconds(30)
-        while received.count < total, ContinuousClock.now < deadline {
-            received += try await consumer.poll(maxMessages: 1000, timeout: .milliseconds(200))
-        }
-        await consumer.close()
-        return received.compactMap { try? JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any] }
+        try await readTopic(topic, on: cluster).compactMap { try? JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any] }
     }
 
     /// Committed offsets equal the end of every partition of the changes topic.
