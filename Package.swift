@@ -53,10 +53,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The record-store interface and its CouchDB implementation.
+        // SQLite, from Debian's libsqlite3-dev (the embedded record database).
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // The record-store interface, its CouchDB implementation and the embedded SQLite one.
         .target(
             name: "MirrorRecords",
             dependencies: [
+                "CSQLite",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

@@ -9,6 +9,7 @@ packages=(
   libcurl4-openssl-dev
   libarchive-dev      # tarball inspection
   zlib1g-dev          # gzip/zlib
+  libsqlite3-dev      # the embedded record database
   kcat                # talking to Kafka by hand
 )
 

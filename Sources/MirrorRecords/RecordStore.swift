@@ -107,3 +107,17 @@ public struct StoredRecord: Sendable, Hashable {
         self.body = body
     }
 }
+
+extension RecordDocument {
+    /// Why no record store accepts this document, or nil: an empty id or one starting with `_`
+    /// (reserved by CouchDB), or a body member starting with `_` other than `_id`/`_rev`. Every
+    /// store applies the same rule, so the embedded database and CouchDB accept the same documents.
+    public var problem: RecordStoreError? {
+        if id.isEmpty { return .illegalDocID("empty document id") }
+        if id.hasPrefix("_") { return .illegalDocID("document id '\(id)' starts with '_', which CouchDB reserves") }
+        if let member = body.keys.sorted().first(where: { $0.hasPrefix("_") && $0 != "_id" && $0 != "_rev" }) {
+            return .badRequest("body member '\(member)' of document '\(id)' starts with '_', which CouchDB reserves")
+        }
+        return nil
+    }
+}

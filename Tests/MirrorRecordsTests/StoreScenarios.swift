@@ -20,6 +20,26 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
 
     var testDescription: String { self.rawValue }
 
+    /// The scenarios that speak only the `RecordStore` interface: the embedded SQLite store runs them too.
+    static let storeAgnostic: [StoreScenario] = [
+        .prepareTwice, .upsertNewAndExisting, .createOnlyReplay, .mixedPoliciesInOneBatch, .scopedAndOddIDs,
+        .reservedIDFailsAlone, .duplicateIDsInOneBatch,
+    ]
+
+    /// Runs a store-agnostic scenario on `store`.
+    func run(on store: some RecordStore) async throws {
+        switch self {
+        case .prepareTwice: try await Self.prepareTwice(store)
+        case .upsertNewAndExisting: try await Self.upsertNewAndExisting(store)
+        case .createOnlyReplay: try await Self.createOnlyReplay(store)
+        case .mixedPoliciesInOneBatch: try await Self.mixedPoliciesInOneBatch(store)
+        case .scopedAndOddIDs: try await Self.scopedAndOddIDs(store)
+        case .reservedIDFailsAlone: try await Self.reservedIDFailsAlone(store)
+        case .duplicateIDsInOneBatch: try await Self.duplicateIDsInOneBatch(store)
+        default: Issue.record("\(self) needs a CouchDB target")
+        }
+    }
+
     func run(on target: CouchDBTarget) async throws {
         try await target.withFreshDatabase(self.rawValue) { store, database in
             switch self {
@@ -40,13 +60,13 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
 
     // MARK: Scenarios
 
-    static func prepareTwice(_ store: CouchDBRecordStore) async throws {
+    static func prepareTwice(_ store: some RecordStore) async throws {
         try await store.prepare()
         try await store.prepare()  // 412 file_exists is fine
         #expect(try await store.count() == 0)
     }
 
-    static func upsertNewAndExisting(_ store: CouchDBRecordStore) async throws {
+    static func upsertNewAndExisting(_ store: some RecordStore) async throws {
         try await store.prepare()
         let first = try await store.write([
             RecordDocument(id: "lodash", body: ["latest": "4.17.21"]),
@@ -67,7 +87,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
         #expect(all.map { generation(of: $0.revision) } == [1, 2, 1])
     }
 
-    static func createOnlyReplay(_ store: CouchDBRecordStore) async throws {
+    static func createOnlyReplay(_ store: some RecordStore) async throws {
         try await store.prepare()
         let changes = (1...3).map { seq in
             RecordDocument(id: String(format: "change-%08d", seq), body: ["seq": .number(Double(seq)), "name": .string("pkg\(seq)")], policy: .createOnly)
@@ -82,7 +102,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
         #expect(try await store.read(id: "change-00000001") == ["seq": 1, "name": "pkg1"])
     }
 
-    static func mixedPoliciesInOneBatch(_ store: CouchDBRecordStore) async throws {
+    static func mixedPoliciesInOneBatch(_ store: some RecordStore) async throws {
         try await store.prepare()
         _ = try await store.write([
             RecordDocument(id: "existing-change", body: ["v": 1], policy: .createOnly),
@@ -105,7 +125,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
 
     static let oddIDs = ["@types/node", "@babel/core", "a b+c%d?e#f&g=h", "ünïcödé/пакет", "dots.and-dashes_under~"]
 
-    static func scopedAndOddIDs(_ store: CouchDBRecordStore) async throws {
+    static func scopedAndOddIDs(_ store: some RecordStore) async throws {
         try await store.prepare()
         let first = try await store.write(Self.oddIDs.map { RecordDocument(id: $0, body: ["name": .string($0)]) })
         #expect(first.map(\.generation) == Array(repeating: 1, count: Self.oddIDs.count))
@@ -119,7 +139,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
         #expect(try await store.count() == Self.oddIDs.count)
     }
 
-    static func reservedIDFailsAlone(_ store: CouchDBRecordStore) async throws {
+    static func reservedIDFailsAlone(_ store: some RecordStore) async throws {
         try await store.prepare()
         let results = try await store.write([
             RecordDocument(id: "ok-1", body: ["v": 1]),
@@ -139,7 +159,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
         #expect(try await store.read(id: "_bad") == nil)
     }
 
-    static func duplicateIDsInOneBatch(_ store: CouchDBRecordStore) async throws {
+    static func duplicateIDsInOneBatch(_ store: some RecordStore) async throws {
         try await store.prepare()
         let results = try await store.write([
             RecordDocument(id: "a", body: ["v": 1]),

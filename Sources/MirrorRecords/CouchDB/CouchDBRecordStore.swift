@@ -136,7 +136,7 @@ public struct CouchDBRecordStore: RecordStore {
     }
 
     public func read(id: String) async throws -> JSONValue? {
-        guard Self.validateID(id) == nil else { return nil }
+        guard RecordDocument(id: id, body: [:]).problem == nil else { return nil }
         guard let document = try await self.client.document(id: id)?.objectValue else { return nil }
         return .object(Self.strippingMetadata(document))
     }
@@ -160,18 +160,8 @@ public struct CouchDBRecordStore: RecordStore {
 
     // MARK: Helpers
 
-    static func validateID(_ id: String) -> RecordStoreError? {
-        if id.isEmpty { return .illegalDocID("empty document id") }
-        if id.hasPrefix("_") { return .illegalDocID("document id '\(id)' starts with '_', which CouchDB reserves") }
-        return nil
-    }
-
     static func validate(_ document: RecordDocument) -> RecordStoreError? {
-        if let problem = validateID(document.id) { return problem }
-        if let member = document.body.keys.sorted().first(where: { $0.hasPrefix("_") && $0 != "_id" && $0 != "_rev" }) {
-            return .badRequest("body member '\(member)' of document '\(document.id)' starts with '_', which CouchDB reserves")
-        }
-        return nil
+        document.problem
     }
 
     static func strippingMetadata(_ document: [String: JSONValue]) -> [String: JSONValue] {

@@ -1,0 +1,173 @@
+import CSQLite
+import Dispatch
+import Foundation
+
+/// The embedded record store: the same documents as CouchDB, in one SQLite file (used by
+/// `npm-mirror run` when no `COUCHDB_URL` is set).
+///
+/// Table `records(id TEXT PRIMARY KEY, generation INTEGER, body TEXT)`; a document's revision is
+/// `<generation>-sqlite`. Writes of a batch happen in one transaction with `synchronous=FULL`, so a
+/// write that returned is on disk. It accepts exactly the documents CouchDB accepts
+/// (``RecordDocument/problem``).
+public final class SQLiteRecordStore: RecordStore {
+    private let connection: SQLiteConnection
+    public let path: String
+
+    /// Opens (creating if needed) the database file at `path`.
+    public init(path: String) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw RecordStoreError(code: .unavailable, reason: "cannot create the record database's folder \(directory): \(error.localizedDescription)", operation: "open")
+            }
+        }
+        connection = try SQLiteConnection(path: path)
+    }
+
+    public func prepare() async throws {
+        try await connection.run { db in
+            try db.execute("PRAGMA journal_mode=WAL")
+            try db.execute("PRAGMA synchronous=FULL")
+            try db.execute("CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY NOT NULL, generation INTEGER NOT NULL, body TEXT NOT NULL)")
+        }
+    }
+
+    public func write(_ documents: [RecordDocument]) async throws -> [RecordWriteResult] {
+        try await connection.run { db in
+            try db.execute("BEGIN IMMEDIATE")
+            do {
+                var results: [RecordWriteResult] = []
+                for document in documents {
+                    if let problem = document.problem {
+                        results.append(.failed(problem))
+                        continue
+                    }
+                    let body = JSONValue.object(document.body.filter { $0.key != "_id" && $0.key != "_rev" }).serialized
+                    let existing = try db.generation(of: document.id)
+                    switch (existing, document.policy) {
+                    case (.some, .createOnly):
+                        results.append(.alreadyExists)
+                    case (let generation?, _):
+                        try db.execute("UPDATE records SET generation = ?, body = ? WHERE id = ?", [.integer(generation + 1), .text(body), .text(document.id)])
+                        results.append(.written(rev: "\(generation + 1)-sqlite"))
+                    case (nil, _):
+                        try db.execute("INSERT INTO records (id, generation, body) VALUES (?, 1, ?)", [.text(document.id), .text(body)])
+                        results.append(.written(rev: "1-sqlite"))
+                    }
+                }
+                try db.execute("COMMIT")
+                return results
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func read(id: String) async throws -> JSONValue? {
+        try await connection.run { db in
+            try db.query("SELECT body FROM records WHERE id = ?", [.text(id)]) { row in try JSONValue(parsing: row.text(0)) }.first
+        }
+    }
+
+    public func count() async throws -> Int {
+        try await connection.run { db in
+            try db.query("SELECT COUNT(*) FROM records", []) { row in row.integer(0) }.first.map(Int.init) ?? 0
+        }
+    }
+
+    public func readAll(limit: Int) async throws -> [StoredRecord] {
+        try await connection.run { db in
+            try db.query("SELECT id, generation, body FROM records ORDER BY id LIMIT ?", [.integer(Int64(limit))]) { row in
+                StoredRecord(id: row.text(0), revision: "\(row.integer(1))-sqlite", body: try JSONValue(parsing: row.text(2)).objectValue ?? [:])
+            }
+        }
+    }
+}
+
+/// One SQLite connection, used from one Dispatch queue at a time: every call goes through ``run(_:)``,
+/// which also keeps SQLite's blocking I/O off Swift's cooperative threads. The handle is only touched
+/// on that queue, which is what makes this small box `@unchecked Sendable`.
+final class SQLiteConnection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let queue = DispatchQueue(label: "npm-mirror.sqlite")
+
+    init(path: String) throws {
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        guard sqlite3_open_v2(path, &handle, flags, nil) == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(handle)
+            throw RecordStoreError(code: .unavailable, reason: "cannot open the record database \(path): \(message)", operation: "open")
+        }
+        sqlite3_busy_timeout(handle, 10_000)
+        self.handle = handle
+    }
+
+    deinit {
+        sqlite3_close_v2(handle)
+    }
+
+    func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { [self] in
+                continuation.resume(with: Result { try body(SQLiteDatabase(handle: self.handle)) })
+            }
+        }
+    }
+}
+
+/// The statements the record store runs, over a handle it must not keep.
+struct SQLiteDatabase {
+    enum Value {
+        case integer(Int64)
+        case text(String)
+    }
+
+    struct Row {
+        let statement: OpaquePointer
+        func text(_ column: Int32) -> String { sqlite3_column_text(statement, column).map { String(cString: $0) } ?? "" }
+        func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    }
+
+    let handle: OpaquePointer
+
+    func execute(_ sql: String, _ values: [Value] = []) throws {
+        _ = try query(sql, values) { _ in () }
+    }
+
+    func query<T>(_ sql: String, _ values: [Value], _ row: (Row) throws -> T) throws -> [T] {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else { throw error(sql) }
+        defer { sqlite3_finalize(statement) }
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        for (index, value) in values.enumerated() {
+            switch value {
+            case .integer(let number): sqlite3_bind_int64(statement, Int32(index + 1), number)
+            case .text(let text): sqlite3_bind_text(statement, Int32(index + 1), text, -1, transient)
+            }
+        }
+        var rows: [T] = []
+        while true {
+            switch sqlite3_step(statement) {
+            case SQLITE_ROW: rows.append(try row(Row(statement: statement)))
+            case SQLITE_DONE: return rows
+            default: throw error(sql)
+            }
+        }
+    }
+
+    func generation(of id: String) throws -> Int64? {
+        try query("SELECT generation FROM records WHERE id = ?", [.text(id)]) { $0.integer(0) }.first
+    }
+
+    private func error(_ sql: String) -> RecordStoreError {
+        let code = sqlite3_errcode(handle)
+        let message = String(cString: sqlite3_errmsg(handle))
+        let retriable = code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_FULL || code == SQLITE_IOERR
+        return RecordStoreError(code: retriable ? .unavailable : .serverError, reason: "SQLite: \(message)", operation: String(sql.prefix(40)))
+    }
+}
