@@ -134,6 +134,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The all-in-one mirror: `npm-mirror run` (embedded broker and database), `demo`, `status`.
+        .target(
+            name: "MirrorEmbedded",
+            dependencies: [
+                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "NPMRegistry", "RegistrySimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The npm registry simulator (replicate + registry services, fault injection).
         .target(
             name: "RegistrySimulator",
@@ -172,7 +186,7 @@ let package = Package(
         .executableTarget(
             name: "npm-mirror",
             dependencies: [
-                "MirrorConfig", "MirrorKafka",
+                "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "MirrorPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -226,6 +240,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MirrorEmbeddedTests",
+            dependencies: [
+                "MirrorEmbedded", "MirrorConfig", "MirrorRecords", "RegistrySimulator",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -266,6 +266,7 @@ public struct ChangesConsumerService: Service {
         }
         await emitEvents(change: change, processed: processed, deadLetter: deadLetter)
         metrics.change(result: deadLetter != nil ? "dead_lettered" : processed?.outcome.rawValue ?? "skipped")
+        state.count(processed)
         state.completed(partition, offset: message.offset, value: message.value, seq: change.seq)
     }
 
@@ -362,9 +363,24 @@ public struct ChangesConsumerService: Service {
     }
 }
 
+/// What a consumer has done so far, for progress lines and summaries.
+public struct ConsumerProgress: Sendable, Hashable {
+    public var changesProcessed = 0
+    public var tarballsStored = 0
+    public var tarballBytes: Int64 = 0
+    /// The highest seq processed with everything before it in its partition.
+    public var highestCompleteSeq: Int64?
+    public var inFlight = 0
+}
+
+extension ChangesConsumerService {
+    public var progress: ConsumerProgress { state.progress }
+}
+
 /// What the consumer's tasks share.
 final class ConsumerState: Sendable {
     private struct Values {
+        var progress = ConsumerProgress()
         var tracker = OffsetTracker()
         var lastActivity = ContinuousClock.now
         var highest: (seq: Int64, value: [UInt8])?
@@ -393,6 +409,25 @@ final class ConsumerState: Sendable {
     /// A lane gave up a message on shutdown: it stays uncommitted and will be redone.
     var abandoned: Bool { values.withLock { $0.abandoned } }
     func abandon() { values.withLock { $0.abandoned = true } }
+
+    var progress: ConsumerProgress {
+        values.withLock { state in
+            var progress = state.progress
+            progress.highestCompleteSeq = state.tracker.highestCompleteSeq
+            progress.inFlight = state.tracker.inFlight
+            return progress
+        }
+    }
+
+    func count(_ processed: ProcessedChange?) {
+        values.withLock { state in
+            state.progress.changesProcessed += 1
+            for version in processed?.newVersions.values ?? [:].values {
+                state.progress.tarballsStored += 1
+                state.progress.tarballBytes += version.bytes ?? 0
+            }
+        }
+    }
 
     func received(_ message: KafkaConsumerMessage, seq: Int64?) {
         values.withLock { state in

@@ -1,14 +1,90 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import MirrorConfig
+import MirrorEmbedded
+import MirrorPipeline
 
 @main
 struct NPMMirrorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "npm-mirror",
         abstract: "Replicates the npm registry through Kafka into a package store and a record database.",
-        subcommands: [ShowConfiguration.self]
+        subcommands: [Run.self, Demo.self, Status.self, ShowConfiguration.self]
     )
+}
+
+/// `npm-mirror run`: producer, watchdog and consumers in one process.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the producer, its lag watchdog and consumers in this process.",
+        discussion: """
+            Without KAFKA_BROKERS an embedded broker is started; it keeps nothing across restarts, so the producer then \
+            resumes from update_seq/update_seq.json. Without COUCHDB_URL records go to DBDATA_DIR/DATABASE_NAME.sqlite. \
+            SIGTERM or SIGINT stops it gracefully.
+            """
+    )
+
+    @OptionGroup var options: ConfigurationOptions
+
+    @Option(help: "Consumers to run in this process.")
+    var consumers = 1
+
+    @Flag(help: "Run the demo instead (same as `npm-mirror demo`).")
+    var demo = false
+
+    func run() async throws {
+        if demo {
+            var command = Demo()
+            command.options = options
+            try await command.run()
+            return
+        }
+        let configuration = try options.load()
+        let logger = MirrorLogging.bootstrap(label: "npm-mirror", level: configuration.logLevel)
+        let mirror = try EmbeddedMirror(configuration: configuration, consumers: consumers, logger: logger)
+        try await mirror.run(logger: logger)
+    }
+}
+
+/// `npm-mirror demo`: a generated registry mirrored end to end, offline.
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Mirror a small generated registry end to end (no network needed) and print a summary.",
+        discussion: "Starts the registry simulator, an embedded broker and an embedded database in this process. Everything goes under --directory, which is cleared first."
+    )
+
+    @OptionGroup var options: ConfigurationOptions
+
+    @Option(help: "Packages in the generated registry.")
+    var packages = 200
+
+    @Option(help: "Seed of the generated registry.")
+    var seed: UInt64 = 42
+
+    @Option(help: "Folder for the demo's store, checkpoints and database (cleared first).")
+    var directory = "./demo"
+
+    func run() async throws {
+        let configuration = try options.load()
+        let logger = MirrorLogging.bootstrap(label: "npm-mirror", level: configuration.logLevel == "info" ? "notice" : configuration.logLevel)
+        let summary = try await MirrorDemo.run(base: configuration, directory: directory, packages: packages, seed: seed, logger: logger)
+        print(summary)
+    }
+}
+
+/// `npm-mirror status`.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the state of the configured stack: topic, group lag, seqs, registry head, store size, record count."
+    )
+
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() async throws {
+        let configuration = try options.load()
+        let logger = MirrorLogging.bootstrap(label: "npm-mirror", level: "error")
+        for line in await MirrorStatus.report(configuration: configuration, logger: logger) { print(line) }
+    }
 }
 
 /// `npm-mirror config`: the configuration this process would run with, and where each value came from.

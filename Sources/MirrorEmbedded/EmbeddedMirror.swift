@@ -1,0 +1,113 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import MirrorConfig
+import MirrorKafka
+import MirrorPipeline
+import MirrorRecords
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// The whole mirror in one process (`npm-mirror run`): producer with its lag watchdog, one or more
+/// consumers, a metrics endpoint and a progress reporter.
+///
+/// With no `KAFKA_BROKERS` it starts an embedded broker (librdkafka's mock cluster). That broker keeps
+/// nothing across restarts, so the producer then resumes from `update_seq/update_seq.json`, and the
+/// consumers start from the beginning of the (new, empty) topic. With no `COUCHDB_URL` the records go
+/// to an SQLite file in `DBDATA_DIR`.
+public struct EmbeddedMirror: Sendable {
+    public let configuration: MirrorConfiguration
+    /// Kept alive while the mirror runs; nil when `KAFKA_BROKERS` names a real cluster.
+    public let cluster: EmbeddedKafkaCluster?
+    public let bootstrapServers: String
+    public let records: any RecordStore
+    /// Where the records go, for people: the SQLite file or the CouchDB database.
+    public let recordsLocation: String
+    public let metricsRegistry = PrometheusCollectorRegistry()
+    public let producer: ProducerApplication
+    public let consumers: [ConsumerApplication]
+
+    public init(
+        configuration: MirrorConfiguration,
+        consumers consumerCount: Int,
+        exitWhenCaughtUp: Bool = false,
+        exitWhenIdle: Duration? = nil,
+        logger: Logger
+    ) throws {
+        self.configuration = configuration
+        if let brokers = configuration.kafka.brokers {
+            cluster = nil
+            bootstrapServers = brokers
+        } else {
+            let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: logger)
+            try cluster.createTopic(configuration.kafka.topic, partitions: configuration.kafka.topicPartitions)
+            try cluster.createTopic(configuration.kafka.deadLetterTopic, partitions: 1)
+            try cluster.createTopic(configuration.kafka.eventsTopic, partitions: 1)
+            self.cluster = cluster
+            bootstrapServers = cluster.bootstrapServers
+            logger.notice("Started the embedded Kafka broker (nothing in it survives this process)", metadata: ["kafka.brokers": "\(cluster.bootstrapServers)"])
+        }
+        (records, recordsLocation) = try Self.recordStore(configuration, logger: logger)
+        producer = try ProducerApplication(
+            configuration: configuration,
+            bootstrapServers: bootstrapServers,
+            exitWhenCaughtUp: exitWhenCaughtUp,
+            metricsRegistry: metricsRegistry,
+            logger: logger
+        )
+        let (bootstrapServers, records, registry) = (self.bootstrapServers, self.records, self.metricsRegistry)
+        consumers = try (0..<max(1, consumerCount)).map { _ in
+            try ConsumerApplication(
+                configuration: configuration,
+                bootstrapServers: bootstrapServers,
+                records: records,
+                exitWhenIdle: exitWhenIdle,
+                metricsRegistry: registry,
+                logger: logger
+            )
+        }
+    }
+
+    /// CouchDB when `COUCHDB_URL` is set, else the embedded SQLite file.
+    static func recordStore(_ configuration: MirrorConfiguration, logger: Logger) throws -> (any RecordStore, String) {
+        if let url = configuration.records.couchDBURL {
+            let couch = try CouchDBConfiguration(
+                url: url,
+                database: configuration.records.databaseName,
+                user: configuration.records.couchDBUser,
+                password: configuration.records.couchDBPassword
+            )
+            return (CouchDBRecordStore(configuration: couch, logger: logger), "\(couch) database \(configuration.records.databaseName)")
+        }
+        let path = (configuration.records.dbdataDirectory as NSString).appendingPathComponent("\(configuration.records.databaseName).sqlite")
+        return (try SQLiteRecordStore(path: path), path)
+    }
+
+    /// Runs everything until SIGTERM/SIGINT (then stops gracefully: consumers first, then the
+    /// producer), or until a part fails.
+    public func run(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        let endpoint = MetricsEndpoint(registry: metricsRegistry, port: configuration.metricsPort, logger: logger)
+        let reporter = ProgressReporter(producer: producer.producerService, consumers: consumers.map(\.consumerService), interval: .seconds(10), logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: endpoint),
+            .init(service: reporter),
+            .init(service: producer.producerService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        services += consumers.map { .init(service: $0.consumerService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: signals, logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await shutdownClients()
+            throw error
+        }
+        await shutdownClients()
+    }
+
+    /// Shuts the HTTP clients down; call once everything has stopped.
+    public func shutdownClients() async {
+        try? await producer.httpClient.shutdown()
+        for consumer in consumers { try? await consumer.httpClient.shutdown() }
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Logging
+import MirrorConfig
+import MirrorKafka
+import MirrorPipeline
+import MirrorRecords
+import RegistrySimulator
+
+/// `npm-mirror demo`: the registry simulator, the embedded broker and the embedded database in one
+/// process, a small generated registry mirrored to the end, and a summary of what is where.
+///
+/// Everything it writes goes under one folder (`./demo` by default), cleared at the start, so a demo
+/// never resumes from an earlier one.
+public enum MirrorDemo {
+    public struct Summary: Sendable, CustomStringConvertible {
+        public var changes: Int
+        public var packages: Int
+        public var deletedOrUnpublished: Int
+        public var deadLettered: Int
+        public var tarballs: Int
+        public var tarballBytes: Int64
+        public var records: Int
+        public var seconds: Double
+        public var storeDirectory: String
+        public var recordsLocation: String
+        public var updateSeqDirectory: String
+
+        public var description: String {
+            """
+            npm-mirror demo: done in \(String(format: "%.1f", seconds)) s
+              changes mirrored      \(changes)
+              packages recorded     \(packages) (\(deletedOrUnpublished) deleted or unpublished)
+              changes dead-lettered \(deadLettered)
+              tarballs stored       \(tarballs) (\(ByteCountFormatter.string(fromByteCount: tarballBytes, countStyle: .file)))
+              records               \(records)
+              package store         \(storeDirectory)
+              record database       \(recordsLocation)
+              checkpoints           \(updateSeqDirectory)
+            """
+        }
+    }
+
+    /// Runs the demo in `directory` over `packages` generated packages.
+    public static func run(
+        base: MirrorConfiguration,
+        directory: String,
+        packages: Int,
+        seed: UInt64,
+        logger: Logger
+    ) async throws -> Summary {
+        let started = ContinuousClock.now
+        let root = URL(fileURLWithPath: directory).standardizedFileURL.path
+        guard root != "/", !root.isEmpty else { throw DemoError(message: "refusing to use \(directory) as the demo folder") }
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+
+        var simulatorConfiguration = RegistrySimulator.Configuration()
+        simulatorConfiguration.packages = packages
+        simulatorConfiguration.seed = seed
+        var quiet = logger
+        quiet.logLevel = .warning
+        let simulator = try await RegistrySimulator.start(configuration: simulatorConfiguration, logger: quiet)
+        do {
+            var configuration = base
+            configuration.registry.replicateURL = simulator.replicateURL
+            configuration.registry.registryURL = simulator.registryURL
+            configuration.kafka.brokers = nil
+            configuration.records.couchDBURL = nil
+            configuration.startSequence = .seq(0)
+            configuration.storage.remotePackageDirectory = root + "/packages"
+            configuration.storage.localPackageDirectory = root + "/temp_packages"
+            configuration.storage.updateSeqDirectory = root + "/update_seq"
+            configuration.records.dbdataDirectory = root + "/dbdata"
+            configuration.consumer.sessionTimeout = .seconds(6)
+            configuration.producer.pollInterval = .milliseconds(50)
+            logger.notice("Demo: mirroring a generated registry", metadata: ["packages": "\(packages)", "seed": "\(seed)", "folder": "\(root)"])
+
+            let mirror = try EmbeddedMirror(configuration: configuration, consumers: 1, exitWhenCaughtUp: true, exitWhenIdle: .seconds(2), logger: logger)
+            let summary: Summary
+            do {
+                try await mirror.producer.producerService.run()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for consumer in mirror.consumers { group.addTask { try await consumer.consumerService.run() } }
+                    try await group.waitForAll()
+                }
+                summary = try await summarize(mirror, seconds: ContinuousClock.now - started)
+            } catch {
+                await mirror.shutdownClients()
+                throw error
+            }
+            await mirror.shutdownClients()
+            try await simulator.stop()
+            return summary
+        } catch {
+            try? await simulator.stop()
+            throw error
+        }
+    }
+
+    /// What is on disk and in the record store now.
+    static func summarize(_ mirror: EmbeddedMirror, seconds: Duration) async throws -> Summary {
+        let records = try await mirror.records.readAll(limit: Int.max / 2)
+        let packages = records.filter { $0.body["type"]?.stringValue == "package" }
+        let changes = records.filter { $0.body["type"]?.stringValue == "change" }
+        let (tarballs, bytes) = tarballFiles(under: mirror.configuration.storage.remotePackageDirectory)
+        return Summary(
+            changes: changes.count,
+            packages: packages.count,
+            deletedOrUnpublished: packages.filter { $0.body["deleted"]?.boolValue == true || $0.body["unpublished"]?.boolValue == true }.count,
+            deadLettered: changes.filter { $0.body["outcome"]?.stringValue == "dead_lettered" }.count,
+            tarballs: tarballs,
+            tarballBytes: bytes,
+            records: records.count,
+            seconds: Double(seconds.components.seconds) + Double(seconds.components.attoseconds) / 1e18,
+            storeDirectory: mirror.configuration.storage.remotePackageDirectory,
+            recordsLocation: mirror.recordsLocation,
+            updateSeqDirectory: mirror.configuration.storage.updateSeqDirectory
+        )
+    }
+
+    /// The number and total size of `.tgz` files under `root`.
+    public static func tarballFiles(under root: String) -> (count: Int, bytes: Int64) {
+        var count = 0
+        var bytes: Int64 = 0
+        let enumerator = FileManager.default.enumerator(atPath: root)
+        while let path = enumerator?.nextObject() as? String {
+            guard path.hasSuffix(".tgz") else { continue }
+            count += 1
+            let attributes = try? FileManager.default.attributesOfItem(atPath: root + "/" + path)
+            bytes += (attributes?[.size] as? NSNumber)?.int64Value ?? 0
+        }
+        return (count, bytes)
+    }
+}
+
+public struct DemoError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}

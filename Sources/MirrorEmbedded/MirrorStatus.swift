@@ -1,0 +1,86 @@
+import AsyncHTTPClient
+import CoreMetrics
+import Foundation
+import Logging
+import MirrorConfig
+import MirrorKafka
+import MirrorPipeline
+import MirrorRecords
+import NPMRegistry
+
+/// `npm-mirror status`: the state of the configured stack, each part read on its own so one that is
+/// down is reported rather than ending the report.
+public enum MirrorStatus {
+    /// The report, as lines of text.
+    public static func report(configuration: MirrorConfiguration, logger: Logger) async -> [String] {
+        var lines: [String] = []
+        let checkpoints = CheckpointDirectory(path: configuration.storage.updateSeqDirectory)
+        let produced = (try? checkpoints.readProducer())?.updateSeq
+        let processed = (try? Data(contentsOf: checkpoints.file("consumer.json")))
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+            .flatMap { ($0["seq"] as? NSNumber)?.int64Value }
+
+        // Registry.
+        let http = RegistryHTTP(client: .shared, timeout: .seconds(10), metrics: NOOPMetricsHandler.instance)
+        let replicate = ReplicateClient(baseURL: configuration.registry.replicateURL, http: http)
+        var head: Int64?
+        do {
+            head = try await replicate.root().updateSeq
+            lines.append("registry        \(configuration.registry.replicateURL) update_seq \(head!)")
+        } catch {
+            lines.append("registry        \(configuration.registry.replicateURL): unreachable (\(error))")
+        }
+        lines.append("produced seq    \(produced.map(String.init) ?? "none") (update_seq/update_seq.json)" + (head.flatMap { h in produced.map { "  lag \(max(0, h - $0))" } } ?? ""))
+        lines.append("processed seq   \(processed.map(String.init) ?? "none") (update_seq/consumer.json)" + (head.flatMap { h in processed.map { "  lag \(max(0, h - $0))" } } ?? ""))
+
+        // Kafka.
+        if let brokers = configuration.kafka.brokers {
+            lines += await kafkaLines(configuration: configuration, brokers: brokers, logger: logger)
+        } else {
+            lines.append("kafka           embedded broker: it lives inside `npm-mirror run` and cannot be inspected from another process")
+        }
+
+        // Store and records.
+        let (tarballs, bytes) = MirrorDemo.tarballFiles(under: configuration.storage.remotePackageDirectory)
+        lines.append("package store   \(configuration.storage.remotePackageDirectory): \(tarballs) tarballs, \(ByteCountFormatter.string(fromByteCount: bytes, countStyle: .file))")
+        do {
+            let (records, location) = try EmbeddedMirror.recordStore(configuration, logger: logger)
+            let count = try await records.count()
+            lines.append("records         \(location): \(count) documents")
+        } catch {
+            lines.append("records         unavailable (\(error))")
+        }
+        return lines
+    }
+
+    private static func kafkaLines(configuration: MirrorConfiguration, brokers: String, logger: Logger) async -> [String] {
+        var lines: [String] = []
+        let client = configuration.kafka.clientConfiguration(bootstrapServers: brokers, clientID: "npm-mirror-status")
+        do {
+            let admin = try KafkaAdmin(configuration: client, logger: logger)
+            let topic = configuration.kafka.topic
+            guard let partitions = try await admin.partitions(of: topic, timeout: .seconds(10)) else {
+                return ["kafka           \(brokers): no topic \(topic)"]
+            }
+            var consumerConfiguration = KafkaConsumer.Configuration(client: client, groupID: configuration.kafka.consumerGroup)
+            consumerConfiguration.sessionTimeout = configuration.consumer.sessionTimeout
+            let probe = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+            let committed = try await probe.committedOffsets(for: partitions.map { KafkaTopicPartition(topic: topic, partition: $0.id) })
+            await probe.close()
+            lines.append("kafka           \(brokers) topic \(topic), \(partitions.count) partitions, group \(configuration.kafka.consumerGroup)")
+            lines.append("  partition   low        high       committed  lag")
+            var totalLag: Int64 = 0
+            for partition in partitions {
+                let marks = try await admin.watermarks(topic: topic, partition: partition.id)
+                let position = committed[KafkaTopicPartition(topic: topic, partition: partition.id)]
+                let lag = max(0, marks.high - (position ?? marks.low))
+                totalLag += lag
+                lines.append(String(format: "  %-11d %-10lld %-10lld %-10@ %lld", partition.id, marks.low, marks.high, position.map(String.init) ?? "-", lag))
+            }
+            lines.append("  consumer group lag, all partitions: \(totalLag)")
+        } catch {
+            lines.append("kafka           \(brokers): unavailable (\(error))")
+        }
+        return lines
+    }
+}
