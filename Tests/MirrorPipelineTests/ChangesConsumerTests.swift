@@ -176,10 +176,14 @@ struct ChangesConsumerTests {
         let harness = try await ConsumerHarness(simulator: simulator)
         defer { Task { await harness.couch.stop() } }
         try await harness.produceFeed()
-        simulator.faults.add(FaultRule(kind: .slowResponse, targets: [.tarball], delayMilliseconds: 100))
+        simulator.faults.add(FaultRule(kind: .slowResponse, targets: [.tarball], delayMilliseconds: 200))
         let first = try harness.application(exitWhenIdle: nil)
         let run = Task { try await first.consumerService.run() }
-        try await Task.sleep(for: .seconds(6))
+        // Cancel once some changes are recorded, with many more still to come.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline, (try? await harness.allRecords().count) ?? 0 < 4 {
+            try await Task.sleep(for: .milliseconds(100))
+        }
         run.cancel()
         _ = await run.result
         try await first.httpClient.shutdown()

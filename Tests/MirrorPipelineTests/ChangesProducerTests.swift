@@ -66,10 +66,14 @@ struct ChangesProducerTests {
         let simulator = try await startSimulator(packages: 120)
         defer { Task { try? await simulator.stop() } }
         let harness = try ProducerHarness(simulator: simulator)
-        simulator.faults.add(FaultRule(kind: .slowResponse, targets: [.changes], delayMilliseconds: 150))
+        simulator.faults.add(FaultRule(kind: .slowResponse, targets: [.changes], delayMilliseconds: 300))
         let service = try harness.producer(["CHANGES_LIMIT": "10"])
         let run = Task { try await service.run() }
-        try await Task.sleep(for: .milliseconds(900))
+        // Cancel once the first pages are acknowledged (the checkpoint moved past the start).
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, (try? CheckpointDirectory(path: harness.updateSeqDirectory).readProducer())??.updateSeq ?? 0 <= 0 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         run.cancel()
         _ = await run.result
         let partial = try await harness.messages().count

@@ -138,11 +138,11 @@ struct CouchDBRecordStoreFaultTests {
         try await withDouble { target in
             let double = try #require(target.double)
             let store = try target.makeStore(database: CouchDBTarget.uniqueDatabaseName("slow")) {
-                $0.requestTimeout = .milliseconds(200)
+                $0.requestTimeout = .seconds(1)
                 $0.retry = .none
             }
             try await store.prepare()
-            double.setDelay(.milliseconds(1500))
+            double.setDelay(.seconds(4))
             let error = await #expect(throws: RecordStoreError.self) { _ = try await store.count() }
             #expect(error?.code == .unavailable)
             #expect(error?.isRetriable == true)

@@ -97,7 +97,7 @@ struct LiveChangesTests {
 
     @Test("replica lag: the packument serves the previous rev until the lag has passed")
     func replicaLag() async throws {
-        try await withSimulator({ $0.replicaLag = .milliseconds(800) }) { sim in
+        try await withSimulator({ $0.replicaLag = .seconds(3) }) { sim in
             let name = try #require(sim.notablePackages.ordinary.first)
             let oldRev = try #require(sim.currentRev(of: name))
             let change = try #require(try sim.publish(.newVersion(of: name)))
