@@ -246,8 +246,9 @@ let package = Package(
         .testTarget(
             name: "MirrorEmbeddedTests",
             dependencies: [
-                "MirrorEmbedded", "MirrorConfig", "MirrorRecords", "RegistrySimulator",
+                "MirrorEmbedded", "MirrorConfig", "MirrorRecords", "RegistrySimulator", "MirrorPipeline",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),

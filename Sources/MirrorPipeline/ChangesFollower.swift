@@ -68,6 +68,7 @@ struct ChangesFollower: Sendable {
 
         let target: Int64? = settings.exitWhenCaughtUp ? try await retrying(&failures, "read the registry head") { try await feed.root().updateSeq } : nil
         if let target {
+            metrics.registryHead(target, progress: progress)
             logger.info("Following until caught up", metadata: ["npm.seq": "\(since)", "npm.update_seq": "\(target)"])
         }
 
@@ -92,8 +93,7 @@ struct ChangesFollower: Sendable {
             if fresh.isEmpty {
                 // An empty page: are we at the head, or has the feed been reset below us?
                 if let head = try await retrying(&failures, "read the registry head", { try await feed.root().updateSeq }) {
-                    progress.registry(updateSeq: head)
-                    metrics.registryUpdateSeq.record(head)
+                    metrics.registryHead(head, progress: progress)
                     if head < since {
                         if resetEpisode != head {
                             resetEpisode = head

@@ -172,8 +172,7 @@ public struct ChangesProducerService: Service {
                 logger.warning("Watchdog could not read the registry's update_seq", metadata: ["error": "\(error)"])
                 continue
             }
-            progress.registry(updateSeq: updateSeq)
-            metrics.registryUpdateSeq.record(updateSeq)
+            metrics.registryHead(updateSeq, progress: progress)
             guard let acknowledged = progress.acknowledgedSeq else { continue }
             let verdict = policy.check(updateSeq: updateSeq, acknowledged: acknowledged, now: .now)
             metrics.lag.record(policy.lastLag ?? 0)

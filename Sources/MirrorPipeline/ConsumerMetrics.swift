@@ -19,6 +19,10 @@ struct ConsumerMetrics: Sendable {
         inFlight = Gauge(label: "npm_mirror_consumer_in_flight", factory: factory)
         lag = Gauge(label: "npm_mirror_consumer_lag", factory: factory)
         lastProcessedSeq = Gauge(label: "npm_mirror_consumer_last_processed_seq", factory: factory)
+        // Series with known label values start at 0, so rates and alerts see them before the first event.
+        for result in ["stored", "deleted", "unpublished", "skipped", "dead_lettered"] {
+            Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result)], factory: factory).increment(by: 0)
+        }
     }
 
     /// A change finished: `stored`, `deleted`, `unpublished`, `skipped` or `dead_lettered`.

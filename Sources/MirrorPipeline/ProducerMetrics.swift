@@ -23,6 +23,16 @@ struct ProducerMetrics: Sendable {
         seqResets = Counter(label: "npm_mirror_producer_seq_resets_total", factory: factory)
         pollDuration = Timer(label: "npm_mirror_producer_poll_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
         pagesRetried = Counter(label: "npm_mirror_producer_page_retries_total", factory: factory)
+        // Series with known label values start at 0, so rates and alerts see them before the first event.
+        for reason in ["missing_id", "missing_seq", "not_an_object"] {
+            Counter(label: "npm_mirror_producer_changes_skipped_total", dimensions: [("reason", reason)], factory: factory).increment(by: 0)
+        }
+    }
+
+    /// The registry's `update_seq` as just read: kept for the watchdog and exported.
+    func registryHead(_ head: Int64, progress: ProducerProgress) {
+        progress.registry(updateSeq: head)
+        registryUpdateSeq.record(head)
     }
 
     /// A feed result or request that was set aside, by bounded reason.
