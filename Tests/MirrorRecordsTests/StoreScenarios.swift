@@ -43,17 +43,11 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
     func run(on target: CouchDBTarget) async throws {
         try await target.withFreshDatabase(self.rawValue) { store, database in
             switch self {
-            case .prepareTwice: try await Self.prepareTwice(store)
-            case .upsertNewAndExisting: try await Self.upsertNewAndExisting(store)
-            case .createOnlyReplay: try await Self.createOnlyReplay(store)
-            case .mixedPoliciesInOneBatch: try await Self.mixedPoliciesInOneBatch(store)
-            case .scopedAndOddIDs: try await Self.scopedAndOddIDs(store)
-            case .reservedIDFailsAlone: try await Self.reservedIDFailsAlone(store)
-            case .duplicateIDsInOneBatch: try await Self.duplicateIDsInOneBatch(store)
             case .concurrentWritersResolveConflicts: try await Self.concurrentWriters(store, target: target, database: database)
             case .bulkDocsPerDocumentResults: try await Self.bulkDocsPerDocumentResults(store)
             case .readMissingAndMissingDatabase: try await Self.readMissingAndMissingDatabase(store, target: target)
             case .wrongPasswordIsUnauthorizedAndNeverPrinted: try await Self.wrongPassword(store, target: target, database: database)
+            default: try await self.run(on: store)
             }
         }
     }
