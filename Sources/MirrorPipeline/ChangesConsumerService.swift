@@ -90,7 +90,14 @@ public struct ChangesConsumerService: Service {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for stream in streams {
                 group.addTask {
-                    for await message in stream { await handle(message) }
+                    for await message in stream {
+                        // On shutdown, messages not started are handed back: uncommitted, done after the restart.
+                        if Task.isShuttingDownGracefully {
+                            state.abandon()
+                            continue
+                        }
+                        await handle(message)
+                    }
                 }
             }
             group.addTask { await watchRebalances() }
