@@ -14,7 +14,7 @@
 # pip if missing); promtool from Debian's prometheus package and shellcheck (installed with apt-get
 # when running as root). COMPOSE_BIN and PROMTOOL override where the tools are.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 usage() { sed -n '2,16s/^# \{0,1\}//p' "$0"; }
 
@@ -159,8 +159,8 @@ PY
   fi
 fi
 
-check "docker-compose.yml has no obsolete top-level version: key" \
-  bash -c '! grep -nE "^version[[:space:]]*:" docker-compose.yml'
+no_version_key() { ! grep -nE "^version[[:space:]]*:" docker-compose.yml; }
+check "docker-compose.yml has no obsolete top-level version: key" no_version_key
 
 check ".env.example defines every variable docker-compose.yml uses" python3 - << 'PY'
 import re, sys
@@ -209,7 +209,11 @@ dashboard=grafana/dashboards/npm-mirror.json
 check "$dashboard parses and every panel is complete" python3 - "$dashboard" "$work" << 'PY'
 import json, re, sys
 path, work = sys.argv[1], sys.argv[2]
-dashboard = json.load(open(path))
+try:
+    dashboard = json.load(open(path))
+except ValueError as error:
+    print(f"not valid JSON: {error}")
+    sys.exit(1)
 problems = []
 if dashboard.get("uid") != "npm-mirror":
     problems.append(f"uid is {dashboard.get('uid')!r}, expected npm-mirror")
@@ -260,12 +264,14 @@ elif [ -z "$promtool" ]; then
   fail "dashboard queries not checked: no promtool"
 fi
 if [ -s "$work/dashboard-metrics.txt" ]; then
-  check "every npm_mirror_* metric on the dashboard is documented in README.md" bash -c '
-    status=0
+  documented_in_readme() {
+    local name status=0
     while read -r name; do
-      grep -q "\b$name\b" README.md || { echo "not in README.md: $name"; status=1; }
-    done < "$1"
-    exit $status' _ "$work/dashboard-metrics.txt"
+      grep -qw -- "$name" README.md || { echo "not in README.md: $name"; status=1; }
+    done < "$work/dashboard-metrics.txt"
+    return $status
+  }
+  check "every npm_mirror_* metric on the dashboard is documented in README.md" documented_in_readme
   if [ -n "$metrics_file" ]; then
     check "every npm_mirror_* metric on the dashboard is in $metrics_file" python3 - "$work/dashboard-metrics.txt" "$metrics_file" << 'PY'
 import re, sys
@@ -329,24 +335,37 @@ fi
 
 # ------------------------------------------------------------------------------------------------
 echo "== Dockerfile"
-check "Dockerfile is multi-stage (two or more FROM)" \
-  bash -c '[ "$(grep -ciE "^[[:space:]]*FROM[[:space:]]" Dockerfile)" -ge 2 ]'
-check "Dockerfile runs as a user that is not root" bash -c '
-  user=$(grep -iE "^[[:space:]]*USER[[:space:]]" Dockerfile | tail -n 1 | awk "{print \$2}")
+multi_stage() {
+  local stages
+  stages=$(grep -ciE "^[[:space:]]*FROM[[:space:]]" Dockerfile)
+  echo "$stages FROM lines"
+  [ "$stages" -ge 2 ]
+}
+check "Dockerfile is multi-stage (two or more FROM)" multi_stage
+runs_unprivileged() {
+  local user
+  user=$(grep -iE "^[[:space:]]*USER[[:space:]]" Dockerfile | tail -n 1 | awk '{print $2}')
   echo "last USER: ${user:-none}"
-  [ -n "$user" ] && [ "${user%%:*}" != root ] && [ "${user%%:*}" != 0 ]'
+  [ -n "$user" ] && [ "${user%%:*}" != root ] && [ "${user%%:*}" != 0 ]
+}
+check "Dockerfile runs as a user that is not root" runs_unprivileged
 for executable in changes-producer changes-consumer npm-mirror; do
   check "Dockerfile copies $executable into the runtime image" \
     grep -qE "^[[:space:]]*COPY[[:space:]].*--from=.*\b$executable\b" Dockerfile
 done
-check "Dockerfile copies config.json and run_scripts.sh" \
-  bash -c 'grep -qE "^[[:space:]]*COPY[[:space:]].*config\.json" Dockerfile && grep -qE "^[[:space:]]*COPY[[:space:]].*run_scripts\.sh" Dockerfile'
-check ".dockerignore keeps build output, state and .env out of the image" bash -c '
-  status=0
+copies_config() {
+  grep -qE "^[[:space:]]*COPY[[:space:]].*config\.json" Dockerfile \
+    && grep -qE "^[[:space:]]*COPY[[:space:]].*run_scripts\.sh" Dockerfile
+}
+check "Dockerfile copies config.json and run_scripts.sh" copies_config
+ignores_state() {
+  local entry status=0
   for entry in .build .git .env packages temp_packages; do
     grep -qxF "$entry" .dockerignore || { echo "missing $entry"; status=1; }
   done
-  exit $status'
+  return $status
+}
+check ".dockerignore keeps build output, state and .env out of the image" ignores_state
 
 # ------------------------------------------------------------------------------------------------
 echo
