@@ -58,7 +58,7 @@ private func mirrorWithFaults() async throws -> EmbeddedMirror {
             "NPM_REPLICATE_URL": simulator.replicateURL, "NPM_REGISTRY_URL": simulator.registryURL, "UPDATE_SEQ": "0",
             "UPDATE_SEQ_DIR": work + "/update_seq", "REMOTE_PACKAGE_DIR": work + "/packages", "LOCAL_PACKAGE_DIR": work + "/temp",
             "DBDATA_DIR": work + "/dbdata", "KAFKA_SESSION_TIMEOUT": "6s", "POLL_INTERVAL": "50ms", "MAX_SIZE": "1MB",
-            "PROCESSING_RETRY_MAX": "2s",
+            "PROCESSING_RETRY_MAX": "2m",
         ]) { _ in nil }
     )
     let mirror = try EmbeddedMirror(configuration: configuration, consumers: 1, exitWhenCaughtUp: true, exitWhenIdle: .seconds(2), logger: logger)

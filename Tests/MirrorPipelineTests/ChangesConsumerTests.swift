@@ -32,7 +32,10 @@ struct ChangesConsumerTests {
         // One change record per change, one package record per package.
         for change in feed {
             #expect(records[ConsumerRecords.changeID(change.seq)] != nil, "no change record for seq \(change.seq)")
-            let package = try #require(records[change.id], "no package record for \(change.id)")
+            let package = try #require(
+                records[change.id],
+                "no package record for \(change.id); its change record: \(String(describing: records[ConsumerRecords.changeID(change.seq)]))"
+            )
             #expect(package["last_seq"]?.intValue == Int(change.seq))
         }
         #expect(records.count == feed.count * 2)

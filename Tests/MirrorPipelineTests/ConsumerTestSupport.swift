@@ -51,7 +51,7 @@ struct ConsumerHarness {
             "OLD_PACKAGE_VERSIONS_LIMIT": "3",
             "MAX_SIZE": "50MB",
             "REPLICA_LAG_WAIT": "3s",
-            "PROCESSING_RETRY_MAX": "3s",
+            "PROCESSING_RETRY_MAX": "2m",
         ]
         environment.merge(defaults) { mine, _ in mine }
         return try producer.configuration(environment)

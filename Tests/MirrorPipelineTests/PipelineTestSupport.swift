@@ -62,7 +62,7 @@ struct ProducerHarness {
             "POLL_INTERVAL": "20ms",
             "POLL_INTERVAL_MAX": "200ms",
             "WATCHDOG_INTERVAL": "10m",
-            "HTTP_TIMEOUT": "5s",
+            "HTTP_TIMEOUT": "30s",
         ]
         environment.merge(defaults) { mine, _ in mine }
         return try MirrorConfiguration.load(sources: ConfigurationSources(environment: environment) { _ in nil })
