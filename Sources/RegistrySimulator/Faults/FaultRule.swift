@@ -1,15 +1,12 @@
-/// What a fault does to a response.
-///
-/// An open set of values (not an enum) so kinds can be added without breaking callers.
-public struct FaultKind: Sendable, Hashable, Codable, CustomStringConvertible {
-    public let rawValue: String
+/// A value from an open set of names: coded as its bare string, printed as it.
+public protocol OpenStringValue: Sendable, Hashable, Codable, CustomStringConvertible {
+    var rawValue: String { get }
+    init(_ rawValue: String)
+}
 
-    public init(_ rawValue: String) {
-        self.rawValue = rawValue
-    }
-
+extension OpenStringValue {
     public init(from decoder: any Decoder) throws {
-        self.rawValue = try decoder.singleValueContainer().decode(String.self)
+        self.init(try decoder.singleValueContainer().decode(String.self))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -18,6 +15,17 @@ public struct FaultKind: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     public var description: String { self.rawValue }
+}
+
+/// What a fault does to a response.
+///
+/// An open set of values (not an enum) so kinds can be added without breaking callers.
+public struct FaultKind: OpenStringValue {
+    public let rawValue: String
+
+    public init(_ rawValue: String) {
+        self.rawValue = rawValue
+    }
 
     /// 429 with a `Retry-After` header (`retryAfterSeconds`, default 1).
     public static let rateLimited = FaultKind("rate-limited")
@@ -47,23 +55,12 @@ public struct FaultKind: Sendable, Hashable, Codable, CustomStringConvertible {
 }
 
 /// Which requests a fault applies to.
-public struct FaultTarget: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct FaultTarget: OpenStringValue {
     public let rawValue: String
 
     public init(_ rawValue: String) {
         self.rawValue = rawValue
     }
-
-    public init(from decoder: any Decoder) throws {
-        self.rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(self.rawValue)
-    }
-
-    public var description: String { self.rawValue }
 
     /// `GET /` of either service.
     public static let root = FaultTarget("root")
