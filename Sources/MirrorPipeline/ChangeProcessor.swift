@@ -92,8 +92,9 @@ public struct ChangeProcessor: Sendable {
         var result = ProcessedChange(outcome: packument.isUnpublished ? .unpublished : .stored, packument: packument, stale: stale)
         result.storePath = store.packageDirectory(for: packument.name)
 
+        let keep = packument.isUnpublished ? [] : keptVersions(packument)
         if !packument.isUnpublished {
-            try await storeTarballs(of: packument, into: &result)
+            try await storeTarballs(of: packument, keeping: keep, into: &result)
         }
         let start = ContinuousClock.now
         do {
@@ -101,7 +102,6 @@ public struct ChangeProcessor: Sendable {
                 _ = try store.storePackument(name: packument.name, rev: packument.rev ?? "0-unknown", json: bytes)
             }
             if !packument.isUnpublished {
-                let keep = keptVersions(packument)
                 result.removedVersions = try store.prune(name: packument.name, keep: keep)
             }
         } catch {
@@ -169,8 +169,7 @@ public struct ChangeProcessor: Sendable {
         }
     }
 
-    private func storeTarballs(of packument: Packument, into result: inout ProcessedChange) async throws(ProcessingFailure) {
-        let keep = keptVersions(packument)
+    private func storeTarballs(of packument: Packument, keeping keep: Set<String>, into result: inout ProcessedChange) async throws(ProcessingFailure) {
         for version in keep.sorted() {
             guard let info = packument.versions[version] else { continue }
             let path: String

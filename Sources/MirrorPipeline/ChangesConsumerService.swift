@@ -58,7 +58,6 @@ public struct ChangesConsumerService: Service {
         records: any RecordStore,
         store: PackageStore,
         checkpoints: CheckpointDirectory,
-        metrics: any MetricsFactory,
         logger: Logger
     ) {
         self.settings = settings
@@ -68,7 +67,8 @@ public struct ChangesConsumerService: Service {
         self.records = records
         self.store = store
         self.checkpoints = checkpoints
-        self.metrics = ConsumerMetrics(factory: metrics)
+        // One set of metric handles for the service and its processor.
+        self.metrics = processor.metrics
         self.logger = logger
     }
 

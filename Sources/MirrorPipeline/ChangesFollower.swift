@@ -164,7 +164,8 @@ struct ChangesFollower: Sendable {
                 let wait = backoff.next(retryAfter: retryAfter)
                 let reason = (error as? RegistryError)?.code.description ?? (error as? KafkaError)?.shortDescription ?? "other"
                 metrics.failure(reason: reason)
-                if what.hasPrefix("produce") { metrics.pagesRetried.increment() }
+                // Only the broker's answers are Kafka errors: a page that has to be sent again.
+                if error is KafkaError { metrics.pagesRetried.increment() }
                 logger.warning("Could not \(what); retrying in \(wait)", metadata: ["error": "\(error)", "attempt": "\(backoff.attempts)"])
                 if Task.isShuttingDownGracefully { return nil }
                 do {

@@ -70,7 +70,6 @@ public struct ConsumerApplication: Sendable {
             records: records,
             store: store,
             checkpoints: CheckpointDirectory(path: configuration.storage.updateSeqDirectory),
-            metrics: metrics,
             logger: logger
         )
         self.metricsEndpoint = MetricsEndpoint(registry: metricsRegistry, port: configuration.metricsPort, logger: logger)
