@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "changes-consumer", targets: ["changes-consumer"]),
         .executable(name: "npm-mirror", targets: ["npm-mirror"]),
         .executable(name: "npm-registry-sim", targets: ["npm-registry-sim"]),
+        .executable(name: "npm-mirror-bench", targets: ["npm-mirror-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -198,6 +199,19 @@ let package = Package(
                 "RegistrySimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The benchmark: the real binaries against a generated registry, beside curl.
+        .executableTarget(
+            name: "npm-mirror-bench",
+            dependencies: [
+                "MirrorConfig", "MirrorKafka", "MirrorStore", "NPMRegistry", "RegistrySimulator", "CouchDBDouble",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

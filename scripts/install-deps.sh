@@ -17,6 +17,8 @@ packages=(
   zlib1g-dev          # gzip/zlib
   libsqlite3-dev      # the embedded record database
   kcat                # talking to Kafka by hand
+  curl                # the benchmark measures the raw-download limit with it
+  time                # GNU time: the benchmark reads peak memory (ru_maxrss) through it
 )
 if $with_test_tools; then
   packages+=(prometheus shellcheck python3-yaml)

@@ -69,6 +69,7 @@ extension MirrorConfiguration {
                 dbdataDirectory: resolver.value(.dbdataDir, Parse.nonEmpty)
             ),
             metricsPort: resolver.value(.metricsPort, Parse.integer(in: 0...65_535)),
+            metricsFile: resolver.optional(.metricsFile, Parse.nonEmpty),
             lagThreshold: resolver.value(.lagThreshold, Parse.integer(in: 1...Int(Int32.max))),
             producer: Producer(
                 changesLimit: resolver.value(.changesLimit, Parse.integer(in: 1...10_000)),
@@ -89,6 +90,7 @@ extension MirrorConfiguration {
                 replicaLagWait: resolver.value(.replicaLagWait, Parse.duration),
                 packumentRevisionsKept: resolver.value(.packumentRevisionsKept, Parse.integer(in: 1...1000)),
                 removeUnpublished: resolver.value(.removeUnpublished, Parse.boolean),
+                fetchTarballs: resolver.value(.fetchTarballs, Parse.boolean),
                 processingRetryMax: resolver.value(.processingRetryMax, Parse.duration)
             ),
             httpTimeout: resolver.value(.httpTimeout, Parse.duration),

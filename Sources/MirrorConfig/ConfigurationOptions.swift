@@ -98,6 +98,10 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
     var packumentRevisionsKept: String?
     @Option(name: .customLong(Setting.removeUnpublished.flagName), help: ArgumentHelp(Setting.removeUnpublished.helpText))
     var removeUnpublished: String?
+    @Option(name: .customLong(Setting.fetchTarballs.flagName), help: ArgumentHelp(Setting.fetchTarballs.helpText))
+    var fetchTarballs: String?
+    @Option(name: .customLong(Setting.metricsFile.flagName), help: ArgumentHelp(Setting.metricsFile.helpText))
+    var metricsFile: String?
     @Option(name: .customLong(Setting.processingRetryMax.flagName), help: ArgumentHelp(Setting.processingRetryMax.helpText))
     var processingRetryMax: String?
 
@@ -121,6 +125,7 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
             (.watchdogInterval, watchdogInterval), (.watchdogStallChecks, watchdogStallChecks),
             (.watchdogMaxRestarts, watchdogMaxRestarts), (.watchdogRestartWindow, watchdogRestartWindow),
             (.consumerConcurrency, consumerConcurrency), (.kafkaSessionTimeout, kafkaSessionTimeout), (.packumentMaxSize, packumentMaxSize), (.maxUnpackedSize, maxUnpackedSize), (.maxTarballEntries, maxTarballEntries), (.replicaLagWait, replicaLagWait), (.packumentRevisionsKept, packumentRevisionsKept), (.removeUnpublished, removeUnpublished), (.processingRetryMax, processingRetryMax),
+            (.fetchTarballs, fetchTarballs), (.metricsFile, metricsFile),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { setting, value in value.map { (setting, $0) } })
     }

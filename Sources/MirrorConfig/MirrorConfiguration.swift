@@ -90,6 +90,8 @@ public struct MirrorConfiguration: Sendable, Equatable {
         public var replicaLagWait: Duration
         public var packumentRevisionsKept: Int
         public var removeUnpublished: Bool
+        /// False: metadata only (packuments and records, no tarballs).
+        public var fetchTarballs: Bool
         public var processingRetryMax: Duration
     }
 
@@ -99,6 +101,8 @@ public struct MirrorConfiguration: Sendable, Equatable {
     public var storage: Storage
     public var records: Records
     public var metricsPort: Int
+    /// Where the final metrics are written on exit, if anywhere.
+    public var metricsFile: String?
     public var lagThreshold: Int
     public var producer: Producer
     public var consumer: Consumer

@@ -53,8 +53,10 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
     case replicaLagWait = "REPLICA_LAG_WAIT"
     case packumentRevisionsKept = "PACKUMENT_REVISIONS_KEPT"
     case removeUnpublished = "REMOVE_UNPUBLISHED"
+    case fetchTarballs = "FETCH_TARBALLS"
     case processingRetryMax = "PROCESSING_RETRY_MAX"
     case logLevel = "LOG_LEVEL"
+    case metricsFile = "METRICS_FILE"
 
     /// The environment variable.
     public var environmentName: String { rawValue }
@@ -110,11 +112,12 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .replicaLagWait: "60s"
         case .packumentRevisionsKept: "3"
         case .removeUnpublished: "false"
+        case .fetchTarballs: "true"
         case .processingRetryMax: "10m"
         case .logLevel: "info"
         case .kafkaBrokers, .kafkaSecurityProtocol, .kafkaSASLMechanism, .kafkaSASLUsername, .kafkaSASLPassword,
             .kafkaSSLCALocation, .kafkaSSLCertificateLocation, .kafkaSSLKeyLocation, .kafkaSSLKeyPassword,
-            .couchDBURL, .couchDBUser, .couchDBPassword:
+            .couchDBURL, .couchDBUser, .couchDBPassword, .metricsFile:
             nil
         }
     }
@@ -171,8 +174,10 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .replicaLagWait: "How long to wait for the packument to catch up with the rev a change announced, before storing what is there as stale."
         case .packumentRevisionsKept: "Packument revisions kept per package (the current one included)."
         case .removeUnpublished: "Remove a package's stored files when it is deleted or unpublished (true/false)."
+        case .fetchTarballs: "Download, verify and store tarballs (true/false); false mirrors metadata only: packuments and records."
         case .processingRetryMax: "How long one change is retried (registry, store or database failures) before it is dead-lettered."
         case .logLevel: "Log level: trace, debug, info, notice, warning, error or critical."
+        case .metricsFile: "When set, the final metrics (Prometheus text) are written to this file as the process exits (the benchmark reads them)."
         }
     }
 

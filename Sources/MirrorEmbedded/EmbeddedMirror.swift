@@ -87,7 +87,7 @@ public struct EmbeddedMirror: Sendable {
     /// Runs everything until SIGTERM/SIGINT (then stops gracefully: consumers first, then the
     /// producer), or until a part fails.
     public func run(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
-        let endpoint = MetricsEndpoint(registry: metricsRegistry, port: configuration.metricsPort, logger: logger)
+        let endpoint = MetricsEndpoint(registry: metricsRegistry, port: configuration.metricsPort, snapshotPath: configuration.metricsFile, logger: logger)
         let reporter = ProgressReporter(producer: producer.producerService, consumers: consumers.map(\.consumerService), interval: .seconds(10), logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: endpoint),
@@ -99,9 +99,11 @@ public struct EmbeddedMirror: Sendable {
         do {
             try await group.run()
         } catch {
+            endpoint.writeSnapshot()
             await shutdownClients()
             throw error
         }
+        endpoint.writeSnapshot()
         await shutdownClients()
     }
 

@@ -58,16 +58,19 @@ public struct ChangeProcessor: Sendable {
         public var versionsLimit: Int
         public var replicaLagWait: Duration
         public var removeUnpublished: Bool
+        /// False: packuments only; tarballs are neither fetched nor pruned (`FETCH_TARBALLS=false`).
+        public var fetchTarballs: Bool
         /// Longest wait between packument re-reads while the registry's replicas catch up.
         public var replicaRetryMax: Duration = .seconds(5)
 
-        public init(registryURL: String, maxTarballSize: Int64, packumentMaxSize: Int64, versionsLimit: Int, replicaLagWait: Duration, removeUnpublished: Bool) {
+        public init(registryURL: String, maxTarballSize: Int64, packumentMaxSize: Int64, versionsLimit: Int, replicaLagWait: Duration, removeUnpublished: Bool, fetchTarballs: Bool = true) {
             self.registryURL = registryURL
             self.maxTarballSize = maxTarballSize
             self.packumentMaxSize = packumentMaxSize
             self.versionsLimit = versionsLimit
             self.replicaLagWait = replicaLagWait
             self.removeUnpublished = removeUnpublished
+            self.fetchTarballs = fetchTarballs
         }
     }
 
@@ -92,8 +95,9 @@ public struct ChangeProcessor: Sendable {
         var result = ProcessedChange(outcome: packument.isUnpublished ? .unpublished : .stored, packument: packument, stale: stale)
         result.storePath = store.packageDirectory(for: packument.name)
 
-        let keep = packument.isUnpublished ? [] : keptVersions(packument)
-        if !packument.isUnpublished {
+        let withTarballs = settings.fetchTarballs && !packument.isUnpublished
+        let keep = withTarballs ? keptVersions(packument) : []
+        if withTarballs {
             try await storeTarballs(of: packument, keeping: keep, into: &result)
         }
         let start = ContinuousClock.now
@@ -101,7 +105,7 @@ public struct ChangeProcessor: Sendable {
             try body.withUnsafeReadableBytes { bytes in
                 _ = try store.storePackument(name: packument.name, rev: packument.rev ?? "0-unknown", json: bytes)
             }
-            if !packument.isUnpublished {
+            if withTarballs {
                 result.removedVersions = try store.prune(name: packument.name, keep: keep)
             }
         } catch {

@@ -46,7 +46,8 @@ public struct ConsumerApplication: Sendable {
                 packumentMaxSize: configuration.consumer.packumentMaxSize,
                 versionsLimit: configuration.storage.oldPackageVersionsLimit,
                 replicaLagWait: configuration.consumer.replicaLagWait,
-                removeUnpublished: configuration.consumer.removeUnpublished
+                removeUnpublished: configuration.consumer.removeUnpublished,
+                fetchTarballs: configuration.consumer.fetchTarballs
             ),
             packages: PackageClient(registryURL: configuration.registry.registryURL, http: http),
             store: store,
@@ -72,7 +73,7 @@ public struct ConsumerApplication: Sendable {
             checkpoints: CheckpointDirectory(path: configuration.storage.updateSeqDirectory),
             logger: logger
         )
-        self.metricsEndpoint = MetricsEndpoint(registry: metricsRegistry, port: configuration.metricsPort, logger: logger)
+        self.metricsEndpoint = MetricsEndpoint(registry: metricsRegistry, port: configuration.metricsPort, snapshotPath: configuration.metricsFile, logger: logger)
     }
 
     /// Runs the consumer and its metrics endpoint until the consumer finishes (idle with

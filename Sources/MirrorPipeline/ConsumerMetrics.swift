@@ -1,4 +1,5 @@
 import CoreMetrics
+import Foundation
 import Metrics
 
 /// The consumer's metrics. Label values are bounded: results, stages, reason codes; never names.
@@ -10,6 +11,7 @@ struct ConsumerMetrics: Sendable {
     let inFlight: Gauge
     let lag: Gauge
     let lastProcessedSeq: Gauge
+    let lastChangeTime: Gauge
 
     init(factory: any MetricsFactory) {
         self.factory = factory
@@ -19,6 +21,7 @@ struct ConsumerMetrics: Sendable {
         inFlight = Gauge(label: "npm_mirror_consumer_in_flight", factory: factory)
         lag = Gauge(label: "npm_mirror_consumer_lag", factory: factory)
         lastProcessedSeq = Gauge(label: "npm_mirror_consumer_last_processed_seq", factory: factory)
+        lastChangeTime = Gauge(label: "npm_mirror_consumer_last_change_timestamp_seconds", factory: factory)
         // Series with known label values start at 0, so rates and alerts see them before the first event.
         for result in ["stored", "deleted", "unpublished", "skipped", "dead_lettered"] {
             Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result)], factory: factory).increment(by: 0)
@@ -28,6 +31,7 @@ struct ConsumerMetrics: Sendable {
     /// A change finished: `stored`, `deleted`, `unpublished`, `skipped` or `dead_lettered`.
     func change(result: String) {
         Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result)], factory: factory).increment()
+        lastChangeTime.record(Date().timeIntervalSince1970)
     }
 
     /// A tarball failed verification: `integrity` or an archive reason code.

@@ -1,5 +1,7 @@
+import Foundation
 import Hummingbird
 import Logging
+import MirrorStore
 import NIOCore
 import Prometheus
 import ServiceLifecycle
@@ -11,13 +13,16 @@ public final class MetricsEndpoint: Service, Sendable {
     private let registry: PrometheusCollectorRegistry
     private let host: String
     private let requestedPort: Int
+    private let snapshotPath: String?
     private let logger: Logger
     private let boundPort = Mutex<Int?>(nil)
     private let portStream: AsyncStream<Int>
     private let portContinuation: AsyncStream<Int>.Continuation
 
-    public init(registry: PrometheusCollectorRegistry, host: String = "0.0.0.0", port: Int, logger: Logger) {
+    /// `snapshotPath` (`METRICS_FILE`): where ``writeSnapshot()`` puts the final metrics.
+    public init(registry: PrometheusCollectorRegistry, host: String = "0.0.0.0", port: Int, snapshotPath: String? = nil, logger: Logger) {
         self.registry = registry
+        self.snapshotPath = snapshotPath
         self.host = host
         self.requestedPort = port
         self.logger = logger
@@ -59,5 +64,17 @@ public final class MetricsEndpoint: Service, Sendable {
         )
         // `run()` follows the enclosing service group's graceful shutdown; `runService()` would catch signals itself.
         try await application.run()
+    }
+
+    /// Writes every metric's current value, in the text format `/metrics` serves, to the snapshot
+    /// path (atomically), if one is set. Called as the process stops, so a run that ends before
+    /// anyone scrapes it still leaves its figures behind.
+    public func writeSnapshot() {
+        guard let snapshotPath else { return }
+        do {
+            try AtomicFile.write(Data(registry.emitToBuffer()), to: URL(fileURLWithPath: snapshotPath))
+        } catch {
+            logger.error("Could not write the metrics file", metadata: ["path": "\(snapshotPath)", "error": "\(error)"])
+        }
     }
 }

@@ -46,7 +46,7 @@ public struct ProducerApplication: Sendable {
             metrics: metrics,
             logger: logger
         )
-        self.metricsEndpoint = MetricsEndpoint(registry: metricsRegistry, port: configuration.metricsPort, logger: logger)
+        self.metricsEndpoint = MetricsEndpoint(registry: metricsRegistry, port: configuration.metricsPort, snapshotPath: configuration.metricsFile, logger: logger)
     }
 
     /// Runs the producer and its metrics endpoint until the producer finishes (caught up, or a
@@ -78,8 +78,10 @@ func runWithMetrics(
     do {
         try await group.run()
     } catch {
+        metricsEndpoint.writeSnapshot()
         try? await httpClient.shutdown()
         throw error
     }
+    metricsEndpoint.writeSnapshot()
     try await httpClient.shutdown()
 }

@@ -112,6 +112,12 @@ public final class RegistrySimulator: Sendable {
         self.core.log.stats(faults: self.core.faults.firedCounts)
     }
 
+    /// Requests served since start (or the last `resetRequestCounts()`): `requestCounts.total`
+    /// without copying the per-path counts, so it can be polled.
+    public var requestTotal: Int {
+        self.core.log.total
+    }
+
     /// The latest requests, oldest first.
     public func recentRequests(limit: Int = 1000) -> [RequestRecord] {
         self.core.log.recent(limit: limit)

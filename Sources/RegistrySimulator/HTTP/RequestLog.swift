@@ -71,6 +71,11 @@ final class RequestLog: Sendable {
         }
     }
 
+    /// Requests served so far; cheap enough to poll.
+    var total: Int {
+        self.state.withLock { $0.total }
+    }
+
     func stats(faults: [String: Int]) -> RequestStats {
         self.state.withLock { state in
             RequestStats(total: state.total, paths: state.paths, kinds: state.kinds, statuses: state.statuses, faults: faults)

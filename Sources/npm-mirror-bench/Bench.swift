@@ -1,0 +1,368 @@
+import AsyncHTTPClient
+import CouchDBDouble
+import Foundation
+import Logging
+import Metrics
+import MirrorConfig
+import MirrorKafka
+import MirrorStore
+import NIOCore
+import NPMRegistry
+import RegistrySimulator
+
+/// Runs the stages of one benchmark: the real `changes-producer` and `changes-consumer` binaries
+/// and `curl` as child processes, against a registry simulator, an embedded Kafka cluster and a
+/// CouchDB double that live in this process.
+struct Bench: Sendable {
+    let binaries: String
+    let workDirectory: String
+    let kafka: EmbeddedKafkaCluster
+    let couch: CouchDBDouble
+    let concurrency: Int
+    let seed: UInt64
+    let logger: Logger
+
+    /// Topic partitions: the default of `KAFKA_TOPIC_NUM_PARTITIONS`.
+    private let partitions = 12
+    private let versionsLimit = Int(Setting.oldPackageVersionsLimit.defaultValue!)!
+
+    // MARK: Variant
+
+    func run(_ workload: Workload) async throws -> VariantResults {
+        let directory = "\(workDirectory)/\(workload.name)"
+        logger.notice("variant \(workload.name): producer, feed only (\(workload.feedPackages) packages)")
+        let producer = try await withSimulator(packages: workload.feedPackages) { simulator in
+            try await produce(simulator, scenario: "\(workload.name)-feed", directory: "\(directory)/feed")
+        }
+
+        logger.notice("variant \(workload.name): end to end (\(workload.packages) packages)")
+        return try await withSimulator(
+            packages: workload.packages,
+            hugePackumentBytes: workload.hugePackumentBytes,
+            hugeTarballBytes: workload.hugeTarballBytes
+        ) { simulator in
+            let scenario = "\(workload.name)-e2e"
+            let producerEndToEnd = try await produce(simulator, scenario: scenario, directory: "\(directory)/e2e")
+            let (urls, gone) = try await discoverURLs(simulator)
+            logger.notice("variant \(workload.name): \(urls.count) URLs; warming the simulator's caches")
+            _ = try await curl(urls, directory: "\(directory)/curl-warm", keep: false)
+            logger.notice("variant \(workload.name): curl")
+            let curl = try await curl(urls, directory: "\(directory)/curl", keep: true)
+            logger.notice("variant \(workload.name): consumer")
+            simulator.resetRequestCounts()
+            let consumer = try await consume(simulator, scenario: scenario, mode: "full", directory: "\(directory)/e2e", fetchTarballs: true, maxSize: workload.hugeTarballBytes)
+            let requested = Set(simulator.requestCounts.paths.keys.filter { Self.isRegistryPath($0) })
+            let discovered = Set(urls.map { URL(string: $0)!.path(percentEncoded: true) } + gone)
+            logger.notice("variant \(workload.name): consumer, metadata only")
+            let metadataOnly = try await consume(simulator, scenario: scenario, mode: "meta", directory: "\(directory)/e2e", fetchTarballs: false, maxSize: workload.hugeTarballBytes)
+            let memoryPair = workload.memoryPairPackages > 0 ? try await measureMemoryPair(workload, directory: "\(directory)/memory") : nil
+            return VariantResults(
+                workload: workload,
+                producer: producer,
+                producerEndToEnd: producerEndToEnd,
+                consumer: consumer,
+                metadataOnly: metadataOnly,
+                curl: curl,
+                consumerVsCurl: consumer.workingSeconds > 0 ? curl.wallSeconds / consumer.workingSeconds : 0,
+                urlSetDifference: requested.symmetricDifference(discovered).count,
+                deletedPackages: gone.count,
+                memoryPair: memoryPair
+            )
+        }
+    }
+
+    /// The same small workload consumed twice, without and with the huge tarball.
+    private func measureMemoryPair(_ workload: Workload, directory: String) async throws -> MemoryPair {
+        var peaks: [Int64] = []
+        for (label, huge) in [("without", 0), ("with", workload.hugeTarballBytes)] {
+            logger.notice("variant \(workload.name): memory pair, \(label) the huge tarball")
+            let figures = try await withSimulator(packages: workload.memoryPairPackages, hugeTarballBytes: huge) { simulator in
+                let scenario = "\(workload.name)-memory-\(label)"
+                _ = try await produce(simulator, scenario: scenario, directory: "\(directory)/\(label)")
+                let urls = try await discoverURLs(simulator).urls
+                _ = try await curl(urls, directory: "\(directory)/\(label)/curl-warm", keep: false)
+                return try await consume(simulator, scenario: scenario, mode: "full", directory: "\(directory)/\(label)", fetchTarballs: true, maxSize: workload.hugeTarballBytes)
+            }
+            peaks.append(figures.peakRSSBytes)
+        }
+        return MemoryPair(hugeTarballBytes: workload.hugeTarballBytes, withoutPeakRSSBytes: peaks[0], withPeakRSSBytes: peaks[1], differenceBytes: peaks[1] - peaks[0])
+    }
+
+    private func withSimulator<T: Sendable>(
+        packages: Int,
+        hugePackumentBytes: Int = 0,
+        hugeTarballBytes: Int = 0,
+        _ body: (RegistrySimulator) async throws -> T
+    ) async throws -> T {
+        var configuration = RegistrySimulator.Configuration()
+        configuration.packages = packages
+        configuration.seed = seed
+        configuration.hugePackumentBytes = hugePackumentBytes
+        configuration.hugeTarballBytes = hugeTarballBytes
+        // Every tarball a run fetches stays built, so no stage pays for building them.
+        configuration.tarballCacheBytes = 8 << 30
+        configuration.packumentCacheBytes = 2 << 30
+        let simulator = try await RegistrySimulator.start(configuration: configuration, logger: Logger(label: "bench.simulator", factory: { _ in SwiftLogNoOpLogHandler() }))
+        do {
+            let result = try await body(simulator)
+            try await simulator.stop()
+            return result
+        } catch {
+            try? await simulator.stop()
+            throw error
+        }
+    }
+
+    // MARK: Producer
+
+    private func produce(_ simulator: RegistrySimulator, scenario: String, directory: String) async throws -> ProducerFigures {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try kafka.createTopic(topic(scenario), partitions: partitions)
+        let metricsFile = "\(directory)/producer.prom"
+        let result = try await ChildProcess.run(
+            "\(binaries)/changes-producer",
+            arguments: ["--exit-when-caught-up"],
+            environment: environment([
+                .kafkaTopic: topic(scenario),
+                .npmReplicateURL: simulator.replicateURL,
+                .updateSeq: "0",
+                .updateSeqDir: "\(directory)/producer-seq",
+                .metricsFile: metricsFile,
+            ]),
+            logFile: "\(directory)/producer.log",
+            timeout: .seconds(1200)
+        )
+        guard result.succeeded else {
+            throw BenchError("changes-producer ended with \(result.ending); see \(directory)/producer.log")
+        }
+        let metrics = try MetricsText(contentsOf: metricsFile)
+        let changes = Int(metrics.sum("npm_mirror_producer_changes_produced_total"))
+        let expected = simulator.packageNames.count
+        guard changes == expected else {
+            throw BenchError("changes-producer produced \(changes) changes; the feed has \(expected)")
+        }
+        return ProducerFigures(
+            changes: changes,
+            wallSeconds: result.wallSeconds,
+            changesPerSecond: Double(changes) / result.wallSeconds,
+            peakRSSBytes: result.peakRSSBytes,
+            cpuSeconds: result.userSeconds + result.systemSeconds
+        )
+    }
+
+    // MARK: Consumer
+
+    private func consume(
+        _ simulator: RegistrySimulator,
+        scenario: String,
+        mode: String,
+        directory: String,
+        fetchTarballs: Bool,
+        maxSize: Int
+    ) async throws -> ConsumerFigures {
+        let root = "\(directory)/consumer-\(mode)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let metricsFile = "\(root)/consumer.prom"
+        let baseline = simulator.requestTotal
+        // The working time starts with the consumer's first request to the registry.
+        let firstRequest = Task { () -> Double? in
+            while !Task.isCancelled {
+                if simulator.requestTotal > baseline { return Date().timeIntervalSince1970 }
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+            return nil
+        }
+        let result = try await ChildProcess.run(
+            "\(binaries)/changes-consumer",
+            arguments: ["--exit-when-idle", "1"],
+            environment: environment([
+                .kafkaTopic: topic(scenario),
+                .kafkaConsumerGroup: "bench-\(scenario)-\(mode)",
+                .kafkaDeadLetterTopic: "\(topic(scenario))-dead-\(mode)",
+                .kafkaEventsTopic: "\(topic(scenario))-events-\(mode)",
+                .kafkaSessionTimeout: "6s",
+                .npmRegistryURL: simulator.registryURL,
+                .couchDBURL: couch.url.absoluteString,
+                .couchDBUser: couch.adminUser,
+                .couchDBPassword: couch.adminPassword,
+                .databaseName: "bench-\(scenario)-\(mode)",
+                .remotePackageDir: "\(root)/packages",
+                .localPackageDir: "\(root)/scratch",
+                .updateSeqDir: "\(root)/update_seq",
+                .maxSize: "\(max(maxSize, 10 << 20) + (16 << 20))",
+                .consumerConcurrency: "\(concurrency)",
+                .fetchTarballs: fetchTarballs ? "true" : "false",
+                .metricsFile: metricsFile,
+            ]),
+            logFile: "\(root)/consumer.log",
+            timeout: .seconds(3600)
+        )
+        firstRequest.cancel()
+        guard result.succeeded else {
+            throw BenchError("changes-consumer ended with \(result.ending); see \(root)/consumer.log")
+        }
+        let metrics = try MetricsText(contentsOf: metricsFile)
+        let changes = Int(metrics.sum("npm_mirror_consumer_changes_total"))
+        let deadLettered = Int(metrics.sum("npm_mirror_consumer_changes_total", matching: ["result": "dead_lettered"]))
+        guard changes == simulator.packageNames.count else {
+            throw BenchError("changes-consumer finished \(changes) changes; the topic has \(simulator.packageNames.count)")
+        }
+        let started = await firstRequest.value ?? 0
+        let finished = metrics.sum("npm_mirror_consumer_last_change_timestamp_seconds")
+        let working = started > 0 && finished > started ? finished - started : result.wallSeconds
+        let tarballBytes = Int64(metrics.sum("npm_mirror_consumer_tarball_bytes_total"))
+        return ConsumerFigures(
+            changes: changes,
+            deadLettered: deadLettered,
+            tarballs: Int(metrics.sum("npm_mirror_consumer_tarballs_downloaded_total")),
+            tarballBytes: tarballBytes,
+            packumentBytes: Int64(metrics.sum("npm_mirror_consumer_packument_bytes_total")),
+            workingSeconds: working,
+            wallSeconds: result.wallSeconds,
+            packagesPerSecond: Double(changes) / working,
+            tarballMBPerSecond: Double(tarballBytes) / 1e6 / working,
+            peakRSSBytes: result.peakRSSBytes,
+            cpuSeconds: result.userSeconds + result.systemSeconds,
+            stages: Self.stages(metrics)
+        )
+    }
+
+    /// The consumer's own stage timers, largest first.
+    static func stages(_ metrics: MetricsText) -> [StageFigures] {
+        let name = "npm_mirror_consumer_stage_duration_seconds"
+        let stages = metrics.labelValues("\(name)_sum", label: "stage").map { stage in
+            (stage, metrics.sum("\(name)_sum", matching: ["stage": stage]), Int(metrics.sum("\(name)_count", matching: ["stage": stage])))
+        }
+        let total = stages.reduce(0) { $0 + $1.1 }
+        return stages
+            .map { StageFigures(stage: $0.0, seconds: $0.1, count: $0.2, share: total > 0 ? $0.1 / total : 0) }
+            .sorted { $0.seconds > $1.seconds }
+    }
+
+    // MARK: The raw-download limit
+
+    /// The URLs the consumer will fetch: every packument, and the tarballs of the versions it
+    /// keeps, chosen by the same rule (``VersionRetention``, `OLD_PACKAGE_VERSIONS_LIMIT`'s default).
+    /// Deleted packages answer 404: they are returned apart, as paths, since curl cannot fetch them.
+    private func discoverURLs(_ simulator: RegistrySimulator) async throws -> (urls: [String], gone: [String]) {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            let found = try await discoverURLs(simulator, client: client)
+            try await client.shutdown()
+            return found
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    private func discoverURLs(_ simulator: RegistrySimulator, client: HTTPClient) async throws -> (urls: [String], gone: [String]) {
+        let packages = PackageClient(
+            registryURL: simulator.registryURL,
+            http: RegistryHTTP(client: client, timeout: .seconds(120), metrics: NOOPMetricsHandler.instance)
+        )
+        let names = simulator.packageNames
+        let registryURL = simulator.registryURL
+        let limit = versionsLimit
+        var urls: [String] = []
+        var gone: [String] = []
+        try await withThrowingTaskGroup(of: (urls: [String], gone: String?).self) { group in
+            var next = names.makeIterator()
+            func add(_ name: String) {
+                group.addTask {
+                    let body: ByteBuffer
+                    do {
+                        body = try await packages.packument(name, maxBytes: Int.max)
+                    } catch let error as RegistryError where error.code == .notFound {
+                        return ([], Packument.registryPath(for: name))
+                    }
+                    let packument = try body.withUnsafeReadableBytes { try Packument.parse($0, expectedName: name) }
+                    var found = [registryURL + Packument.registryPath(for: name)]
+                    if !packument.isUnpublished {
+                        let keep = VersionRetention.versionsToKeep(versions: packument.versions.keys, time: packument.time, latest: packument.latest, limit: limit)
+                        found += keep.sorted().compactMap { packument.versions[$0] }.map { Packument.tarballURL(name: name, version: $0, registryURL: registryURL) }
+                    }
+                    return (found, nil)
+                }
+            }
+            for _ in 0..<16 { if let name = next.next() { add(name) } }
+            for try await found in group {
+                urls += found.urls
+                gone += found.gone.map { [$0] } ?? []
+                if let name = next.next() { add(name) }
+            }
+        }
+        return (urls.sorted(), gone)
+    }
+
+    /// Fetches `urls` with curl at the consumer's parallelism, into files on the same disk
+    /// (or into /dev/null to warm the simulator up).
+    private func curl(_ urls: [String], directory: String, keep: Bool) async throws -> CurlFigures {
+        try FileManager.default.createDirectory(atPath: "\(directory)/files", withIntermediateDirectories: true)
+        var config = """
+            header = "Accept: application/json"
+            fail
+            silent
+            show-error
+            parallel
+            parallel-max = \(concurrency)
+
+            """
+        for (index, url) in urls.enumerated() {
+            config += "url = \"\(url)\"\noutput = \"\(keep ? "\(directory)/files/\(index)" : "/dev/null")\"\n"
+        }
+        try config.write(toFile: "\(directory)/curl.config", atomically: true, encoding: .utf8)
+        let result = try await ChildProcess.run(
+            "/usr/bin/curl",
+            arguments: ["--config", "\(directory)/curl.config"],
+            environment: ["PATH": "/usr/bin:/bin"],
+            logFile: "\(directory)/curl.log",
+            timeout: .seconds(3600)
+        )
+        guard result.succeeded else {
+            throw BenchError("curl ended with \(result.ending); see \(directory)/curl.log")
+        }
+        var bytes: Int64 = 0
+        if keep {
+            for index in urls.indices {
+                let attributes = try FileManager.default.attributesOfItem(atPath: "\(directory)/files/\(index)")
+                bytes += (attributes[.size] as? NSNumber)?.int64Value ?? 0
+            }
+        }
+        return CurlFigures(
+            urls: urls.count,
+            bytes: bytes,
+            wallSeconds: result.wallSeconds,
+            mbPerSecond: Double(bytes) / 1e6 / result.wallSeconds,
+            peakRSSBytes: result.peakRSSBytes
+        )
+    }
+
+    // MARK: Wiring
+
+    private func topic(_ scenario: String) -> String { "bench-\(scenario)" }
+
+    /// The child's environment: this process's, without any npm-mirror setting (so nothing from
+    /// the caller's shell changes the run), plus the bench's own settings.
+    private func environment(_ settings: [Setting: String]) -> [String: String] {
+        let names = Set(Setting.allCases.map(\.environmentName))
+        var environment = ProcessInfo.processInfo.environment.filter { !names.contains($0.key) }
+        environment[Setting.configFile.environmentName] = "\(workDirectory)/empty-config.json"
+        environment[Setting.kafkaBrokers.environmentName] = kafka.bootstrapServers
+        environment[Setting.logLevel.environmentName] = "warning"
+        for (setting, value) in settings {
+            environment[setting.environmentName] = value
+        }
+        return environment
+    }
+
+    /// Packument and tarball paths; the replicate service's `/` and `/registry/_changes` are not.
+    private static func isRegistryPath(_ path: String) -> Bool {
+        path != "/" && !path.hasPrefix("/registry/_changes")
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,146 @@
+import ArgumentParser
+import CouchDBDouble
+import Foundation
+import Logging
+import MirrorKafka
+
+@main
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "npm-mirror-bench",
+        abstract: "Measures the pipeline's throughput and memory beside curl's raw-download limit.",
+        discussion: """
+            Runs the real changes-producer and changes-consumer binaries (from --binaries, by default the folder \
+            this program is in) against a generated registry, an embedded Kafka cluster and a CouchDB double, \
+            then prints one table and writes the same figures as JSON. scripts/bench.sh builds in release mode \
+            and runs it; docs/performance.md explains the method and the figures.
+            """
+    )
+
+    @Option(help: "Variants to run, comma-separated: \(Workload.all.map(\.name).joined(separator: ", ")).")
+    var variants: String = "small,large"
+
+    @Option(help: "Where to write the figures as JSON.")
+    var json: String = "bench-results.json"
+
+    @Option(help: "Folder of the changes-producer and changes-consumer binaries (default: this program's folder).")
+    var binaries: String?
+
+    @Option(help: "Scratch folder of the run (emptied first).")
+    var workDirectory: String = "./bench-work"
+
+    @Option(help: "Packages processed at once by the consumer, and curl's --parallel-max.")
+    var concurrency: Int = 8
+
+    @Option(help: "Seed of the generated registry.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Keep the scratch folder (stores, logs, metrics files) after the run.")
+    var keepWork = false
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = label == "bench" ? .notice : .error
+            return handler
+        }
+        let logger = Logger(label: "bench")
+        let workloads = try variants.split(separator: ",").map { name in
+            guard let workload = Workload.all.first(where: { $0.name == name.trimmingCharacters(in: .whitespaces) }) else {
+                throw ValidationError("unknown variant '\(name)'; known: \(Workload.all.map(\.name).joined(separator: ", "))")
+            }
+            return workload
+        }
+        let binaries = binaries ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        for binary in ["changes-producer", "changes-consumer"] where !FileManager.default.isExecutableFile(atPath: "\(binaries)/\(binary)") {
+            throw ValidationError("\(binaries)/\(binary) is missing: build it first (scripts/bench.sh does)")
+        }
+        for (tool, why) in [("/usr/bin/curl", "the raw-download limit is measured with it"), (ChildProcess.timeExecutable, "peak memory is read through it")]
+        where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw ValidationError("\(tool) is missing: \(why) (scripts/install-deps.sh installs it)")
+        }
+
+        let work = URL(fileURLWithPath: workDirectory).standardizedFileURL.path
+        try? FileManager.default.removeItem(atPath: work)
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        try "{}".write(toFile: "\(work)/empty-config.json", atomically: true, encoding: .utf8)
+
+        let kafka = try EmbeddedKafkaCluster(brokerCount: 1, logger: Logger(label: "bench.kafka"))
+        let couch = try await CouchDBDouble.start()
+        let bench = Bench(binaries: binaries, workDirectory: work, kafka: kafka, couch: couch, concurrency: concurrency, seed: seed, logger: logger)
+        var results: [VariantResults] = []
+        do {
+            for workload in workloads {
+                results.append(try await bench.run(workload))
+            }
+        } catch {
+            await couch.stop()
+            throw error
+        }
+        await couch.stop()
+
+        let report = BenchResults(
+            machine: MachineInfo.current,
+            seed: seed,
+            concurrency: concurrency,
+            variants: results,
+            targets: TargetCheck.judge(results)
+        )
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        print(report.table)
+        print("Figures written to \(json)")
+        if !keepWork { try? FileManager.default.removeItem(atPath: work) }
+    }
+}
+
+extension MachineInfo {
+    static var current: MachineInfo {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces)
+        var name = utsname()
+        uname(&name)
+        let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        #if DEBUG
+        let build = "debug"
+        #else
+        let build = "release"
+        #endif
+        return MachineInfo(
+            cpu: model ?? "unknown",
+            cores: ProcessInfo.processInfo.activeProcessorCount,
+            memoryBytes: ProcessInfo.processInfo.physicalMemory,
+            kernel: release,
+            build: build
+        )
+    }
+}
+
+extension TargetCheck {
+    /// The issue's targets, judged on the largest variant of a release build; a debug build or a
+    /// smoke-only run reports the figures without judging them.
+    static func judge(_ variants: [VariantResults]) -> [TargetCheck] {
+        guard let variant = variants.max(by: { $0.workload.packages < $1.workload.packages }) else { return [] }
+        let judged = MachineInfo.current.build == "release" && variant.workload.name != "smoke"
+        func check(_ target: String, _ measured: String, _ met: Bool) -> TargetCheck {
+            TargetCheck(target: target, measured: measured, met: judged ? met : nil)
+        }
+        let peak = max(variant.producer.peakRSSBytes, variant.consumer.peakRSSBytes, variant.metadataOnly.peakRSSBytes)
+        var checks = [
+            check("producer ≥ 100000 changes/s", String(format: "%.0f changes/s", variant.producer.changesPerSecond), variant.producer.changesPerSecond >= 100_000),
+            check("consumer ≥ 0.8 × curl", String(format: "%.2f × curl", variant.consumerVsCurl), variant.consumerVsCurl >= 0.8),
+            check("metadata-only ≥ 2000 packages/s", String(format: "%.0f packages/s", variant.metadataOnly.packagesPerSecond), variant.metadataOnly.packagesPerSecond >= 2000),
+            check("peak RSS ≤ 200 MB", String(format: "%.1f MB", Double(peak) / 1e6), peak <= 200_000_000),
+        ]
+        if let pair = variant.memoryPair {
+            checks.append(check(
+                "RSS with the huge tarball ≤ without + 8 MB",
+                String(format: "%+.1f MB", Double(pair.differenceBytes) / 1e6),
+                pair.differenceBytes <= 8_000_000
+            ))
+        }
+        return checks
+    }
+}

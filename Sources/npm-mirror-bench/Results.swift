@@ -1,0 +1,92 @@
+/// The figures of one run, as `--json` writes them. Seconds are wall-clock; bytes are bytes.
+struct BenchResults: Codable, Sendable {
+    var machine: MachineInfo
+    var seed: UInt64
+    var concurrency: Int
+    var variants: [VariantResults]
+    var targets: [TargetCheck]
+}
+
+struct MachineInfo: Codable, Sendable {
+    var cpu: String
+    var cores: Int
+    var memoryBytes: UInt64
+    var kernel: String
+    var build: String
+}
+
+struct VariantResults: Codable, Sendable {
+    var workload: Workload
+    /// Feed-only run: the headline producer figure.
+    var producer: ProducerFigures
+    /// The producer filling the topic of the end-to-end workload.
+    var producerEndToEnd: ProducerFigures
+    var consumer: ConsumerFigures
+    var metadataOnly: ConsumerFigures
+    var curl: CurlFigures
+    /// curl's time ÷ the consumer's working time: the consumer's throughput as a share of the
+    /// raw-download limit (1.0: as fast as curl).
+    var consumerVsCurl: Double
+    /// Paths the consumer asked the registry for that the discovered URL set lacks, and the
+    /// other way round: both 0 when curl fetched exactly what the consumer fetched.
+    var urlSetDifference: Int
+    /// Deleted packages: the consumer's packument request gets a 404, curl's set leaves them out.
+    var deletedPackages: Int
+    var memoryPair: MemoryPair?
+}
+
+struct ProducerFigures: Codable, Sendable {
+    var changes: Int
+    var wallSeconds: Double
+    var changesPerSecond: Double
+    var peakRSSBytes: Int64
+    var cpuSeconds: Double
+}
+
+struct StageFigures: Codable, Sendable {
+    var stage: String
+    /// Seconds summed over every lane (lanes overlap, so the sum can exceed the wall time).
+    var seconds: Double
+    var count: Int
+    /// Share of all stage seconds.
+    var share: Double
+}
+
+struct ConsumerFigures: Codable, Sendable {
+    var changes: Int
+    var deadLettered: Int
+    var tarballs: Int
+    var tarballBytes: Int64
+    var packumentBytes: Int64
+    /// From the first registry request to the last change done.
+    var workingSeconds: Double
+    /// From process start to exit (start-up, group join and the idle wait included).
+    var wallSeconds: Double
+    var packagesPerSecond: Double
+    var tarballMBPerSecond: Double
+    var peakRSSBytes: Int64
+    var cpuSeconds: Double
+    var stages: [StageFigures]
+}
+
+struct CurlFigures: Codable, Sendable {
+    var urls: Int
+    var bytes: Int64
+    var wallSeconds: Double
+    var mbPerSecond: Double
+    var peakRSSBytes: Int64
+}
+
+struct MemoryPair: Codable, Sendable {
+    var hugeTarballBytes: Int
+    var withoutPeakRSSBytes: Int64
+    var withPeakRSSBytes: Int64
+    var differenceBytes: Int64
+}
+
+struct TargetCheck: Codable, Sendable {
+    var target: String
+    var measured: String
+    /// nil when not judged (a smoke run, or a figure this run did not measure).
+    var met: Bool?
+}

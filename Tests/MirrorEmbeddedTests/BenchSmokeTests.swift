@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+private let benchExecutable = repositoryRoot.appendingPathComponent(".build/debug/npm-mirror-bench")
+
+/// The benchmark's smoke variant, so the command never rots. It checks that the command runs the
+/// real binaries end to end and that its figures agree with each other, never how fast anything is:
+/// timings on a shared CI machine prove nothing.
+@Suite("Benchmark smoke run", .timeLimit(.minutes(15)))
+struct BenchSmokeTests {
+    @Test("the smoke variant runs every stage and reports consistent figures")
+    func smokeVariant() throws {
+        let work = NSTemporaryDirectory() + "npm-mirror-bench-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let jsonPath = work + "-results.json"
+        defer { try? FileManager.default.removeItem(atPath: jsonPath) }
+
+        let process = Process()
+        process.executableURL = benchExecutable
+        process.arguments = ["--variants", "smoke", "--json", jsonPath, "--work-directory", work, "--concurrency", "4"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "npm-mirror-bench failed:\n\(output)")
+        #expect(output.contains("consumer ÷ curl"))
+        #expect(output.contains("Targets:"))
+
+        let results = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: jsonPath))) as? [String: Any])
+        let machine = try #require(results["machine"] as? [String: Any])
+        #expect((machine["cores"] as? Int ?? 0) > 0)
+        let variant = try #require((results["variants"] as? [[String: Any]])?.first)
+        let workload = try #require(variant["workload"] as? [String: Any])
+        let hugeTarball = try #require(workload["hugeTarballBytes"] as? Int)
+
+        let producer = try #require(variant["producer"] as? [String: Any])
+        #expect(producer["changes"] as? Int == workload["feedPackages"] as? Int)
+        #expect(number(producer["changesPerSecond"]) > 0)
+        #expect((1_000_000...4_000_000_000).contains(number(producer["peakRSSBytes"])))
+
+        let endToEnd = try #require(variant["producerEndToEnd"] as? [String: Any])
+        let changes = try #require(endToEnd["changes"] as? Int)
+        #expect(changes >= workload["packages"] as? Int ?? .max)
+
+        let consumer = try #require(variant["consumer"] as? [String: Any])
+        #expect(consumer["changes"] as? Int == changes)
+        #expect(consumer["deadLettered"] as? Int == 0)
+        #expect((consumer["tarballs"] as? Int ?? 0) > changes / 2)
+        #expect(number(consumer["tarballBytes"]) > Double(hugeTarball))
+        #expect(number(consumer["workingSeconds"]) > 0)
+        #expect(number(consumer["workingSeconds"]) <= number(consumer["wallSeconds"]))
+        let stages = try #require(consumer["stages"] as? [[String: Any]])
+        #expect(Set(stages.compactMap { $0["stage"] as? String }).isSuperset(of: ["packument", "tarball", "store", "record"]))
+        #expect(abs(stages.reduce(0) { $0 + number($1["share"]) } - 1) < 0.01)
+
+        let metadataOnly = try #require(variant["metadataOnly"] as? [String: Any])
+        #expect(metadataOnly["changes"] as? Int == changes)
+        #expect(metadataOnly["tarballs"] as? Int == 0)
+
+        let curl = try #require(variant["curl"] as? [String: Any])
+        #expect(curl["urls"] as? Int == changes - deletedCount(variant) + (consumer["tarballs"] as? Int ?? 0))
+        #expect(number(curl["bytes"]) > number(consumer["tarballBytes"]))
+        #expect(variant["urlSetDifference"] as? Int == 0, "curl must fetch exactly the URLs the consumer fetched")
+
+        let pair = try #require(variant["memoryPair"] as? [String: Any])
+        #expect(number(pair["withPeakRSSBytes"]) > 0 && number(pair["withoutPeakRSSBytes"]) > 0)
+
+        let targets = try #require(results["targets"] as? [[String: Any]])
+        #expect(targets.count == 5)
+        #expect(targets.allSatisfy { $0["met"] == nil }, "a smoke run judges no target")
+    }
+}
+
+private func number(_ value: Any?) -> Double {
+    (value as? NSNumber)?.doubleValue ?? -1
+}
+
+/// Changes whose packument is gone (deleted packages): the consumer asks once and gets a 404,
+/// which curl's URL set leaves out.
+private func deletedCount(_ variant: [String: Any]) -> Int {
+    (variant["deletedPackages"] as? Int) ?? 0
+}
