@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "npm-mirror", targets: ["npm-mirror"]),
         .executable(name: "npm-registry-sim", targets: ["npm-registry-sim"]),
         .executable(name: "npm-mirror-bench", targets: ["npm-mirror-bench"]),
+        .executable(name: "npm-mirror-chaos", targets: ["npm-mirror-chaos"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -202,16 +203,38 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the benchmark and the reliability suite share: child processes (measured, killable),
+        // metrics files, the environment of the pipeline's processes.
+        .target(
+            name: "MirrorHarness",
+            dependencies: ["MirrorConfig", "MirrorKafka", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         // The benchmark: the real binaries against a generated registry, beside curl.
         .executableTarget(
             name: "npm-mirror-bench",
             dependencies: [
-                "MirrorConfig", "MirrorKafka", "MirrorStore", "NPMRegistry", "RegistrySimulator", "CouchDBDouble",
+                "MirrorHarness", "MirrorConfig", "MirrorKafka", "MirrorStore", "NPMRegistry", "RegistrySimulator", "CouchDBDouble",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The reliability suite: kills, faults and hostile input against the real binaries, then an audit.
+        .executableTarget(
+            name: "npm-mirror-chaos",
+            dependencies: [
+                "MirrorHarness", "MirrorConfig", "MirrorKafka", "MirrorPipeline", "MirrorStore", "NPMRegistry", "RegistrySimulator", "CouchDBDouble",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -223,7 +246,7 @@ let package = Package(
         .testTarget(
             name: "MirrorPipelineTests",
             dependencies: [
-                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "NPMRegistry", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble",
+                "MirrorPipeline", "MirrorHarness", "MirrorKafka", "MirrorConfig", "NPMRegistry", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),

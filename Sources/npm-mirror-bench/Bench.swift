@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Metrics
 import MirrorConfig
+import MirrorHarness
 import MirrorKafka
 import MirrorStore
 import NIOCore
@@ -20,6 +21,9 @@ struct Bench: Sendable {
     let couch: CouchDBDouble
     let concurrency: Int
     let seed: UInt64
+    let childLogLevel: String
+    /// When set, producers and consumers run under `perf record`, their profiles written here.
+    let profileDirectory: String?
     let logger: Logger
 
     /// Topic partitions: the default of `KAFKA_TOPIC_NUM_PARTITIONS`.
@@ -119,9 +123,10 @@ struct Bench: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try kafka.createTopic(topic(scenario), partitions: partitions)
         let metricsFile = "\(directory)/producer.prom"
+        let (executable, arguments) = profiled("\(binaries)/changes-producer", ["--exit-when-caught-up"], as: "\(scenario)-producer")
         let result = try await ChildProcess.run(
-            "\(binaries)/changes-producer",
-            arguments: ["--exit-when-caught-up"],
+            executable,
+            arguments: arguments,
             environment: environment([
                 .kafkaTopic: topic(scenario),
                 .npmReplicateURL: simulator.replicateURL,
@@ -130,6 +135,7 @@ struct Bench: Sendable {
                 .metricsFile: metricsFile,
             ]),
             logFile: "\(directory)/producer.log",
+            measured: true,
             timeout: .seconds(1200)
         )
         guard result.succeeded else {
@@ -145,8 +151,8 @@ struct Bench: Sendable {
             changes: changes,
             wallSeconds: result.wallSeconds,
             changesPerSecond: Double(changes) / result.wallSeconds,
-            peakRSSBytes: result.peakRSSBytes,
-            cpuSeconds: result.userSeconds + result.systemSeconds
+            peakRSSBytes: result.peakRSSBytes ?? 0,
+            cpuSeconds: result.cpuSeconds
         )
     }
 
@@ -172,9 +178,10 @@ struct Bench: Sendable {
             }
             return nil
         }
+        let (executable, arguments) = profiled("\(binaries)/changes-consumer", ["--exit-when-idle", "1"], as: "\(scenario)-consumer-\(mode)")
         let result = try await ChildProcess.run(
-            "\(binaries)/changes-consumer",
-            arguments: ["--exit-when-idle", "1"],
+            executable,
+            arguments: arguments,
             environment: environment([
                 .kafkaTopic: topic(scenario),
                 .kafkaConsumerGroup: "bench-\(scenario)-\(mode)",
@@ -195,6 +202,7 @@ struct Bench: Sendable {
                 .metricsFile: metricsFile,
             ]),
             logFile: "\(root)/consumer.log",
+            measured: true,
             timeout: .seconds(3600)
         )
         firstRequest.cancel()
@@ -221,8 +229,8 @@ struct Bench: Sendable {
             wallSeconds: result.wallSeconds,
             packagesPerSecond: Double(changes) / working,
             tarballMBPerSecond: Double(tarballBytes) / 1e6 / working,
-            peakRSSBytes: result.peakRSSBytes,
-            cpuSeconds: result.userSeconds + result.systemSeconds,
+            peakRSSBytes: result.peakRSSBytes ?? 0,
+            cpuSeconds: result.cpuSeconds,
             stages: Self.stages(metrics)
         )
     }
@@ -317,6 +325,7 @@ struct Bench: Sendable {
             arguments: ["--config", "\(directory)/curl.config"],
             environment: ["PATH": "/usr/bin:/bin"],
             logFile: "\(directory)/curl.log",
+            measured: true,
             timeout: .seconds(3600)
         )
         guard result.succeeded else {
@@ -334,26 +343,29 @@ struct Bench: Sendable {
             bytes: bytes,
             wallSeconds: result.wallSeconds,
             mbPerSecond: Double(bytes) / 1e6 / result.wallSeconds,
-            peakRSSBytes: result.peakRSSBytes
+            peakRSSBytes: result.peakRSSBytes ?? 0
         )
     }
 
     // MARK: Wiring
 
+    /// The program and arguments to start: under `perf record` (cpu-clock samples with call graphs,
+    /// into `profileDirectory/NAME.perf.data`) when profiling, else as they are.
+    private func profiled(_ executable: String, _ arguments: [String], as name: String) -> (String, [String]) {
+        guard let profileDirectory else { return (executable, arguments) }
+        return ("/usr/bin/perf", ["record", "-e", "cpu-clock", "-F", "999", "-g", "-o", "\(profileDirectory)/\(name).perf.data", "--", executable] + arguments)
+    }
+
     private func topic(_ scenario: String) -> String { "bench-\(scenario)" }
 
-    /// The child's environment: this process's, without any npm-mirror setting (so nothing from
-    /// the caller's shell changes the run), plus the bench's own settings.
+    /// The settings every pipeline process of the run shares, plus `settings`.
     private func environment(_ settings: [Setting: String]) -> [String: String] {
-        let names = Set(Setting.allCases.map(\.environmentName))
-        var environment = ProcessInfo.processInfo.environment.filter { !names.contains($0.key) }
-        environment[Setting.configFile.environmentName] = "\(workDirectory)/empty-config.json"
-        environment[Setting.kafkaBrokers.environmentName] = kafka.bootstrapServers
-        environment[Setting.logLevel.environmentName] = "warning"
-        for (setting, value) in settings {
-            environment[setting.environmentName] = value
-        }
-        return environment
+        let shared: [Setting: String] = [
+            .configFile: "\(workDirectory)/empty-config.json",
+            .kafkaBrokers: kafka.bootstrapServers,
+            .logLevel: childLogLevel,
+        ]
+        return PipelineEnvironment.make(shared.merging(settings) { $1 })
     }
 
     /// Packument and tarball paths; the replicate service's `/` and `/registry/_changes` are not.

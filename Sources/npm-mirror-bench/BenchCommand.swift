@@ -2,6 +2,7 @@ import ArgumentParser
 import CouchDBDouble
 import Foundation
 import Logging
+import MirrorHarness
 import MirrorKafka
 
 @main
@@ -35,6 +36,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Seed of the generated registry.")
     var seed: UInt64 = 1
 
+    @Option(help: "LOG_LEVEL of the producer and consumer processes (their logs are in the scratch folder).")
+    var childLogLevel: String = "warning"
+
+    @Option(help: "Profile the producer and consumer runs with `perf record` (cpu-clock, call graphs) into this folder; peak RSS is then perf's, not the program's.")
+    var profile: String?
+
     @Flag(help: "Keep the scratch folder (stores, logs, metrics files) after the run.")
     var keepWork = false
 
@@ -67,7 +74,13 @@ struct BenchCommand: AsyncParsableCommand {
 
         let kafka = try EmbeddedKafkaCluster(brokerCount: 1, logger: Logger(label: "bench.kafka"))
         let couch = try await CouchDBDouble.start()
-        let bench = Bench(binaries: binaries, workDirectory: work, kafka: kafka, couch: couch, concurrency: concurrency, seed: seed, logger: logger)
+        let bench = Bench(binaries: binaries, workDirectory: work, kafka: kafka, couch: couch, concurrency: concurrency, seed: seed, childLogLevel: childLogLevel,
+            profileDirectory: try profile.map { path in
+                let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+                try FileManager.default.createDirectory(atPath: absolute, withIntermediateDirectories: true)
+                return absolute
+            },
+            logger: logger)
         var results: [VariantResults] = []
         do {
             for workload in workloads {

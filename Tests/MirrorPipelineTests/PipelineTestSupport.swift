@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import MirrorConfig
+import MirrorHarness
 import MirrorKafka
 import MirrorPipeline
 import NPMRegistry
@@ -129,18 +130,5 @@ struct TimeLimitExceeded: Error {}
 
 /// Every message on `topic`, read from the start with a fresh consumer group.
 func readTopic(_ topic: String, on cluster: EmbeddedKafkaCluster, timeout: Duration = .seconds(30)) async throws -> [KafkaConsumerMessage] {
-    let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: testLogger)
-    let total = try await admin.watermarks(topic: topic).values.reduce(0) { $0 + Int($1.high - $1.low) }
-    guard total > 0 else { return [] }
-    var configuration = KafkaConsumer.Configuration(client: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), groupID: "reader-\(UUID().uuidString)")
-    configuration.sessionTimeout = .seconds(6)
-    let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger)
-    try consumer.subscribe(topics: [topic])
-    var received: [KafkaConsumerMessage] = []
-    let deadline = ContinuousClock.now + timeout
-    while received.count < total, ContinuousClock.now < deadline {
-        received += try await consumer.poll(maxMessages: 1000, timeout: .milliseconds(200))
-    }
-    await consumer.close()
-    return received
+    try await TopicReader.readAll(topic, bootstrapServers: cluster.bootstrapServers, timeout: timeout, logger: testLogger)
 }

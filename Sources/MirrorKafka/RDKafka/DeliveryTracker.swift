@@ -46,7 +46,13 @@ final class DeliveryTracker: Sendable {
         let batchID = UInt32(truncatingIfNeeded: bits >> 32)
         let index = Int(bits & 0xFFFF_FFFF)
         let waiter: (CheckedContinuation<Outcome, Never>, Outcome)? = state.withLock { state in
-            guard var batch = state.batches[batchID], index < batch.outcome.reports.count else { return nil }
+            // Taken out of the dictionary (not copied), so the reports array stays uniquely referenced and
+            // is written in place: a copy here would make a batch of n messages cost n² to settle.
+            guard var batch = state.batches.removeValue(forKey: batchID) else { return nil }
+            guard index < batch.outcome.reports.count else {
+                state.batches[batchID] = batch
+                return nil
+            }
             if let error {
                 batch.outcome.failureCount += 1
                 if batch.outcome.firstFailure == nil { batch.outcome.firstFailure = error }
@@ -62,7 +68,7 @@ final class DeliveryTracker: Sendable {
     /// Only the first `enqueued` messages of the batch were handed to librdkafka; the rest failed with `error`.
     func stopEnqueueing(batch batchID: UInt32, enqueued: Int, error: KafkaError) {
         let waiter: (CheckedContinuation<Outcome, Never>, Outcome)? = state.withLock { state in
-            guard var batch = state.batches[batchID] else { return nil }
+            guard var batch = state.batches.removeValue(forKey: batchID) else { return nil }
             batch.outcome.failureCount += batch.expected - enqueued
             if batch.outcome.firstFailure == nil { batch.outcome.firstFailure = error }
             batch.expected = enqueued
@@ -75,9 +81,8 @@ final class DeliveryTracker: Sendable {
     func wait(batch batchID: UInt32) async -> Outcome {
         await withCheckedContinuation { continuation in
             let ready: Outcome? = state.withLock { state in
-                guard var batch = state.batches[batchID] else { return Outcome(reports: []) }
+                guard var batch = state.batches.removeValue(forKey: batchID) else { return Outcome(reports: []) }
                 if batch.settled >= batch.expected {
-                    state.batches[batchID] = nil
                     return batch.outcome
                 }
                 batch.waiter = continuation

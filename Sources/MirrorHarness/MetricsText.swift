@@ -1,34 +1,34 @@
 import Foundation
 
 /// The samples of a Prometheus text exposition (what `/metrics` serves and `METRICS_FILE` holds).
-struct MetricsText: Sendable {
-    struct Sample: Sendable {
-        var name: String
-        var labels: [String: String]
-        var value: Double
+public struct MetricsText: Sendable {
+    public struct Sample: Sendable {
+        public var name: String
+        public var labels: [String: String]
+        public var value: Double
     }
 
-    var samples: [Sample]
+    public var samples: [Sample]
 
-    init(contentsOf path: String) throws {
+    public init(contentsOf path: String) throws {
         try self.init(String(contentsOfFile: path, encoding: .utf8))
     }
 
-    init(_ text: String) {
+    public init(_ text: String) {
         samples = text.split(separator: "\n").compactMap { line in
             line.hasPrefix("#") ? nil : Self.parse(line)
         }
     }
 
     /// The sum of every sample named `name` whose labels include `matching`.
-    func sum(_ name: String, matching: [String: String] = [:]) -> Double {
+    public func sum(_ name: String, matching: [String: String] = [:]) -> Double {
         samples.lazy
             .filter { sample in sample.name == name && matching.allSatisfy { key, value in sample.labels[key] == value } }
             .reduce(0) { $0 + $1.value }
     }
 
     /// The distinct values of `label` among the samples named `name`.
-    func labelValues(_ name: String, label: String) -> [String] {
+    public func labelValues(_ name: String, label: String) -> [String] {
         Array(Set(samples.filter { $0.name == name }.compactMap { $0.labels[label] })).sorted()
     }
 

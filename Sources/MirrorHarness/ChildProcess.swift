@@ -1,0 +1,169 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Foundation
+
+/// How a child process ended, how long it ran and, when measured, what it used.
+public struct ChildResult: Sendable {
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var wallSeconds: Double
+    /// Peak resident memory (`ru_maxrss`), when the child ran under GNU time.
+    public var peakRSSBytes: Int64?
+    public var userSeconds: Double?
+    public var systemSeconds: Double?
+
+    public var succeeded: Bool { exitCode == 0 }
+    public var cpuSeconds: Double { (userSeconds ?? 0) + (systemSeconds ?? 0) }
+
+    public var ending: String {
+        if let exitCode { return "exit \(exitCode)" }
+        return "signal \(signal ?? 0)"
+    }
+}
+
+public struct ChildProcessError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// A program started with `posix_spawn`, stdout and stderr appended to a log file; the harnesses
+/// (benchmark, reliability suite) run the real `changes-producer` and `changes-consumer` this way,
+/// so they can measure them and kill them.
+///
+/// With `measured`, the program runs under `/usr/bin/time`. Why not this process's own `wait4`:
+/// `posix_spawn` starts the child on this process's memory (vfork), and Linux carries that memory's
+/// high-water mark into the child's `ru_maxrss` across `exec`, so every child would seem as large as
+/// the harness. time forks from its own small image, so what it reports is the program's own peak.
+public final class ChildProcess: Sendable {
+    public static let timeExecutable = "/usr/bin/time"
+
+    public let pid: pid_t
+    public let executable: String
+    private let start: ContinuousClock.Instant
+    private let statsFile: String?
+
+    public static func start(
+        _ executable: String,
+        arguments: [String] = [],
+        environment: [String: String],
+        logFile: String,
+        measured: Bool = false
+    ) throws -> ChildProcess {
+        let statsFile = measured ? logFile + ".time" : nil
+        let start = ContinuousClock.now
+        let pid: pid_t
+        if let statsFile {
+            pid = try spawn(Self.timeExecutable, arguments: ["--format", "%M %U %S", "--output", statsFile, executable] + arguments, environment: environment, logFile: logFile)
+        } else {
+            pid = try spawn(executable, arguments: arguments, environment: environment, logFile: logFile)
+        }
+        return ChildProcess(pid: pid, executable: executable, start: start, statsFile: statsFile)
+    }
+
+    /// Starts the program, waits for it (killing it after `timeout`) and returns how it went.
+    public static func run(
+        _ executable: String,
+        arguments: [String] = [],
+        environment: [String: String],
+        logFile: String,
+        measured: Bool = false,
+        timeout: Duration
+    ) async throws -> ChildResult {
+        let child = try start(executable, arguments: arguments, environment: environment, logFile: logFile, measured: measured)
+        let killer = Task {
+            try await Task.sleep(for: timeout)
+            child.send(SIGKILL)
+        }
+        defer { killer.cancel() }
+        return try await child.wait()
+    }
+
+    private init(pid: pid_t, executable: String, start: ContinuousClock.Instant, statsFile: String?) {
+        self.pid = pid
+        self.executable = executable
+        self.start = start
+        self.statsFile = statsFile
+    }
+
+    /// Sends `signal` to the program (under time: to time's child, the program itself).
+    public func send(_ signal: Int32) {
+        if statsFile != nil {
+            // time forwards nothing; signal its children (the program) directly.
+            for child in Self.children(of: pid) { kill(child, signal) }
+            if signal == SIGKILL { kill(pid, SIGKILL) }
+        } else {
+            kill(pid, signal)
+        }
+    }
+
+    /// Waits for the program to end, on a thread of its own (never a cooperative one).
+    public func wait() async throws -> ChildResult {
+        let pid = self.pid
+        let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+            DispatchQueue.global().async {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                continuation.resume(returning: status)
+            }
+        }
+        let wall = (ContinuousClock.now - start).seconds
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        guard let statsFile else {
+            return ChildResult(exitCode: exited ? code : nil, signal: exited ? nil : status & 0x7f, wallSeconds: wall)
+        }
+        // time exits with the program's status (a signal shows as 128 + signal). Its last line is
+        // "maxrss-KiB user-seconds system-seconds"; a line before it may say how the program ended.
+        let stats = ((try? String(contentsOfFile: statsFile, encoding: .utf8)) ?? "")
+            .split(separator: "\n").last.map { $0.split(separator: " ").compactMap { Double($0) } } ?? []
+        guard stats.count == 3 else {
+            throw ChildProcessError(description: "\(Self.timeExecutable) left no figures for \(executable) in \(statsFile) (\(exited ? "exit \(code)" : "signal \(status & 0x7f)"))")
+        }
+        return ChildResult(
+            exitCode: exited && code < 128 ? code : nil,
+            signal: !exited ? status & 0x7f : code >= 128 ? code - 128 : nil,
+            wallSeconds: wall,
+            peakRSSBytes: Int64(stats[0]) * 1024,
+            userSeconds: stats[1],
+            systemSeconds: stats[2]
+        )
+    }
+
+    private static func children(of parent: pid_t) -> [pid_t] {
+        let listed = (try? String(contentsOfFile: "/proc/\(parent)/task/\(parent)/children", encoding: .utf8)) ?? ""
+        return listed.split(separator: " ").compactMap { pid_t($0) }
+    }
+
+    private static func spawn(_ executable: String, arguments: [String], environment: [String: String], logFile: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        guard result == 0 else {
+            throw ChildProcessError(description: "could not start \(executable): \(String(cString: strerror(result)))")
+        }
+        return pid
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    public var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,384 @@
+import CouchDBDouble
+import Foundation
+import Logging
+import MirrorConfig
+import MirrorHarness
+import MirrorKafka
+import MirrorPipeline
+import RegistrySimulator
+
+/// The scenarios. Each builds a rig, does its damage, lets the pipeline finish, and audits.
+struct Suite: Sendable {
+    let binaries: String
+    let workDirectory: String
+    let kafka: EmbeddedKafkaCluster
+    let couch: CouchDBDouble
+    let tally: Tally
+    let kills: Int
+    let packages: Int
+    let seed: UInt64
+    let logger: Logger
+
+    static let names = ["consumer-kills", "producer-kills", "graceful-stop", "kafka-faults", "registry-faults", "couchdb-faults", "disk-full", "hostile-input", "secrets"]
+
+    func run(_ name: String) async {
+        let start = ContinuousClock.now
+        logger.notice("scenario \(name)")
+        do {
+            let detail: String
+            switch name {
+            case "consumer-kills": detail = try await consumerKills()
+            case "producer-kills": detail = try await producerKills()
+            case "graceful-stop": detail = try await gracefulStop()
+            case "kafka-faults": detail = try await kafkaFaults()
+            case "registry-faults": detail = try await registryFaults()
+            case "couchdb-faults": detail = try await couchDBFaults()
+            case "disk-full": detail = try await diskFull()
+            case "hostile-input": detail = try await hostileInput()
+            case "secrets": detail = try await secrets()
+            default: throw ChaosError("unknown scenario \(name); known: \(Self.names.joined(separator: ", "))")
+            }
+            let outcome = detail.hasPrefix("skipped") ? "skipped" : "passed"
+            tally.update { $0.scenarios.append((name, outcome, "\(detail) [\(String(format: "%.0f", (ContinuousClock.now - start).seconds)) s]")) }
+        } catch {
+            logger.error("scenario \(name) failed: \(error)")
+            tally.update { $0.scenarios.append((name, "FAILED", "\(error)")) }
+        }
+    }
+
+    // MARK: Rigs
+
+    private func simulator(packages: Int, faults: [FaultRule] = [], hugeTarballBytes: Int = 0) async throws -> RegistrySimulator {
+        var configuration = RegistrySimulator.Configuration()
+        configuration.packages = packages
+        configuration.seed = seed
+        configuration.faults = faults
+        configuration.hugeTarballBytes = hugeTarballBytes
+        return try await RegistrySimulator.start(configuration: configuration, logger: Logger(label: "chaos.simulator", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    private func rig(_ name: String, simulator: RegistrySimulator, kafka: EmbeddedKafkaCluster? = nil, replicationFactor: Int = 1, settings: [Setting: String] = [:]) throws -> Rig {
+        try Rig(
+            name: name, directory: "\(workDirectory)/\(name)", binaries: binaries, simulator: simulator, kafka: kafka ?? self.kafka,
+            couch: couch, replicationFactor: replicationFactor, extraSettings: settings, logger: logger
+        )
+    }
+
+    /// Audits the rig, adds the figures to the tally and throws if a promise was broken.
+    private func audit(_ rig: Rig, allowedDeadLetters: Set<String> = []) async throws -> Audit {
+        let audit = try await Audit.of(rig, allowedDeadLetters: allowedDeadLetters)
+        tally.add(audit)
+        guard audit.clean else {
+            throw ChaosError(
+                "lost \(audit.changesLost), duplicates \(audit.duplicates), partial files \(audit.partialFiles), bad tarballs \(audit.badTarballs), "
+                    + "files outside \(audit.filesOutside), uncommitted partitions \(audit.uncommittedPartitions); \(audit.problems.joined(separator: "; "))"
+            )
+        }
+        return audit
+    }
+
+    // MARK: Crash and restart
+
+    /// SIGKILL the consumer at random moments of its work, again and again, then let it finish.
+    private func consumerKills() async throws -> String {
+        // Slow tarballs and a slow database widen the windows the kills should land in: mid-download,
+        // between store and record, inside a `_bulk_docs`, before a commit.
+        let simulator = try await simulator(packages: packages, faults: [FaultRule(kind: .slowResponse, targets: [.tarball], probability: 0.2, delayMilliseconds: 300)])
+        defer { Task { try? await simulator.stop() } }
+        let rig = try rig("consumer-kills", simulator: simulator)
+        couch.setDelay(.milliseconds(20))
+        defer { couch.setDelay(nil) }
+        try await rig.produceToEnd()
+        var random = SeededRandom(seed: seed)
+        var killed = 0
+        for _ in 0..<kills {
+            let baseline = simulator.requestTotal
+            let consumer = try rig.startConsumer()
+            // Kill only once it is at work (past start-up and the group join), at a random moment after.
+            _ = await rig.waitForRequests(beyond: baseline, timeout: .seconds(30))
+            try await Task.sleep(for: .milliseconds(random.int(in: 0...1200)))
+            consumer.send(SIGKILL)
+            let result = try await consumer.wait()
+            if result.signal == SIGKILL { killed += 1 }
+        }
+        tally.update { $0.kills += killed }
+        try await rig.consumeToEnd()
+        let audit = try await audit(rig)
+        return "\(killed) kills of changes-consumer over \(audit.distinctSeqs) changes; \(audit.tarballsChecked) tarballs verified"
+    }
+
+    /// SIGKILL the producer mid-page, again and again; the topic must hold every seq at most twice,
+    /// and the consumer's effect must still be once per change.
+    private func producerKills() async throws -> String {
+        let simulator = try await simulator(packages: packages * 4, faults: [FaultRule(kind: .slowResponse, targets: [.changes], probability: 1, delayMilliseconds: 150)])
+        defer { Task { try? await simulator.stop() } }
+        let rig = try rig("producer-kills", simulator: simulator, settings: [.changesLimit: "40", .fetchTarballs: "false"])
+        var random = SeededRandom(seed: seed &+ 1)
+        var killed = 0
+        for _ in 0..<max(3, kills / 3) {
+            let producer = try rig.startProducer()
+            try await Task.sleep(for: .milliseconds(random.int(in: 200...900)))
+            producer.send(SIGKILL)
+            if try await producer.wait().signal == SIGKILL { killed += 1 }
+        }
+        tally.update { $0.kills += killed }
+        try await rig.produceToEnd()
+
+        let messages = try await TopicReader.readAll(rig.topic, bootstrapServers: kafka.bootstrapServers, logger: logger)
+        var copies: [Int64: Int] = [:]
+        for message in messages {
+            if let change = try? ChangeMessage.decode(message.value) { copies[change.seq, default: 0] += 1 }
+        }
+        let feed = Set(simulator.packageNames)
+        let produced = try Set(messages.map { try ChangeMessage.decode($0.value).id })
+        let missing = feed.subtracting(produced)
+        let tooMany = copies.values.filter { $0 > 2 }.count
+        guard missing.isEmpty, tooMany == 0 else {
+            tally.update { $0.changesLost += missing.count }
+            throw ChaosError("topic misses \(missing.count) changes of the feed; \(tooMany) seqs appear more than twice")
+        }
+        let repeated = copies.values.filter { $0 == 2 }.count
+        try await rig.consumeToEnd()
+        let audit = try await audit(rig)
+        return "\(killed) kills of changes-producer; \(feed.count) changes all in the topic, \(repeated) produced twice, each recorded once"
+    }
+
+    /// SIGTERM in the middle of work: each process stops cleanly within a bound, and nothing is lost.
+    private func gracefulStop() async throws -> String {
+        let simulator = try await simulator(packages: packages / 2, faults: [
+            FaultRule(kind: .slowResponse, targets: [.tarball], probability: 0.5, delayMilliseconds: 800),
+            FaultRule(kind: .slowResponse, targets: [.changes], probability: 1, delayMilliseconds: 200),
+        ])
+        defer { Task { try? await simulator.stop() } }
+        let rig = try rig("graceful-stop", simulator: simulator, settings: [.changesLimit: "20"])
+        let bound = 30.0
+        var slowest = 0.0
+        // The producer, mid-feed.
+        let producer = try rig.startProducer()
+        _ = await rig.waitForRequests(beyond: 0, more: 3)
+        try await Task.sleep(for: .milliseconds(300))
+        var stopAt = ContinuousClock.now
+        producer.send(SIGTERM)
+        var result = try await Rig.finish(producer, timeout: .seconds(bound * 2))
+        slowest = max(slowest, (ContinuousClock.now - stopAt).seconds)
+        guard result.exitCode == 0 else { throw ChaosError("changes-producer ended with \(result.ending) after SIGTERM") }
+        try await rig.produceToEnd()
+        // The consumer, mid-download.
+        let baseline = simulator.requestTotal
+        let consumer = try rig.startConsumer()
+        _ = await rig.waitForRequests(beyond: baseline, more: 20)
+        stopAt = ContinuousClock.now
+        consumer.send(SIGTERM)
+        result = try await Rig.finish(consumer, timeout: .seconds(bound * 2))
+        slowest = max(slowest, (ContinuousClock.now - stopAt).seconds)
+        guard result.exitCode == 0 else { throw ChaosError("changes-consumer ended with \(result.ending) after SIGTERM") }
+        guard slowest <= bound else { throw ChaosError("a process took \(slowest) s to stop after SIGTERM (bound \(bound) s)") }
+        tally.update { $0.gracefulStops += 2 }
+        try await rig.consumeToEnd()
+        let audit = try await audit(rig)
+        return String(format: "producer and consumer stopped within %.1f s of SIGTERM (bound %.0f s); %d changes recorded once", slowest, bound, audit.distinctSeqs)
+    }
+
+    // MARK: Faults of the parts
+
+    /// Kafka: request errors on produce, fetch and commit; a broker down for a while; a leader change.
+    private func kafkaFaults() async throws -> String {
+        let cluster = try EmbeddedKafkaCluster(brokerCount: 3, logger: Logger(label: "chaos.kafka", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let simulator = try await simulator(packages: packages / 2)
+        defer { Task { try? await simulator.stop() } }
+        let rig = try rig("kafka-faults", simulator: simulator, kafka: cluster, replicationFactor: 3)
+        var injected = 0
+        cluster.pushRequestErrors(.produce, Array(repeating: .notLeaderForPartition, count: 5))
+        injected += 5
+        let producer = try rig.startProducer()
+        try await Task.sleep(for: .milliseconds(300))
+        try cluster.setPartitionLeader(topic: rig.topic, partition: 0, broker: 2)
+        injected += 1
+        guard try await Rig.finish(producer, timeout: .seconds(300)).succeeded else { throw ChaosError("changes-producer failed under Kafka faults") }
+
+        cluster.pushRequestErrors(.fetch, Array(repeating: .notLeaderForPartition, count: 5))
+        cluster.pushRequestErrors(.offsetCommit, Array(repeating: .notCoordinator, count: 3))
+        injected += 8
+        let baseline = simulator.requestTotal
+        let consumer = try rig.startConsumer(exitWhenIdle: 3)
+        _ = await rig.waitForRequests(beyond: baseline, more: 10)
+        try cluster.setBrokerDown(1)
+        try await Task.sleep(for: .seconds(3))
+        try cluster.setBrokerUp(1)
+        try cluster.setPartitionLeader(topic: rig.topic, partition: 1, broker: 3)
+        injected += 2
+        guard try await Rig.finish(consumer, timeout: .seconds(600)).succeeded else { throw ChaosError("changes-consumer failed under Kafka faults") }
+        tally.update { $0.faultsInjected += injected }
+        let audit = try await audit(rig)
+        return "\(injected) Kafka faults (request errors, broker 1 down 3 s, 2 leader changes); \(audit.distinctSeqs) changes recorded once"
+    }
+
+    /// The registry: 429s, 5xx bursts, timeouts, bodies cut short, a corrupt tarball, a malformed
+    /// packument, a stalled feed and a seq reset.
+    private func registryFaults() async throws -> String {
+        let simulator = try await simulator(packages: packages)
+        defer { Task { try? await simulator.stop() } }
+        let ordinary = simulator.notablePackages.ordinary
+        guard ordinary.count >= 2 else { throw ChaosError("the workload has too few ordinary packages") }
+        let corrupt = ordinary[0]
+        let malformed = ordinary[1]
+        simulator.faults.add([
+            FaultRule(kind: .rateLimited, targets: [.changes], count: 2, retryAfterSeconds: 1),
+            FaultRule(kind: .rateLimited, targets: [.packument], probability: 0.03, retryAfterSeconds: 1),
+            FaultRule(kind: .httpError, targets: [.packument, .tarball], probability: 0.05, status: 503),
+            FaultRule(kind: .httpError, targets: [.changes], count: 3, status: 502),
+            FaultRule(kind: .slowResponse, targets: [.packument], count: 2, delayMilliseconds: 4000),
+            FaultRule(kind: .closeMidBody, targets: [.tarball], probability: 0.03),
+            FaultRule(kind: .truncatedBody, targets: [.packument], probability: 0.03),
+            FaultRule(kind: .corruptTarball, targets: [.tarball], pathPrefix: "/\(corrupt)/-/"),
+            FaultRule(kind: .malformedJSON, targets: [.packument], pathPrefix: "/\(malformed)"),
+        ])
+        let rig = try rig("registry-faults", simulator: simulator, settings: [
+            .httpTimeout: "2s", .changesLimit: "100",
+            .watchdogInterval: "300ms", .watchdogStallChecks: "3", .metricsFile: "\(workDirectory)/registry-faults/logs/producer.prom",
+        ])
+        // A stalled feed first: the watchdog must notice and restart the follower, not exit.
+        simulator.faults.stallFeed(true)
+        let producer = try rig.startProducer()
+        try await Task.sleep(for: .seconds(3))
+        simulator.faults.stallFeed(false)
+        guard try await Rig.finish(producer, timeout: .seconds(300)).succeeded else { throw ChaosError("changes-producer failed under registry faults") }
+        let watchdog = try MetricsText(contentsOf: "\(rig.directory)/logs/producer.prom").sum("npm_mirror_producer_watchdog_restarts_total")
+        guard watchdog >= 1 else { throw ChaosError("the watchdog did not act on the stalled feed") }
+        // A seq reset, then more changes: the producer keeps the highest seq and loses none.
+        simulator.faults.resetSequence()
+        try simulator.advance(by: 20)
+        try await rig.produceToEnd()
+
+        try await rig.consumeToEnd(settings: [.metricsFile: "\(rig.directory)/logs/consumer.prom"])
+        let consumerMetrics = try MetricsText(contentsOf: "\(rig.directory)/logs/consumer.prom")
+        let integrityFailures = consumerMetrics.sum("npm_mirror_consumer_verification_failures_total", matching: ["kind": "integrity"])
+        guard integrityFailures >= 1 else { throw ChaosError("the corrupt tarball of \(corrupt) was not refused") }
+        let fired = simulator.faults.firedCounts.values.reduce(0, +) + 2
+        tally.update { $0.faultsInjected += fired }
+        let audit = try await audit(rig, allowedDeadLetters: ["malformed_packument"])
+        guard audit.deadLettered["malformed_packument"] == 1 else { throw ChaosError("the malformed packument of \(malformed) was not dead-lettered once: \(audit.deadLettered)") }
+        return "\(fired) registry faults; watchdog restarts \(Int(watchdog)); corrupt tarball refused; malformed packument dead-lettered; \(audit.distinctSeqs) changes accounted for"
+    }
+
+    /// CouchDB: down, slow, a 409 storm, `_bulk_docs` with per-document errors. Offsets must never
+    /// pass an unrecorded change.
+    private func couchDBFaults() async throws -> String {
+        let simulator = try await simulator(packages: packages / 2)
+        defer { Task { try? await simulator.stop() } }
+        let rig = try rig("couchdb-faults", simulator: simulator, settings: [.fetchTarballs: "false"])
+        try await rig.produceToEnd()
+        let names = simulator.packageNames
+        var injected = 0
+        for name in names.prefix(5) {
+            couch.conflictStorm(database: rig.database, id: name, writes: 3)
+            couch.failDocument(database: rig.database, id: name, error: "forbidden", reason: "rejected (chaos)", times: 2)
+            injected += 5
+        }
+        couch.setDelay(.milliseconds(200))
+        let baseline = simulator.requestTotal
+        let consumer = try rig.startConsumer(exitWhenIdle: 3)
+        _ = await rig.waitForRequests(beyond: baseline, more: 20)
+        await couch.goDown()
+        injected += 1
+        // While the database is down, every committed offset must be covered by records.
+        var checks = 0
+        for _ in 0..<4 {
+            try await Task.sleep(for: .milliseconds(700))
+            checks += try await committedButUnrecorded(rig)
+        }
+        try await couch.comeBack()
+        couch.setDelay(nil)
+        couch.failNextRequests(3, status: 500, error: "internal_server_error")
+        injected += 3
+        guard try await Rig.finish(consumer, timeout: .seconds(600)).succeeded else { throw ChaosError("changes-consumer failed under CouchDB faults") }
+        guard checks == 0 else { throw ChaosError("\(checks) offsets were committed for changes with no record") }
+        tally.update { $0.faultsInjected += injected }
+        let audit = try await audit(rig)
+        return "\(injected) CouchDB faults (down 2.8 s, slow, 409 storms, per-document errors, 500s); no offset passed an unrecorded change; \(audit.distinctSeqs) changes recorded once"
+    }
+
+    /// Messages below the committed offsets that have no change record.
+    private func committedButUnrecorded(_ rig: Rig) async throws -> Int {
+        let messages = try await TopicReader.readAll(rig.topic, bootstrapServers: rig.kafka.bootstrapServers, logger: logger)
+        let committed = try await TopicReader.committed(rig.topic, group: rig.group, bootstrapServers: rig.kafka.bootstrapServers, logger: logger)
+        let documents = (try? await rig.documents()) ?? [:]
+        if documents.isEmpty { return 0 }  // the double is down: nothing to compare with
+        return messages.filter { message in
+            guard let offset = committed[message.partition], message.offset < offset, let change = try? ChangeMessage.decode(message.value) else { return false }
+            return documents["change:\(change.seq)"] == nil
+        }.count
+    }
+
+    /// The store's filesystem full: a small tmpfs, enlarged after a while.
+    private func diskFull() async throws -> String {
+        let simulator = try await simulator(packages: packages / 3)
+        defer { Task { try? await simulator.stop() } }
+        let mountPoint = "\(workDirectory)/disk-full/packages"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        guard Mount.tmpfs(at: mountPoint, size: "2m") else {
+            return "skipped: no tmpfs can be mounted here (needs root); MirrorStoreTests inject the write error instead"
+        }
+        defer { Mount.unmount(mountPoint) }
+        let rig = try rig("disk-full", simulator: simulator, settings: [.localPackageDir: "\(mountPoint)/.scratch"])
+        try await rig.produceToEnd()
+        let consumer = try rig.startConsumer(exitWhenIdle: 3)
+        try await Task.sleep(for: .seconds(6))
+        let stuck = try await TopicReader.uncommitted(rig.topic, group: rig.group, bootstrapServers: kafka.bootstrapServers, logger: logger)
+        guard Mount.resize(mountPoint, size: "512m") else { throw ChaosError("could not enlarge the tmpfs") }
+        guard try await Rig.finish(consumer, timeout: .seconds(600)).succeeded else { throw ChaosError("changes-consumer failed after the disk filled") }
+        let log = (try? String(contentsOfFile: "\(rig.directory)/logs/consumer.log", encoding: .utf8)) ?? ""
+        guard log.contains("No space left") || log.contains("disk_full") || log.contains("ENOSPC") else {
+            throw ChaosError("the consumer never said the disk was full (see \(rig.directory)/logs/consumer.log)")
+        }
+        tally.update { $0.faultsInjected += 1 }
+        let audit = try await Audit.of(rig)
+        // The scratch folder lives inside the store's filesystem here, so the audit's store check covers it.
+        tally.add(audit)
+        guard audit.clean else { throw ChaosError("after the disk filled: \(audit.problems), lost \(audit.changesLost), partial \(audit.partialFiles)") }
+        return "store on a 2 MB tmpfs: \(stuck.count) partitions held back while full, resumed after growing it; \(audit.distinctSeqs) changes recorded once, no partial file"
+    }
+}
+
+/// Mounting a tmpfs (root only).
+enum Mount {
+    static func tmpfs(at path: String, size: String) -> Bool {
+        run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path])
+    }
+
+    static func resize(_ path: String, size: String) -> Bool {
+        run("/bin/mount", ["-o", "remount,size=\(size)", path])
+    }
+
+    static func unmount(_ path: String) {
+        _ = run("/bin/umount", [path])
+    }
+
+    private static func run(_ tool: String, _ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+}
+
+/// A small seeded generator, so a run's kill times repeat with its seed.
+struct SeededRandom {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func int(in range: ClosedRange<Int>) -> Int {
+        range.lowerBound + Int(next() % UInt64(range.count))
+    }
+}
