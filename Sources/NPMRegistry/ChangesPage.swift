@@ -41,63 +41,108 @@ public struct ChangesPage: Sendable, Hashable {
 
     /// Parses a page. A page that is not a JSON object with a `results` array throws; a single result
     /// without a usable `id` or `seq` is set aside in ``skipped`` and the rest of the page is kept.
+    ///
+    /// Decoded with `JSONDecoder` straight into these types: pages hold up to 10,000 results, and
+    /// building a `JSONSerialization` object tree first cost the producer more than everything else.
     public static func parse(_ body: some Collection<UInt8>, since: Int64) throws(PageParseError) -> ChangesPage {
-        let object: Any
+        let page: Body
         do {
-            object = try JSONSerialization.jsonObject(with: Data(body))
+            page = try JSONDecoder().decode(Body.self, from: Data(body))
+        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
+            throw PageParseError(message: "not JSON: \((context.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String ?? context.debugDescription)")
+        } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
+            throw PageParseError(message: "not a JSON object")
+        } catch let DecodingError.keyNotFound(key, context) where context.codingPath.isEmpty && key.stringValue == "results" {
+            throw PageParseError(message: "no \"results\" array")
         } catch {
-            throw PageParseError(message: "not JSON: \((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")")
+            throw PageParseError(message: "not a changes page: \(error)")
         }
-        guard let page = object as? [String: Any] else { throw PageParseError(message: "not a JSON object") }
-        guard let results = page["results"] as? [Any] else { throw PageParseError(message: "no \"results\" array") }
         var changes: [FeedChange] = []
         var skipped: [SkippedFeedResult] = []
-        changes.reserveCapacity(results.count)
-        for result in results {
-            guard let entry = result as? [String: Any] else {
-                skipped.append(SkippedFeedResult(reason: "not_an_object", excerpt: excerpt(result)))
-                continue
+        changes.reserveCapacity(page.results.count)
+        for result in page.results {
+            switch result {
+            case .change(let change): changes.append(change)
+            case .skipped(let entry): skipped.append(entry)
             }
-            guard let id = entry["id"] as? String, !id.isEmpty else {
-                skipped.append(SkippedFeedResult(reason: "missing_id", excerpt: excerpt(entry)))
-                continue
-            }
-            guard let seq = seqValue(entry["seq"]) else {
-                skipped.append(SkippedFeedResult(reason: "missing_seq", excerpt: excerpt(entry)))
-                continue
-            }
-            let rev = ((entry["changes"] as? [Any])?.first as? [String: Any])?["rev"] as? String
-            let deleted = (entry["deleted"] as? Bool) ?? false
-            changes.append(FeedChange(seq: seq, id: id, rev: rev, deleted: deleted))
         }
-        let lastSeq = seqValue(page["last_seq"]) ?? changes.map(\.seq).max() ?? since
+        let lastSeq = page.lastSeq?.value ?? changes.map(\.seq).max() ?? since
         return ChangesPage(changes: changes, skipped: skipped, lastSeq: lastSeq)
     }
 
-    /// A seq as the 2025 API sends it (an integer), or as older CouchDB feeds did (a string whose
-    /// integer prefix is the seq, `"123-g1AAA…"`).
-    static func seqValue(_ value: Any?) -> Int64? {
-        switch value {
-        case let number as NSNumber:
-            let double = number.doubleValue
-            guard double >= 0, double < 9.0e18, double == double.rounded() else { return nil }
-            return number.int64Value
-        case let text as String:
-            let digits = text.prefix { $0.isASCII && $0.isNumber }
-            return digits.isEmpty ? nil : Int64(digits)
-        default:
-            return nil
+    private struct Body: Decodable {
+        var results: [Result]
+        var lastSeq: Seq?
+
+        enum CodingKeys: String, CodingKey {
+            case results
+            case lastSeq = "last_seq"
         }
     }
 
-    private static func excerpt(_ value: Any) -> String {
-        let text: String
-        if JSONSerialization.isValidJSONObject(value), let data = try? JSONSerialization.data(withJSONObject: value) {
-            text = String(decoding: data, as: UTF8.self)
-        } else {
-            text = String(describing: value)
+    /// One element of `results`: a change, or why it was set aside.
+    private enum Result: Decodable {
+        case change(FeedChange)
+        case skipped(SkippedFeedResult)
+
+        private enum Keys: String, CodingKey {
+            case seq, id, changes, deleted
         }
-        return text.count > 200 ? String(text.prefix(200)) + "…" : text
+
+        private struct Revision: Decodable {
+            var rev: String?
+        }
+
+        init(from decoder: any Decoder) throws {
+            guard let entry = try? decoder.container(keyedBy: Keys.self) else {
+                self = .skipped(SkippedFeedResult(reason: "not_an_object", excerpt: Self.scalarText(decoder)))
+                return
+            }
+            let id = try? entry.decodeIfPresent(String.self, forKey: .id)
+            let seq = (try? entry.decodeIfPresent(Seq.self, forKey: .seq))?.value
+            guard let id, !id.isEmpty else {
+                self = .skipped(SkippedFeedResult(reason: "missing_id", excerpt: "{\"seq\": \(seq.map(String.init) ?? "?")}"))
+                return
+            }
+            guard let seq else {
+                self = .skipped(SkippedFeedResult(reason: "missing_seq", excerpt: "{\"id\": \(Self.quoted(id))}"))
+                return
+            }
+            let rev = (try? entry.decodeIfPresent([Revision].self, forKey: .changes))?.first?.rev
+            let deleted = (try? entry.decodeIfPresent(Bool.self, forKey: .deleted)) ?? false
+            self = .change(FeedChange(seq: seq, id: id, rev: rev, deleted: deleted))
+        }
+
+        private static func scalarText(_ decoder: any Decoder) -> String {
+            guard let value = try? decoder.singleValueContainer() else { return "?" }
+            if value.decodeNil() { return "null" }
+            if let number = try? value.decode(Double.self) { return "\(number)" }
+            if let flag = try? value.decode(Bool.self) { return "\(flag)" }
+            if let text = try? value.decode(String.self) { return quoted(text) }
+            return "[…]"
+        }
+
+        private static func quoted(_ text: String) -> String {
+            "\"" + (text.count > 200 ? String(text.prefix(200)) + "…" : text) + "\""
+        }
+    }
+
+    /// A seq as the 2025 API sends it (an integer), or as older CouchDB feeds did (a string whose
+    /// integer prefix is the seq, `"123-g1AAA…"`); nil for anything else.
+    struct Seq: Decodable {
+        var value: Int64?
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let integer = try? container.decode(Int64.self) {
+                value = integer >= 0 ? integer : nil
+            } else if let text = try? container.decode(String.self) {
+                let digits = text.prefix { $0.isASCII && $0.isNumber }
+                value = digits.isEmpty ? nil : Int64(digits)
+            } else {
+                value = nil
+            }
+        }
     }
 }
 

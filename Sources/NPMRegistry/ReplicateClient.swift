@@ -23,12 +23,14 @@ public struct ReplicateClient: Sendable {
     public func root() async throws(RegistryError) -> ReplicateRoot {
         let url = baseURL + "/"
         let body = try await http.get(url, target: .replicateRoot, maxBytes: 1 << 20)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
-            let updateSeq = ChangesPage.seqValue(object["update_seq"])
-        else {
+        struct Root: Decodable {
+            var update_seq: ChangesPage.Seq?
+            var doc_count: ChangesPage.Seq?
+        }
+        guard let root = try? JSONDecoder().decode(Root.self, from: Data(buffer: body)), let updateSeq = root.update_seq?.value else {
             throw RegistryError(code: .malformedJSON, request: "GET \(url)", message: "no integer update_seq in the root document", status: 200)
         }
-        return ReplicateRoot(updateSeq: updateSeq, docCount: (object["doc_count"] as? NSNumber)?.int64Value)
+        return ReplicateRoot(updateSeq: updateSeq, docCount: root.doc_count?.value)
     }
 
     /// `GET {replicate}/registry/_changes?since=N&limit=L`.
