@@ -3,10 +3,12 @@ import CoreMetrics
 import Crypto
 import Foundation
 import MirrorHarness
+import MirrorKafka
 import MirrorPipeline
 import MirrorStore
 import NIOCore
 import NPMRegistry
+import RegistrySimulator
 
 /// What a rig's run left behind, checked against the promises: every change in the topic recorded
 /// (or dead-lettered with a reason), once; no partial file in the store or scratch; every stored
@@ -93,7 +95,7 @@ struct Audit: Sendable {
             for version in versions {
                 tarballsChecked += 1
                 guard let integrity = packument.versions[version]?.integrity, integrity.hasPrefix("sha512-"),
-                    let path = try? store.tarballPath(name: name, version: version),
+                    let path = try? store.root + "/" + store.tarballPath(name: name, version: version),
                     let bytes = FileManager.default.contents(atPath: path)
                 else {
                     badTarballs += 1

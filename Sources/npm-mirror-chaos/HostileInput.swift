@@ -1,6 +1,7 @@
 import Foundation
 import MirrorConfig
 import MirrorHarness
+import MirrorKafka
 import MirrorPipeline
 import MirrorStore
 import NPMRegistry
@@ -60,12 +61,15 @@ extension Suite {
             "{\"name\":\"x\u{0}\"}", #"{"name":"x","maintainers":"me"}"#,
         ]
         var parsedAnyway = 0
+        let registryURL = "http://registry.invalid"
         for text in packuments {
-            do {
-                let packument = try Packument.parse(Array(text.utf8), expectedName: "x")
-                // Accepted documents must still have nothing unusable in what the pipeline reads.
-                if packument.versions.values.contains(where: { $0.integrity == "sha512-!!" }) { parsedAnyway += 1 }
-            } catch {}
+            guard let packument = try? Packument.parse(Array(text.utf8), expectedName: "x") else { continue }
+            // What a lenient parse lets through must still be stopped by the next step: every tarball
+            // URL stays on the registry, and an unusable integrity is refused before any download.
+            for version in packument.versions.values {
+                if !Packument.tarballURL(name: packument.name, version: version, registryURL: registryURL).hasPrefix(registryURL + "/") { parsedAnyway += 1 }
+                if (try? ExpectedDigest(integrity: version.integrity, shasum: version.shasum)) != nil { parsedAnyway += 1 }
+            }
         }
         let pages = ["", "{}", #"{"results":5}"#, #"{"results":[{"seq":"x","id":5}],"last_seq":"y"}"#, nested, #"{"results":[null,1,"a"],"last_seq":3}"#]
         for text in pages { _ = try? ChangesPage.parse(Array(text.utf8), since: 0) }
@@ -73,7 +77,7 @@ extension Suite {
         for text in messages { _ = try? ChangeMessage.decode(Array(text.utf8)) }
         let tried = names.count + packuments.count + pages.count + messages.count
         tally.update { $0.badInputs += tried }
-        guard parsedAnyway == 0 else { throw ChaosError("a version with an unusable integrity was accepted") }
+        guard parsedAnyway == 0 else { throw ChaosError("a hostile version got past the checks: a tarball URL off the registry, or an unusable integrity accepted") }
         return "\(names.count) hostile names (\(refused) refused, the rest in \(directories.count) distinct folders inside the store), \(packuments.count + pages.count + messages.count) hostile JSON documents refused or read safely"
     }
 

@@ -6,6 +6,8 @@ import MirrorConfig
 import MirrorHarness
 import MirrorKafka
 import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
 import RegistrySimulator
 
 /// One scenario's world: a registry simulator, a topic on a Kafka cluster, a database on the CouchDB

@@ -237,10 +237,14 @@ struct Suite: Sendable {
             .httpTimeout: "2s", .changesLimit: "100",
             .watchdogInterval: "300ms", .watchdogStallChecks: "3", .metricsFile: "\(workDirectory)/registry-faults/logs/producer.prom",
         ])
-        // A stalled feed first: the watchdog must notice and restart the follower, not exit.
+        // A stalled feed first (update_seq moves on, `_changes` does not): the watchdog must notice
+        // and restart the follower, not exit.
         simulator.faults.stallFeed(true)
         let producer = try rig.startProducer()
-        try await Task.sleep(for: .seconds(3))
+        for _ in 0..<30 {
+            try simulator.advance(by: 1)
+            try await Task.sleep(for: .milliseconds(100))
+        }
         simulator.faults.stallFeed(false)
         guard try await Rig.finish(producer, timeout: .seconds(300)).succeeded else { throw ChaosError("changes-producer failed under registry faults") }
         let watchdog = try MetricsText(contentsOf: "\(rig.directory)/logs/producer.prom").sum("npm_mirror_producer_watchdog_restarts_total")

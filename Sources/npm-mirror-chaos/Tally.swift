@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// The suite's running count, printed at the end.
