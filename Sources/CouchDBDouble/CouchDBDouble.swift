@@ -75,20 +75,10 @@ public actor CouchDBDouble {
     }
 
     /// Ends an outage: listens again on the same port and answers normally.
-    ///
-    /// While the port was free, a client retrying against it may have been given that very port as
-    /// its own ephemeral port (a TCP self-connection holds it until the client gives up), so binding
-    /// is retried for up to `patience`.
-    public func comeBack(patience: Duration = .seconds(30)) async throws {
+    public func comeBack() async throws {
         self.state.storage.withLock { $0.closeConnections = false }
-        let deadline = ContinuousClock.now + patience
-        while self.server == nil {
-            do {
-                self.server = try await RunningServer.start(port: self.port, state: self.state, logger: self.logger)
-            } catch {
-                guard ContinuousClock.now < deadline else { throw error }
-                try await Task.sleep(for: .milliseconds(250))
-            }
+        if self.server == nil {
+            self.server = try await RunningServer.start(port: self.port, state: self.state, logger: self.logger)
         }
     }
 

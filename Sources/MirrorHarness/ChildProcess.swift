@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Dispatch
 import Foundation
+import Synchronization
 
 /// How a child process ended, how long it ran and, when measured, what it used.
 public struct ChildResult: Sendable {
@@ -29,7 +30,8 @@ public struct ChildProcessError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// A program started with `posix_spawn`, stdout and stderr appended to a log file; the harnesses
+/// A program started with `posix_spawn`, stdout and stderr appended to a log file and no other
+/// descriptor inherited; the harnesses
 /// (benchmark, reliability suite) run the real `changes-producer` and `changes-consumer` this way,
 /// so they can measure them and kill them.
 ///
@@ -44,6 +46,10 @@ public final class ChildProcess: Sendable {
     public let executable: String
     private let start: ContinuousClock.Instant
     private let statsFile: String?
+    private let reaped = Mutex(false)
+
+    /// Whether ``wait()`` has seen the program end.
+    public var hasEnded: Bool { reaped.withLock { $0 } }
 
     public static func start(
         _ executable: String,
@@ -109,6 +115,7 @@ public final class ChildProcess: Sendable {
                 continuation.resume(returning: status)
             }
         }
+        reaped.withLock { $0 = true }
         let wall = (ContinuousClock.now - start).seconds
         let exited = (status & 0x7f) == 0
         let code = (status >> 8) & 0xff
@@ -132,6 +139,14 @@ public final class ChildProcess: Sendable {
         )
     }
 
+    private static func markDescriptorsCloseOnExec() {
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap({ Int32($0) }) where fd > 2 {
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0, flags & FD_CLOEXEC == 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
+    }
+
     private static func children(of parent: pid_t) -> [pid_t] {
         let listed = (try? String(contentsOfFile: "/proc/\(parent)/task/\(parent)/children", encoding: .utf8)) ?? ""
         return listed.split(separator: " ").compactMap { pid_t($0) }
@@ -144,6 +159,12 @@ public final class ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else is inherited: a child holding a copy of one of this process's listening
+        // sockets (a simulator's, the CouchDB double's) would keep that port bound after this
+        // process closed it, and queue connections nobody answers. Swift's Glibc module does not
+        // offer posix_spawn_file_actions_addclosefrom_np, so every open descriptor is marked
+        // close-on-exec instead.
+        markDescriptorsCloseOnExec()
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]

@@ -1,12 +1,9 @@
-import AsyncHTTPClient
-import CoreMetrics
 import Crypto
 import Foundation
 import MirrorHarness
 import MirrorKafka
 import MirrorPipeline
 import MirrorStore
-import NIOCore
 import NPMRegistry
 import RegistrySimulator
 
@@ -19,6 +16,7 @@ struct Audit: Sendable {
     var changesLost = 0
     var duplicates = 0
     var deadLettered: [String: Int] = [:]
+    var deadLetteredIDs: Set<String> = []
     var partialFiles = 0
     var badTarballs = 0
     var tarballsChecked = 0
@@ -45,17 +43,21 @@ struct Audit: Sendable {
             }
             if !rev.hasPrefix("1-") { audit.duplicates += 1 }
         }
-        let names = Set(changes.map(\.id))
-        let missingPackages = names.filter { documents[$0] == nil }
-        if !missingPackages.isEmpty {
-            audit.problems.append("\(missingPackages.count) packages without a record, e.g. \(missingPackages.sorted().prefix(3))")
-        }
-
         // Dead letters: each with a reason, and only the expected kinds.
+        var deadLetteredIDs: Set<String> = []
         for message in try await TopicReader.readAll(rig.deadLetterTopic, bootstrapServers: rig.kafka.bootstrapServers, logger: rig.logger) {
             let object = (try? JSONSerialization.jsonObject(with: Data(message.value))) as? [String: Any]
             let reason = object?["reason"] as? String ?? "(none)"
             audit.deadLettered[reason, default: 0] += 1
+            if let id = object?["id"] as? String { deadLetteredIDs.insert(id) }
+        }
+        audit.deadLetteredIDs = deadLetteredIDs
+
+        // A package record for every package with a change that was not dead-lettered.
+        let names = Set(changes.map(\.id))
+        let missingPackages = names.filter { documents[$0] == nil && !deadLetteredIDs.contains($0) }
+        if !missingPackages.isEmpty {
+            audit.problems.append("\(missingPackages.count) packages without a record, e.g. \(missingPackages.sorted().prefix(3))")
         }
         let unexpected = audit.deadLettered.keys.filter { !allowedDeadLetters.contains($0) }
         if !unexpected.isEmpty {
@@ -79,17 +81,14 @@ struct Audit: Sendable {
         return audit
     }
 
+    /// Every stored tarball against the integrity in the packument stored beside it (the registry may
+    /// have moved on, or deleted the package, since).
     private mutating func checkTarballs(in store: PackageStore, names: Set<String>, rig: Rig) async throws {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let packages = PackageClient(registryURL: rig.simulator.registryURL, http: RegistryHTTP(client: client, timeout: .seconds(60), metrics: NOOPMetricsHandler.instance))
-        defer { Task { try? await client.shutdown() } }
         for name in names.sorted() {
             let versions = (try? store.storedVersions(name: name)) ?? []
             guard !versions.isEmpty else { continue }
-            guard let body = try? await packages.packument(name, maxBytes: 1 << 30),
-                let packument = try? body.withUnsafeReadableBytes({ try Packument.parse($0, expectedName: name) })
-            else {
-                problems.append("\(name): tarballs stored, but the registry has no packument")
+            guard let json = try? store.readPackument(name: name), let packument = try? Packument.parse(json, expectedName: name) else {
+                problems.append("\(name): tarballs stored without a readable packument")
                 continue
             }
             for version in versions {

@@ -9,6 +9,7 @@ import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
 import RegistrySimulator
+import Synchronization
 
 /// One scenario's world: a registry simulator, a topic on a Kafka cluster, a database on the CouchDB
 /// double, a store folder, and the real `changes-producer` / `changes-consumer` binaries to start,
@@ -23,6 +24,8 @@ final class Rig: Sendable {
     let logger: Logger
     /// Settings every process of this rig gets, over the rig's own.
     let extraSettings: [Setting: String]
+    /// Every process started, so none outlives a scenario that failed half-way.
+    private let children = Mutex<[ChildProcess]>([])
 
     var topic: String { "chaos-\(name)" }
     var deadLetterTopic: String { "chaos-\(name)-dead" }
@@ -56,6 +59,12 @@ final class Rig: Sendable {
         try "{}".write(toFile: "\(directory)/logs/config.json", atomically: true, encoding: .utf8)
         for topic in [topic, deadLetterTopic, eventsTopic] {
             try kafka.createTopic(topic, partitions: partitions, replicationFactor: replicationFactor)
+        }
+    }
+
+    deinit {
+        for child in children.withLock({ $0 }) where !child.hasEnded {
+            child.send(SIGKILL)
         }
     }
 
@@ -94,21 +103,26 @@ final class Rig: Sendable {
     }
 
     func startProducer(exitWhenCaughtUp: Bool = true, settings: [Setting: String] = [:]) throws -> ChildProcess {
-        try ChildProcess.start(
+        try track(ChildProcess.start(
             "\(binaries)/changes-producer",
             arguments: exitWhenCaughtUp ? ["--exit-when-caught-up"] : [],
             environment: environment(settings),
             logFile: "\(directory)/logs/producer.log"
-        )
+        ))
     }
 
     func startConsumer(exitWhenIdle: Double? = nil, settings: [Setting: String] = [:]) throws -> ChildProcess {
-        try ChildProcess.start(
+        try track(ChildProcess.start(
             "\(binaries)/changes-consumer",
             arguments: exitWhenIdle.map { ["--exit-when-idle", "\($0)"] } ?? [],
             environment: environment(settings),
             logFile: "\(directory)/logs/consumer.log"
-        )
+        ))
+    }
+
+    private func track(_ child: ChildProcess) -> ChildProcess {
+        children.withLock { $0.append(child) }
+        return child
     }
 
     /// Runs the producer until it has caught up with the feed; it must exit 0.

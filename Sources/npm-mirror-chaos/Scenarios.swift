@@ -5,6 +5,7 @@ import MirrorConfig
 import MirrorHarness
 import MirrorKafka
 import MirrorPipeline
+import NPMRegistry
 import RegistrySimulator
 
 /// The scenarios. Each builds a rig, does its damage, lets the pipeline finish, and audits.
@@ -218,7 +219,9 @@ struct Suite: Sendable {
     private func registryFaults() async throws -> String {
         let simulator = try await simulator(packages: packages)
         defer { Task { try? await simulator.stop() } }
-        let ordinary = simulator.notablePackages.ordinary
+        // Fault rules match path prefixes: take packages no other name starts with.
+        let allNames = simulator.packageNames
+        let ordinary = simulator.notablePackages.ordinary.filter { name in !allNames.contains { $0 != name && $0.hasPrefix(name) } }
         guard ordinary.count >= 2 else { throw ChaosError("the workload has too few ordinary packages") }
         let corrupt = ordinary[0]
         let malformed = ordinary[1]
@@ -231,7 +234,7 @@ struct Suite: Sendable {
             FaultRule(kind: .closeMidBody, targets: [.tarball], probability: 0.03),
             FaultRule(kind: .truncatedBody, targets: [.packument], probability: 0.03),
             FaultRule(kind: .corruptTarball, targets: [.tarball], pathPrefix: "/\(corrupt)/-/"),
-            FaultRule(kind: .malformedJSON, targets: [.packument], pathPrefix: "/\(malformed)"),
+            FaultRule(kind: .malformedJSON, targets: [.packument], pathPrefix: Packument.registryPath(for: malformed)),
         ])
         let rig = try rig("registry-faults", simulator: simulator, settings: [
             .httpTimeout: "2s", .changesLimit: "100",
@@ -241,8 +244,9 @@ struct Suite: Sendable {
         // and restart the follower, not exit.
         simulator.faults.stallFeed(true)
         let producer = try rig.startProducer()
-        for _ in 0..<30 {
-            try simulator.advance(by: 1)
+        // New versions and packages only: a random deletion could take the two fault targets away.
+        for index in 0..<30 {
+            try simulator.publish(index.isMultiple(of: 3) ? .newPackage() : .newVersion())
             try await Task.sleep(for: .milliseconds(100))
         }
         simulator.faults.stallFeed(false)
@@ -251,7 +255,7 @@ struct Suite: Sendable {
         guard watchdog >= 1 else { throw ChaosError("the watchdog did not act on the stalled feed") }
         // A seq reset, then more changes: the producer keeps the highest seq and loses none.
         simulator.faults.resetSequence()
-        try simulator.advance(by: 20)
+        for index in 0..<20 { try simulator.publish(index.isMultiple(of: 2) ? .newPackage() : .newVersion()) }
         try await rig.produceToEnd()
 
         try await rig.consumeToEnd(settings: [.metricsFile: "\(rig.directory)/logs/consumer.prom"])
@@ -260,8 +264,13 @@ struct Suite: Sendable {
         guard integrityFailures >= 1 else { throw ChaosError("the corrupt tarball of \(corrupt) was not refused") }
         let fired = simulator.faults.firedCounts.values.reduce(0, +) + 2
         tally.update { $0.faultsInjected += fired }
-        let audit = try await audit(rig, allowedDeadLetters: ["malformed_packument"])
-        guard audit.deadLettered["malformed_packument"] == 1 else { throw ChaosError("the malformed packument of \(malformed) was not dead-lettered once: \(audit.deadLettered)") }
+        // Dead letters expected here: the malformed packument, and the corrupt tarball (refused
+        // twice; its change is recorded and dead-lettered with the reason).
+        let audit = try await audit(rig, allowedDeadLetters: ["malformed_packument", "integrityMismatch"])
+        guard audit.deadLettered["malformed_packument"] == 1, audit.deadLetteredIDs.contains(malformed) else {
+            throw ChaosError("the malformed packument of \(malformed) was not dead-lettered once: \(audit.deadLettered)")
+        }
+        guard audit.deadLetteredIDs.contains(corrupt) else { throw ChaosError("the change with the corrupt tarball (\(corrupt)) was not dead-lettered") }
         return "\(fired) registry faults; watchdog restarts \(Int(watchdog)); corrupt tarball refused; malformed packument dead-lettered; \(audit.distinctSeqs) changes accounted for"
     }
 
@@ -298,8 +307,14 @@ struct Suite: Sendable {
         guard try await Rig.finish(consumer, timeout: .seconds(600)).succeeded else { throw ChaosError("changes-consumer failed under CouchDB faults") }
         guard checks == 0 else { throw ChaosError("\(checks) offsets were committed for changes with no record") }
         tally.update { $0.faultsInjected += injected }
-        let audit = try await audit(rig)
-        return "\(injected) CouchDB faults (down 2.8 s, slow, 409 storms, per-document errors, 500s); no offset passed an unrecorded change; \(audit.distinctSeqs) changes recorded once"
+        // A per-document `forbidden` (a validate_doc_update rejection) is final: those changes are
+        // dead-lettered with the reason, their change records written.
+        let audit = try await audit(rig, allowedDeadLetters: ["record_forbidden"])
+        let rejected = Set(names.prefix(5))
+        guard audit.deadLetteredIDs == rejected else {
+            throw ChaosError("expected the 5 rejected packages dead-lettered (record_forbidden), got \(audit.deadLettered)")
+        }
+        return "\(injected) CouchDB faults (down 2.8 s, slow, 409 storms, per-document rejections, 500s); no offset passed an unrecorded change; 5 rejections dead-lettered; \(audit.distinctSeqs) changes recorded once"
     }
 
     /// Messages below the committed offsets that have no change record.
