@@ -72,10 +72,26 @@ struct ChangesFollower: Sendable {
             logger.info("Following until caught up", metadata: ["npm.seq": "\(since)", "npm.update_seq": "\(target)"])
         }
 
+        // The next page is fetched while the current one is being produced (pages are read ahead by
+        // one, never produced or checkpointed ahead): the registry's latency and the broker's
+        // acknowledgements overlap instead of adding up.
+        var readAhead: (since: Int64, task: Task<ChangesPage, any Error>)?
+        defer { readAhead?.task.cancel() }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if let target, since >= target { break }
             let started = ContinuousClock.now
-            guard let page = try await retrying(&failures, "fetch a changes page", { try await feed.changes(since: since, limit: settings.limit) }) else { break }
+            var prefetched: ChangesPage?
+            if let ahead = readAhead {
+                readAhead = nil
+                if ahead.since == since { prefetched = try? await ahead.task.value } else { ahead.task.cancel() }
+            }
+            let fetched: ChangesPage?
+            if let prefetched {
+                fetched = prefetched
+            } else {
+                fetched = try await retrying(&failures, "fetch a changes page", { try await feed.changes(since: since, limit: settings.limit) })
+            }
+            guard let page = fetched else { break }
             metrics.pollDuration.record(duration: ContinuousClock.now - started)
             for skipped in page.skipped {
                 metrics.skipped(reason: skipped.reason)
@@ -133,9 +149,13 @@ struct ChangesFollower: Sendable {
             let messages = fresh.map { change in
                 KafkaProducerMessage(topic: settings.topic, key: change.id, value: ChangeMessage(change, readAt: readAt).jsonBytes)
             }
+            let lastSeq = max(page.lastSeq, fresh.last!.seq)
+            if fresh.count >= settings.limit / 2, target.map({ lastSeq < $0 }) ?? true {
+                // A full page: more is likely waiting.
+                readAhead = (lastSeq, Task { [feed, limit = settings.limit] in try await feed.changes(since: lastSeq, limit: limit) })
+            }
             guard (try await retrying(&failures, "produce a page of \(messages.count) changes", { try await producer.send(messages) })) != nil else { break }
 
-            let lastSeq = max(page.lastSeq, fresh.last!.seq)
             try checkpoints.writeProducer(.init(updateSeq: lastSeq, feedReset: feedReset ? true : nil), lastMessage: messages.last?.value)
             since = lastSeq
             progress.acknowledged(since)
