@@ -30,11 +30,12 @@ public struct Backoff: Sendable {
     public mutating func reset() { attempt = 0 }
 }
 
-/// A small deterministic generator (SplitMix64), so tests can fix the jitter.
-struct SplitMixRandom: Sendable {
+/// A small deterministic generator (SplitMix64), so tests can fix the jitter and the reliability
+/// suite can repeat its kill times from a seed.
+public struct SplitMixRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

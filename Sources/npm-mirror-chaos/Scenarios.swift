@@ -90,14 +90,14 @@ struct Suite: Sendable {
         couch.setDelay(.milliseconds(20))
         defer { couch.setDelay(nil) }
         try await rig.produceToEnd()
-        var random = SeededRandom(seed: seed)
+        var random = SplitMixRandom(seed: seed)
         var killed = 0
         for _ in 0..<kills {
             let baseline = simulator.requestTotal
             let consumer = try rig.startConsumer()
             // Kill only once it is at work (past start-up and the group join), at a random moment after.
             _ = await rig.waitForRequests(beyond: baseline, timeout: .seconds(30))
-            try await Task.sleep(for: .milliseconds(random.int(in: 0...1200)))
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...1200, using: &random)))
             consumer.send(SIGKILL)
             let result = try await consumer.wait()
             if result.signal == SIGKILL { killed += 1 }
@@ -114,11 +114,11 @@ struct Suite: Sendable {
         let simulator = try await simulator(packages: packages * 4, faults: [FaultRule(kind: .slowResponse, targets: [.changes], probability: 1, delayMilliseconds: 150)])
         defer { Task { try? await simulator.stop() } }
         let rig = try rig("producer-kills", simulator: simulator, settings: [.changesLimit: "40", .fetchTarballs: "false"])
-        var random = SeededRandom(seed: seed &+ 1)
+        var random = SplitMixRandom(seed: seed &+ 1)
         var killed = 0
         for _ in 0..<max(3, kills / 3) {
             let producer = try rig.startProducer()
-            try await Task.sleep(for: .milliseconds(random.int(in: 200...900)))
+            try await Task.sleep(for: .milliseconds(Int.random(in: 200...900, using: &random)))
             producer.send(SIGKILL)
             if try await producer.wait().signal == SIGKILL { killed += 1 }
         }
@@ -381,23 +381,5 @@ enum Mount {
         guard (try? process.run()) != nil else { return false }
         process.waitUntilExit()
         return process.terminationStatus == 0
-    }
-}
-
-/// A small seeded generator, so a run's kill times repeat with its seed.
-struct SeededRandom {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func int(in range: ClosedRange<Int>) -> Int {
-        range.lowerBound + Int(next() % UInt64(range.count))
     }
 }
