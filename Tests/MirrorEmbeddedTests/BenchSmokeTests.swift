@@ -10,21 +10,14 @@ private let benchExecutable = repositoryRoot.appendingPathComponent(".build/debu
 @Suite("Benchmark smoke run", .timeLimit(.minutes(15)))
 struct BenchSmokeTests {
     @Test("the smoke variant runs every stage and reports consistent figures")
-    func smokeVariant() throws {
+    func smokeVariant() async throws {
         let work = NSTemporaryDirectory() + "npm-mirror-bench-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: work) }
         let jsonPath = work + "-results.json"
         defer { try? FileManager.default.removeItem(atPath: jsonPath) }
 
-        let process = Process()
-        process.executableURL = benchExecutable
-        process.arguments = ["--variants", "smoke", "--json", jsonPath, "--work-directory", work, "--concurrency", "4"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "npm-mirror-bench failed:\n\(output)")
+        let (status, output) = try await runToEnd(benchExecutable, ["--variants", "smoke", "--json", jsonPath, "--work-directory", work, "--concurrency", "4"])
+        #expect(status == 0, "npm-mirror-bench failed:\n\(output)")
         #expect(output.contains("consumer ÷ curl"))
         #expect(output.contains("Targets:"))
 

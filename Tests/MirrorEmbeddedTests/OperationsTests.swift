@@ -22,20 +22,6 @@ private func toolExists(_ name: String) -> Bool {
     ["/usr/bin/", "/usr/local/bin/", "/bin/"].contains { FileManager.default.isExecutableFile(atPath: $0 + name) }
 }
 
-/// Runs `executable` with `arguments`; returns the exit status and everything it printed.
-private func shell(_ executable: String, _ arguments: [String], in directory: URL = repositoryRoot) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.currentDirectoryURL = directory
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-}
 
 /// Mirrors a small simulated registry with a few faults, so that most series have samples, and
 /// returns the mirror (its metrics registry holds what the services exported).
@@ -78,7 +64,10 @@ struct OperationsTests {
         let mirror = try await mirrorWithFaults()
         let scrape = NSTemporaryDirectory() + "npm-mirror-scrape-\(UUID().uuidString).txt"
         try mirror.metricsRegistry.emitToString().write(toFile: scrape, atomically: true, encoding: .utf8)
-        let result = try shell("/bin/bash", [repositoryRoot.appendingPathComponent("scripts/check-ops.sh").path, "--metrics", scrape])
+        let result = try await runToEnd(
+            URL(fileURLWithPath: "/bin/bash"), [repositoryRoot.appendingPathComponent("scripts/check-ops.sh").path, "--metrics", scrape],
+            in: repositoryRoot, mergingStandardError: true
+        )
         #expect(result.status == 0, "\(result.output)")
     }
 

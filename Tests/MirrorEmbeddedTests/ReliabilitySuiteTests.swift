@@ -10,19 +10,12 @@ private let chaosExecutable = repositoryRoot.appendingPathComponent(".build/debu
 @Suite("Reliability suite", .timeLimit(.minutes(40)))
 struct ReliabilitySuiteTests {
     @Test("every scenario passes its audit: nothing lost, nothing duplicated, nothing outside the store, no secret leaked")
-    func everyScenario() throws {
+    func everyScenario() async throws {
         let work = NSTemporaryDirectory() + "npm-mirror-chaos-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let process = Process()
-        process.executableURL = chaosExecutable
-        process.arguments = ["--kills", "20", "--packages", "200", "--work-directory", work]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let (status, output) = try await runToEnd(chaosExecutable, ["--kills", "20", "--packages", "200", "--work-directory", work])
         print(output)
-        #expect(process.terminationStatus == 0, "the reliability suite failed:\n\(output)")
+        #expect(status == 0, "the reliability suite failed:\n\(output)")
         let figures = Dictionary(uniqueKeysWithValues: output.split(separator: "\n").compactMap { line -> (String, Int)? in
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
             guard parts.count >= 2, let value = Int(parts.last!) else { return nil }

@@ -1,0 +1,34 @@
+import Dispatch
+import Foundation
+
+/// Runs a program to its end and returns its exit status and standard output, waiting on a Dispatch
+/// thread: a test that blocked in `waitUntilExit()` would hold one of the few cooperative threads
+/// for the whole run, and every other test of the process would wait behind it.
+/// With `mergingStandardError`, standard error goes to the same output.
+func runToEnd(
+    _ executable: URL,
+    _ arguments: [String],
+    in directory: URL? = nil,
+    mergingStandardError: Bool = false
+) async throws -> (status: Int32, output: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = arguments
+            if let directory { process.currentDirectoryURL = directory }
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            if mergingStandardError { process.standardError = pipe }
+            do {
+                try process.run()
+            } catch {
+                continuation.resume(throwing: error)
+                return
+            }
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            continuation.resume(returning: (process.terminationStatus, output))
+        }
+    }
+}
