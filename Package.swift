@@ -227,15 +227,10 @@ let package = Package(
         .executableTarget(
             name: "npm-mirror-chaos",
             dependencies: [
-                "MirrorHarness", "MirrorConfig", "MirrorKafka", "MirrorPipeline", "MirrorStore", "NPMRegistry", "RegistrySimulator", "CouchDBDouble",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "MirrorHarness", "MirrorConfig", "MirrorKafka", "MirrorPipeline", "MirrorRecords", "MirrorStore", "NPMRegistry", "RegistrySimulator", "CouchDBDouble",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -96,14 +96,13 @@ public struct EmbeddedMirror: Sendable {
         ]
         services += consumers.map { .init(service: $0.consumerService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: signals, logger: logger))
+        defer { endpoint.writeSnapshot() }
         do {
             try await group.run()
         } catch {
-            endpoint.writeSnapshot()
             await shutdownClients()
             throw error
         }
-        endpoint.writeSnapshot()
         await shutdownClients()
     }
 

@@ -78,13 +78,7 @@ public final class ChildProcess: Sendable {
         measured: Bool = false,
         timeout: Duration
     ) async throws -> ChildResult {
-        let child = try start(executable, arguments: arguments, environment: environment, logFile: logFile, measured: measured)
-        let killer = Task {
-            try await Task.sleep(for: timeout)
-            child.send(SIGKILL)
-        }
-        defer { killer.cancel() }
-        return try await child.wait()
+        try await start(executable, arguments: arguments, environment: environment, logFile: logFile, measured: measured).wait(timeout: timeout)
     }
 
     private init(pid: pid_t, executable: String, start: ContinuousClock.Instant, statsFile: String?) {
@@ -103,6 +97,16 @@ public final class ChildProcess: Sendable {
         } else {
             kill(pid, signal)
         }
+    }
+
+    /// Waits for the program to end, killing it (SIGKILL) if it runs past `timeout`.
+    public func wait(timeout: Duration) async throws -> ChildResult {
+        let killer = Task {
+            try await Task.sleep(for: timeout)
+            self.send(SIGKILL)
+        }
+        defer { killer.cancel() }
+        return try await wait()
     }
 
     /// Waits for the program to end, on a thread of its own (never a cooperative one).

@@ -76,12 +76,11 @@ func runWithMetrics(
         )
     )
     do {
+        defer { metricsEndpoint.writeSnapshot() }
         try await group.run()
     } catch {
-        metricsEndpoint.writeSnapshot()
         try? await httpClient.shutdown()
         throw error
     }
-    metricsEndpoint.writeSnapshot()
     try await httpClient.shutdown()
 }

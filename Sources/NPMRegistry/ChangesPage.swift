@@ -76,13 +76,18 @@ public struct ChangesPage: Sendable, Hashable {
     struct Seq: Decodable {
         var value: Int64?
 
+        /// The seq of an older feed's string seq: its integer prefix.
+        static func value(ofText text: String) -> Int64? {
+            let digits = text.prefix { $0.isASCII && $0.isNumber }
+            return digits.isEmpty ? nil : Int64(digits)
+        }
+
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
             if let integer = try? container.decode(Int64.self) {
                 value = integer >= 0 ? integer : nil
             } else if let text = try? container.decode(String.self) {
-                let digits = text.prefix { $0.isASCII && $0.isNumber }
-                value = digits.isEmpty ? nil : Int64(digits)
+                value = Self.value(ofText: text)
             } else {
                 value = nil
             }

@@ -108,9 +108,7 @@ struct ChangesPageScanner {
     private mutating func readSeq() throws(Failure) -> Int64? {
         switch peek() {
         case UInt8(ascii: "\""):
-            let text = try readString()
-            let digits = text.prefix { $0.isASCII && $0.isNumber }
-            return digits.isEmpty ? nil : Int64(digits)
+            return ChangesPage.Seq.value(ofText: try readString())
         case .some(UInt8(ascii: "0")...UInt8(ascii: "9")):
             let start = index
             var value: Int64 = 0

@@ -17,6 +17,7 @@ import RegistrySimulator
 struct Bench: Sendable {
     let binaries: String
     let workDirectory: String
+    let configFile: String
     let kafka: EmbeddedKafkaCluster
     let couch: CouchDBDouble
     let concurrency: Int
@@ -361,7 +362,7 @@ struct Bench: Sendable {
     /// The settings every pipeline process of the run shares, plus `settings`.
     private func environment(_ settings: [Setting: String]) -> [String: String] {
         let shared: [Setting: String] = [
-            .configFile: "\(workDirectory)/empty-config.json",
+            .configFile: configFile,
             .kafkaBrokers: kafka.bootstrapServers,
             .logLevel: childLogLevel,
         ]

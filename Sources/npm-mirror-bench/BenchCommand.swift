@@ -46,35 +46,25 @@ struct BenchCommand: AsyncParsableCommand {
     var keepWork = false
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = label == "bench" ? .notice : .error
-            return handler
-        }
-        let logger = Logger(label: "bench")
+        let logger = HarnessRun.bootstrapLogging(label: "bench", others: .error)
         let workloads = try variants.split(separator: ",").map { name in
             guard let workload = Workload.all.first(where: { $0.name == name.trimmingCharacters(in: .whitespaces) }) else {
                 throw ValidationError("unknown variant '\(name)'; known: \(Workload.all.map(\.name).joined(separator: ", "))")
             }
             return workload
         }
-        let binaries = binaries ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-        for binary in ["changes-producer", "changes-consumer"] where !FileManager.default.isExecutableFile(atPath: "\(binaries)/\(binary)") {
-            throw ValidationError("\(binaries)/\(binary) is missing: build it first (scripts/bench.sh does)")
-        }
+        let binaries = try HarnessRun.pipelineBinaries(binaries, buildScript: "scripts/bench.sh")
         for (tool, why) in [("/usr/bin/curl", "the raw-download limit is measured with it"), (ChildProcess.timeExecutable, "peak memory is read through it")]
         where !FileManager.default.isExecutableFile(atPath: tool) {
             throw ValidationError("\(tool) is missing: \(why) (scripts/install-deps.sh installs it)")
         }
 
-        let work = URL(fileURLWithPath: workDirectory).standardizedFileURL.path
-        try? FileManager.default.removeItem(atPath: work)
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        try "{}".write(toFile: "\(work)/empty-config.json", atomically: true, encoding: .utf8)
+        let work = try HarnessRun.freshDirectory(workDirectory)
+        let configFile = try HarnessRun.emptyConfigFile(in: work)
 
         let kafka = try EmbeddedKafkaCluster(brokerCount: 1, logger: Logger(label: "bench.kafka"))
         let couch = try await CouchDBDouble.start()
-        let bench = Bench(binaries: binaries, workDirectory: work, kafka: kafka, couch: couch, concurrency: concurrency, seed: seed, childLogLevel: childLogLevel,
+        let bench = Bench(binaries: binaries, workDirectory: work, configFile: configFile, kafka: kafka, couch: couch, concurrency: concurrency, seed: seed, childLogLevel: childLogLevel,
             profileDirectory: try profile.map { path in
                 let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
                 try FileManager.default.createDirectory(atPath: absolute, withIntermediateDirectories: true)

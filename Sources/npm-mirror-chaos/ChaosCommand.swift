@@ -2,6 +2,7 @@ import ArgumentParser
 import CouchDBDouble
 import Foundation
 import Logging
+import MirrorHarness
 import MirrorKafka
 
 @main
@@ -40,23 +41,13 @@ struct ChaosCommand: AsyncParsableCommand {
     var keepWork = false
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = label == "chaos" ? .notice : .critical
-            return handler
-        }
-        let logger = Logger(label: "chaos")
+        let logger = HarnessRun.bootstrapLogging(label: "chaos", others: .critical)
         let selected = scenarios.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? Suite.names
         if let unknown = selected.first(where: { !Suite.names.contains($0) }) {
             throw ValidationError("unknown scenario '\(unknown)'; known: \(Suite.names.joined(separator: ", "))")
         }
-        let binaries = binaries ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-        for binary in ["changes-producer", "changes-consumer"] where !FileManager.default.isExecutableFile(atPath: "\(binaries)/\(binary)") {
-            throw ValidationError("\(binaries)/\(binary) is missing: build it first (scripts/reliability.sh does)")
-        }
-        let work = URL(fileURLWithPath: workDirectory).standardizedFileURL.path
-        try? FileManager.default.removeItem(atPath: work)
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let binaries = try HarnessRun.pipelineBinaries(binaries, buildScript: "scripts/reliability.sh")
+        let work = try HarnessRun.freshDirectory(workDirectory)
 
         let kafka = try EmbeddedKafkaCluster(brokerCount: 1, logger: Logger(label: "chaos.kafka"))
         let couch = try await CouchDBDouble.start()

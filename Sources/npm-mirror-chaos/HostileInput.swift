@@ -43,7 +43,7 @@ extension Suite {
         }
         // Nothing may have appeared beside the store's own folders.
         let outside = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { $0 != "packages" && $0 != "scratch" }
-        let escaped = ((try? FileManager.default.contentsOfDirectory(atPath: workDirectory)) ?? []).filter { !Suite.names.contains($0) && $0 != "kafka" }
+        let escaped = ((try? FileManager.default.contentsOfDirectory(atPath: workDirectory)) ?? []).filter { !Suite.names.contains($0) }
         tally.update { $0.filesOutside += outside.count + escaped.count }
         guard outside.isEmpty, escaped.isEmpty else { throw ChaosError("files outside the store: \(outside + escaped)") }
 
@@ -101,7 +101,7 @@ extension Suite {
         let consumer = try rig.startConsumer(settings: [.metricsFile: "\(rig.directory)/logs/consumer.prom"])
         try await Task.sleep(for: .seconds(8))
         consumer.send(SIGTERM)
-        _ = try await Rig.finish(consumer, timeout: .seconds(60))
+        _ = try await consumer.wait(timeout: .seconds(60))
         // SASL to a broker that does not speak it, and an SSL key password: the client fails to connect or start.
         let sasl = try rig.startConsumer(exitWhenIdle: 1, settings: [
             .kafkaSecurityProtocol: "sasl_plaintext", .kafkaSASLMechanism: "PLAIN", .kafkaSASLUsername: "mirror",
@@ -109,7 +109,7 @@ extension Suite {
         ])
         try await Task.sleep(for: .seconds(5))
         sasl.send(SIGTERM)
-        _ = try await Rig.finish(sasl, timeout: .seconds(60))
+        _ = try await sasl.wait(timeout: .seconds(60))
 
         var texts: [(String, String)] = []
         for file in (try? FileManager.default.contentsOfDirectory(atPath: "\(rig.directory)/logs")) ?? [] {

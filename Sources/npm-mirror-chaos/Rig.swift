@@ -1,13 +1,10 @@
-import AsyncHTTPClient
 import CouchDBDouble
 import Foundation
 import Logging
 import MirrorConfig
 import MirrorHarness
 import MirrorKafka
-import NIOCore
-import NIOFoundationCompat
-import NIOHTTP1
+import MirrorRecords
 import RegistrySimulator
 import Synchronization
 
@@ -24,6 +21,9 @@ final class Rig: Sendable {
     let logger: Logger
     /// Settings every process of this rig gets, over the rig's own.
     let extraSettings: [Setting: String]
+    let configFile: String
+    /// The rig's database, read through the same client the consumer writes with.
+    let records: CouchDBRecordStore
     /// Every process started, so none outlives a scenario that failed half-way.
     private let children = Mutex<[ChildProcess]>([])
 
@@ -31,7 +31,7 @@ final class Rig: Sendable {
     var deadLetterTopic: String { "chaos-\(name)-dead" }
     var eventsTopic: String { "chaos-\(name)-events" }
     var group: String { "chaos-\(name)" }
-    var database: String { "chaos-\(name)" }
+    var database: String { Self.database(for: name) }
     var storeRoot: String { "\(directory)/packages" }
     var scratch: String { "\(directory)/scratch" }
 
@@ -56,7 +56,11 @@ final class Rig: Sendable {
         self.extraSettings = extraSettings
         self.logger = logger
         try FileManager.default.createDirectory(atPath: "\(directory)/logs", withIntermediateDirectories: true)
-        try "{}".write(toFile: "\(directory)/logs/config.json", atomically: true, encoding: .utf8)
+        configFile = try HarnessRun.emptyConfigFile(in: "\(directory)/logs")
+        records = CouchDBRecordStore(
+            configuration: try CouchDBConfiguration(url: couch.url, database: Self.database(for: name), user: couch.adminUser, password: couch.adminPassword),
+            logger: logger
+        )
         for topic in [topic, deadLetterTopic, eventsTopic] {
             try kafka.createTopic(topic, partitions: partitions, replicationFactor: replicationFactor)
         }
@@ -68,11 +72,13 @@ final class Rig: Sendable {
         }
     }
 
+    static func database(for name: String) -> String { "chaos-\(name)" }
+
     // MARK: Processes
 
     private func environment(_ settings: [Setting: String]) -> [String: String] {
         var base: [Setting: String] = [
-            .configFile: "\(directory)/logs/config.json",
+            .configFile: configFile,
             .kafkaBrokers: kafka.bootstrapServers,
             .kafkaTopic: topic,
             .kafkaDeadLetterTopic: deadLetterTopic,
@@ -127,23 +133,14 @@ final class Rig: Sendable {
 
     /// Runs the producer until it has caught up with the feed; it must exit 0.
     func produceToEnd(settings: [Setting: String] = [:], timeout: Duration = .seconds(300)) async throws {
-        let result = try await Self.finish(try startProducer(settings: settings), timeout: timeout)
+        let result = try await startProducer(settings: settings).wait(timeout: timeout)
         guard result.succeeded else { throw ChaosError("\(name): changes-producer ended with \(result.ending); see \(directory)/logs/producer.log") }
     }
 
     /// Runs one consumer until the topic is consumed and idle; it must exit 0.
     func consumeToEnd(settings: [Setting: String] = [:], timeout: Duration = .seconds(600)) async throws {
-        let result = try await Self.finish(try startConsumer(exitWhenIdle: 2, settings: settings), timeout: timeout)
+        let result = try await startConsumer(exitWhenIdle: 2, settings: settings).wait(timeout: timeout)
         guard result.succeeded else { throw ChaosError("\(name): changes-consumer ended with \(result.ending); see \(directory)/logs/consumer.log") }
-    }
-
-    static func finish(_ child: ChildProcess, timeout: Duration) async throws -> ChildResult {
-        let killer = Task {
-            try await Task.sleep(for: timeout)
-            child.send(SIGKILL)
-        }
-        defer { killer.cancel() }
-        return try await child.wait()
     }
 
     /// Waits until the registry has served `more` requests beyond `baseline` (the process is at work).
@@ -158,29 +155,13 @@ final class Rig: Sendable {
 
     // MARK: Records
 
-    /// Every document id of the rig's database with its revision.
+    /// Every document id of the rig's database with its revision (none before the database exists).
     func documents() async throws -> [String: String] {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
-            var request = HTTPClientRequest(url: "\(couch.url.absoluteString)/\(database)/_all_docs")
-            let credentials = Data("\(couch.adminUser):\(couch.adminPassword)".utf8).base64EncodedString()
-            request.headers.add(name: "Authorization", value: "Basic \(credentials)")
-            let response = try await client.execute(request, timeout: .seconds(60))
-            let body = try await response.body.collect(upTo: 1 << 30)
-            try await client.shutdown()
-            guard response.status == .ok else {
-                if response.status == .notFound { return [:] }
-                throw ChaosError("\(name): _all_docs answered \(response.status)")
-            }
-            let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
-            let rows = object?["rows"] as? [[String: Any]] ?? []
-            return Dictionary(uniqueKeysWithValues: rows.compactMap { row in
-                guard let id = row["id"] as? String, let rev = (row["value"] as? [String: Any])?["rev"] as? String else { return nil }
-                return (id, rev)
-            })
-        } catch {
-            try? await client.shutdown()
-            throw error
+            let stored = try await records.readAll(limit: Int(Int32.max))
+            return Dictionary(stored.map { ($0.id, $0.revision ?? "") }, uniquingKeysWith: { first, _ in first })
+        } catch let error as RecordStoreError where error.code == .notFound {
+            return [:]
         }
     }
 }

@@ -160,7 +160,7 @@ struct Suite: Sendable {
         try await Task.sleep(for: .milliseconds(300))
         var stopAt = ContinuousClock.now
         producer.send(SIGTERM)
-        var result = try await Rig.finish(producer, timeout: .seconds(bound * 2))
+        var result = try await producer.wait(timeout: .seconds(bound * 2))
         slowest = max(slowest, (ContinuousClock.now - stopAt).seconds)
         guard result.exitCode == 0 else { throw ChaosError("changes-producer ended with \(result.ending) after SIGTERM") }
         try await rig.produceToEnd()
@@ -170,7 +170,7 @@ struct Suite: Sendable {
         _ = await rig.waitForRequests(beyond: baseline, more: 20)
         stopAt = ContinuousClock.now
         consumer.send(SIGTERM)
-        result = try await Rig.finish(consumer, timeout: .seconds(bound * 2))
+        result = try await consumer.wait(timeout: .seconds(bound * 2))
         slowest = max(slowest, (ContinuousClock.now - stopAt).seconds)
         guard result.exitCode == 0 else { throw ChaosError("changes-consumer ended with \(result.ending) after SIGTERM") }
         guard slowest <= bound else { throw ChaosError("a process took \(slowest) s to stop after SIGTERM (bound \(bound) s)") }
@@ -195,7 +195,7 @@ struct Suite: Sendable {
         try await Task.sleep(for: .milliseconds(300))
         try cluster.setPartitionLeader(topic: rig.topic, partition: 0, broker: 2)
         injected += 1
-        guard try await Rig.finish(producer, timeout: .seconds(300)).succeeded else { throw ChaosError("changes-producer failed under Kafka faults") }
+        guard try await producer.wait(timeout: .seconds(300)).succeeded else { throw ChaosError("changes-producer failed under Kafka faults") }
 
         cluster.pushRequestErrors(.fetch, Array(repeating: .notLeaderForPartition, count: 5))
         cluster.pushRequestErrors(.offsetCommit, Array(repeating: .notCoordinator, count: 3))
@@ -208,7 +208,7 @@ struct Suite: Sendable {
         try cluster.setBrokerUp(1)
         try cluster.setPartitionLeader(topic: rig.topic, partition: 1, broker: 3)
         injected += 2
-        guard try await Rig.finish(consumer, timeout: .seconds(600)).succeeded else { throw ChaosError("changes-consumer failed under Kafka faults") }
+        guard try await consumer.wait(timeout: .seconds(600)).succeeded else { throw ChaosError("changes-consumer failed under Kafka faults") }
         tally.update { $0.faultsInjected += injected }
         let audit = try await audit(rig)
         return "\(injected) Kafka faults (request errors, broker 1 down 3 s, 2 leader changes); \(audit.distinctSeqs) changes recorded once"
@@ -250,7 +250,7 @@ struct Suite: Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
         simulator.faults.stallFeed(false)
-        guard try await Rig.finish(producer, timeout: .seconds(300)).succeeded else { throw ChaosError("changes-producer failed under registry faults") }
+        guard try await producer.wait(timeout: .seconds(300)).succeeded else { throw ChaosError("changes-producer failed under registry faults") }
         let watchdog = try MetricsText(contentsOf: "\(rig.directory)/logs/producer.prom").sum("npm_mirror_producer_watchdog_restarts_total")
         guard watchdog >= 1 else { throw ChaosError("the watchdog did not act on the stalled feed") }
         // A seq reset, then more changes: the producer keeps the highest seq and loses none.
@@ -292,20 +292,36 @@ struct Suite: Sendable {
         let baseline = simulator.requestTotal
         let consumer = try rig.startConsumer(exitWhenIdle: 3)
         _ = await rig.waitForRequests(beyond: baseline, more: 20)
+        // Down only once something is committed, so the check below has offsets to hold to account.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline,
+            try await TopicReader.committed(rig.topic, group: rig.group, bootstrapServers: kafka.bootstrapServers, logger: logger).isEmpty
+        {
+            try await Task.sleep(for: .milliseconds(100))
+        }
         await couch.goDown()
         injected += 1
-        // While the database is down, every committed offset must be covered by records.
+        // While the database is down, every committed offset must be covered by records. The topic is
+        // complete (the producer has finished), so it is read once; records are read from the double's
+        // own state, which an outage does not hide.
+        let messages = try await TopicReader.readAll(rig.topic, bootstrapServers: kafka.bootstrapServers, logger: logger)
+            .compactMap { message in (try? ChangeMessage.decode(message.value)).map { (message.partition, message.offset, $0.seq) } }
         var checks = 0
+        var committedSeen = 0
         for _ in 0..<4 {
             try await Task.sleep(for: .milliseconds(700))
-            checks += try await committedButUnrecorded(rig)
+            let committed = try await TopicReader.committed(rig.topic, group: rig.group, bootstrapServers: kafka.bootstrapServers, logger: logger)
+            let covered = messages.filter { partition, offset, _ in committed[partition].map { offset < $0 } ?? false }
+            committedSeen = max(committedSeen, covered.count)
+            checks += covered.filter { _, _, seq in couch.revision(database: rig.database, id: "change:\(seq)") == nil }.count
         }
         try await couch.comeBack()
         couch.setDelay(nil)
         couch.failNextRequests(3, status: 500, error: "internal_server_error")
         injected += 3
-        guard try await Rig.finish(consumer, timeout: .seconds(600)).succeeded else { throw ChaosError("changes-consumer failed under CouchDB faults") }
+        guard try await consumer.wait(timeout: .seconds(600)).succeeded else { throw ChaosError("changes-consumer failed under CouchDB faults") }
         guard checks == 0 else { throw ChaosError("\(checks) offsets were committed for changes with no record") }
+        guard committedSeen > 0 else { throw ChaosError("nothing was committed before the outage, so the outage check proved nothing") }
         tally.update { $0.faultsInjected += injected }
         // A per-document `forbidden` (a validate_doc_update rejection) is final: those changes are
         // dead-lettered with the reason, their change records written.
@@ -314,19 +330,7 @@ struct Suite: Sendable {
         guard audit.deadLetteredIDs == rejected else {
             throw ChaosError("expected the 5 rejected packages dead-lettered (record_forbidden), got \(audit.deadLettered)")
         }
-        return "\(injected) CouchDB faults (down 2.8 s, slow, 409 storms, per-document rejections, 500s); no offset passed an unrecorded change; 5 rejections dead-lettered; \(audit.distinctSeqs) changes recorded once"
-    }
-
-    /// Messages below the committed offsets that have no change record.
-    private func committedButUnrecorded(_ rig: Rig) async throws -> Int {
-        let messages = try await TopicReader.readAll(rig.topic, bootstrapServers: rig.kafka.bootstrapServers, logger: logger)
-        let committed = try await TopicReader.committed(rig.topic, group: rig.group, bootstrapServers: rig.kafka.bootstrapServers, logger: logger)
-        let documents = (try? await rig.documents()) ?? [:]
-        if documents.isEmpty { return 0 }  // the double is down: nothing to compare with
-        return messages.filter { message in
-            guard let offset = committed[message.partition], message.offset < offset, let change = try? ChangeMessage.decode(message.value) else { return false }
-            return documents["change:\(change.seq)"] == nil
-        }.count
+        return "\(injected) CouchDB faults (down 2.8 s, slow, 409 storms, per-document rejections, 500s); no offset passed an unrecorded change (\(committedSeen) committed changes checked during the outage); 5 rejections dead-lettered; \(audit.distinctSeqs) changes recorded once"
     }
 
     /// The store's filesystem full: a small tmpfs, enlarged after a while.
@@ -345,7 +349,7 @@ struct Suite: Sendable {
         try await Task.sleep(for: .seconds(6))
         let stuck = try await TopicReader.uncommitted(rig.topic, group: rig.group, bootstrapServers: kafka.bootstrapServers, logger: logger)
         guard Mount.resize(mountPoint, size: "512m") else { throw ChaosError("could not enlarge the tmpfs") }
-        guard try await Rig.finish(consumer, timeout: .seconds(600)).succeeded else { throw ChaosError("changes-consumer failed after the disk filled") }
+        guard try await consumer.wait(timeout: .seconds(600)).succeeded else { throw ChaosError("changes-consumer failed after the disk filled") }
         let log = (try? String(contentsOfFile: "\(rig.directory)/logs/consumer.log", encoding: .utf8)) ?? ""
         guard log.contains("No space left") || log.contains("disk_full") || log.contains("ENOSPC") else {
             throw ChaosError("the consumer never said the disk was full (see \(rig.directory)/logs/consumer.log)")
