@@ -334,9 +334,10 @@ public struct ChangesConsumerService: Service {
         let at = Timestamp.now()
         let key = Array(change.id.utf8)
         do {
-            _ = try await producer.send(events.map { KafkaProducerMessage(topic: settings.eventsTopic, key: key, value: $0.value(at: at)) })
+            // Events are for watching the pipeline: posted, not awaited, so a change never waits for
+            // their acknowledgement; losing one must not hold up a change either.
+            try await producer.post(events.map { KafkaProducerMessage(topic: settings.eventsTopic, key: key, value: $0.value(at: at)) })
         } catch {
-            // Events are for watching the pipeline; losing one must not hold up a change.
             logger.warning("Could not emit events", metadata: ["npm.seq": "\(change.seq)", "error": "\(error)"])
         }
     }

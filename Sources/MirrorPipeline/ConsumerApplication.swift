@@ -68,7 +68,8 @@ public struct ConsumerApplication: Sendable {
             consumer: consumer,
             producer: producer,
             processor: processor,
-            records: records,
+            // The lanes' records go together: one request pair for many changes under load.
+            records: BatchingRecordStore(records),
             store: store,
             checkpoints: CheckpointDirectory(path: configuration.storage.updateSeqDirectory),
             logger: logger

@@ -81,18 +81,18 @@ struct DeadLetter: Sendable {
     var attempts: Int
 
     func messageValue(original: [UInt8], change: ChangeMessage?, at: String) -> [UInt8] {
-        var object: [String: Any] = [
-            "reason": reason,
-            "message": String(message.prefix(2000)),
-            "attempts": attempts,
-            "original": String(decoding: original, as: UTF8.self),
-            "at": at,
+        var object: [String: JSONValue] = [
+            "reason": .string(reason),
+            "message": .string(String(message.prefix(2000))),
+            "attempts": .number(Double(attempts)),
+            "original": .string(String(decoding: original, as: UTF8.self)),
+            "at": .string(at),
         ]
         if let change {
-            object["seq"] = change.seq
-            object["id"] = change.id
+            object["seq"] = .number(Double(change.seq))
+            object["id"] = .string(change.id)
         }
-        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+        return JSONValue.object(object).serializedBytes
     }
 }
 
@@ -105,10 +105,10 @@ struct PipelineEvent: Sendable {
     var reason: String?
 
     func value(at: String) -> [UInt8] {
-        var object: [String: Any] = ["stage": stage, "seq": change.seq, "id": change.id, "at": at]
-        if let version { object["version"] = version }
-        if let bytes { object["bytes"] = bytes }
-        if let reason { object["reason"] = reason }
-        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+        var object: [String: JSONValue] = ["stage": .string(stage), "seq": .number(Double(change.seq)), "id": .string(change.id), "at": .string(at)]
+        if let version { object["version"] = .string(version) }
+        if let bytes { object["bytes"] = .number(Double(bytes)) }
+        if let reason { object["reason"] = .string(reason) }
+        return JSONValue.object(object).serializedBytes
     }
 }

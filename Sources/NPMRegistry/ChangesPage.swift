@@ -44,8 +44,7 @@ public struct ChangesPage: Sendable, Hashable {
     public static func parse(_ body: some Collection<UInt8>, since: Int64) throws(PageParseError) -> ChangesPage {
         let bytes = Array(body)
         let outcome = bytes.withUnsafeBytes { buffer in
-            var scanner = ChangesPageScanner(buffer)
-            return Result { () throws(ChangesPageScanner.Failure) in try scanner.scan() }
+            Result { () throws(JSONScanner.Failure) in try ChangesPageScanner.scan(buffer) }
         }
         let scanned: (results: [Entry], lastSeq: Int64?)
         switch outcome {

@@ -1,63 +1,45 @@
-/// A single-pass reader of `_changes` pages that takes only what the producer needs (`seq`, `id`,
-/// the first `changes[].rev`, `deleted`, `last_seq`) and steps over everything else without
-/// building it.
+/// Reads `_changes` pages, taking only what the producer needs (`seq`, `id`, the first
+/// `changes[].rev`, `deleted`, `last_seq`) and stepping over everything else without building it.
 ///
 /// Pages hold up to 10,000 results; decoding them into a general JSON tree (or through `Codable`)
-/// cost the producer more than everything else it does. Values it skips are walked with a depth
-/// counter rather than recursion, so no nesting can exhaust the stack; a body cut anywhere ends
-/// inside a value and is an error.
-struct ChangesPageScanner {
-    struct Failure: Error {
-        var message: String
-    }
-
-    private let bytes: UnsafeRawBufferPointer
-    private var index = 0
-
-    init(_ bytes: UnsafeRawBufferPointer) {
-        self.bytes = bytes
-    }
-
+/// cost the producer more than everything else it does.
+enum ChangesPageScanner {
     /// The page's results (changes, or why one was set aside) and its `last_seq`.
-    mutating func scan() throws(Failure) -> (results: [ChangesPage.Entry], lastSeq: Int64?) {
-        skipWhitespace()
-        guard let first = peek() else { throw Failure(message: "not JSON: the body is empty") }
-        guard first == UInt8(ascii: "{") else {
-            // Tell a JSON value of another type from something that is not JSON at all.
-            try skipValue()
-            throw Failure(message: "not a JSON object")
-        }
+    static func scan(_ bytes: UnsafeRawBufferPointer) throws(JSONScanner.Failure) -> (results: [ChangesPage.Entry], lastSeq: Int64?) {
+        var scanner = JSONScanner(bytes)
         var results: [ChangesPage.Entry]?
         var lastSeq: Int64?
-        try readObject { scanner, key throws(Failure) in
-            switch key {
-            case "results":
-                guard scanner.peek() == UInt8(ascii: "[") else { throw Failure(message: "no \"results\" array") }
-                results = try scanner.readResults()
-            case "last_seq":
-                lastSeq = try scanner.readSeq()
-            default:
-                try scanner.skipValue()
+        try scanner.readDocument { scanner throws(JSONScanner.Failure) in
+            try scanner.readObject { scanner, key throws(JSONScanner.Failure) in
+                switch key {
+                case "results":
+                    guard scanner.peek() == UInt8(ascii: "[") else { throw JSONScanner.Failure(message: "no \"results\" array") }
+                    results = try scanner.readResults()
+                case "last_seq":
+                    lastSeq = try scanner.readSeq()
+                default:
+                    try scanner.skipValue()
+                }
             }
         }
-        skipWhitespace()
-        guard index == bytes.count else { throw Failure(message: "not JSON: content after the page object") }
-        guard let results else { throw Failure(message: "no \"results\" array") }
+        guard let results else { throw JSONScanner.Failure(message: "no \"results\" array") }
         return (results, lastSeq)
     }
+}
 
+extension JSONScanner {
     // MARK: Results
 
-    private mutating func readResults() throws(Failure) -> [ChangesPage.Entry] {
+    fileprivate mutating func readResults() throws(JSONScanner.Failure) -> [ChangesPage.Entry] {
         var results: [ChangesPage.Entry] = []
         results.reserveCapacity(1024)
-        try readArray { scanner throws(Failure) in
+        try readArray { scanner throws(JSONScanner.Failure) in
             results.append(try scanner.readResult())
         }
         return results
     }
 
-    private mutating func readResult() throws(Failure) -> ChangesPage.Entry {
+    fileprivate mutating func readResult() throws(JSONScanner.Failure) -> ChangesPage.Entry {
         guard peek() == UInt8(ascii: "{") else {
             let start = index
             try skipValue()
@@ -68,7 +50,7 @@ struct ChangesPageScanner {
         var id: String?
         var rev: String?
         var deleted = false
-        try readObject { scanner, key throws(Failure) in
+        try readObject { scanner, key throws(JSONScanner.Failure) in
             switch key {
             case "seq": seq = try scanner.readSeq()
             case "id": id = try scanner.readStringIfString()
@@ -83,20 +65,20 @@ struct ChangesPageScanner {
     }
 
     /// `changes[0].rev`, or nil when `changes` is not an array of objects with a string `rev`.
-    private mutating func readFirstRev() throws(Failure) -> String? {
+    fileprivate mutating func readFirstRev() throws(JSONScanner.Failure) -> String? {
         guard peek() == UInt8(ascii: "[") else {
             try skipValue()
             return nil
         }
         var rev: String?
         var first = true
-        try readArray { scanner throws(Failure) in
+        try readArray { scanner throws(JSONScanner.Failure) in
             guard first, scanner.peek() == UInt8(ascii: "{") else {
                 try scanner.skipValue()
                 return
             }
             first = false
-            try scanner.readObject { scanner, key throws(Failure) in
+            try scanner.readObject { scanner, key throws(JSONScanner.Failure) in
                 if key == "rev" { rev = try scanner.readStringIfString() } else { try scanner.skipValue() }
             }
         }
@@ -105,7 +87,7 @@ struct ChangesPageScanner {
 
     /// A seq: a non-negative integer, or a string whose integer prefix is the seq (older feeds'
     /// `"123-g1AAA…"`); nil for anything else.
-    private mutating func readSeq() throws(Failure) -> Int64? {
+    fileprivate mutating func readSeq() throws(JSONScanner.Failure) -> Int64? {
         switch peek() {
         case UInt8(ascii: "\""):
             return ChangesPage.Seq.value(ofText: try readString())
@@ -132,218 +114,4 @@ struct ChangesPageScanner {
         }
     }
 
-    private mutating func readStringIfString() throws(Failure) -> String? {
-        guard peek() == UInt8(ascii: "\"") else {
-            try skipValue()
-            return nil
-        }
-        return try readString()
-    }
-
-    private mutating func readTrueIfBoolean() throws(Failure) -> Bool {
-        if matchLiteral("true") { return true }
-        if matchLiteral("false") { return false }
-        try skipValue()
-        return false
-    }
-
-    // MARK: Structure
-
-    /// Calls `body` with each key, positioned at its value, which `body` must consume.
-    private mutating func readObject(_ body: (inout ChangesPageScanner, String) throws(Failure) -> Void) throws(Failure) {
-        try expect(UInt8(ascii: "{"))
-        skipWhitespace()
-        if peek() == UInt8(ascii: "}") {
-            index += 1
-            return
-        }
-        while true {
-            skipWhitespace()
-            guard peek() == UInt8(ascii: "\"") else { throw syntaxError("a key") }
-            let key = try readString()
-            skipWhitespace()
-            try expect(UInt8(ascii: ":"))
-            skipWhitespace()
-            try body(&self, key)
-            skipWhitespace()
-            guard let next = peek() else { throw syntaxError("',' or '}'") }
-            index += 1
-            if next == UInt8(ascii: "}") { return }
-            guard next == UInt8(ascii: ",") else { throw syntaxError("',' or '}'") }
-        }
-    }
-
-    /// Calls `body` positioned at each element, which `body` must consume.
-    private mutating func readArray(_ body: (inout ChangesPageScanner) throws(Failure) -> Void) throws(Failure) {
-        try expect(UInt8(ascii: "["))
-        skipWhitespace()
-        if peek() == UInt8(ascii: "]") {
-            index += 1
-            return
-        }
-        while true {
-            skipWhitespace()
-            try body(&self)
-            skipWhitespace()
-            guard let next = peek() else { throw syntaxError("',' or ']'") }
-            index += 1
-            if next == UInt8(ascii: "]") { return }
-            guard next == UInt8(ascii: ",") else { throw syntaxError("',' or ']'") }
-        }
-    }
-
-    /// Steps over one value of any type. Containers are walked with a depth counter: brackets must
-    /// balance and strings are read whole, so a cut body is always noticed.
-    private mutating func skipValue() throws(Failure) {
-        skipWhitespace()
-        var depth = 0
-        repeat {
-            guard let byte = peek() else { throw syntaxError("a value") }
-            switch byte {
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                depth += 1
-                index += 1
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                guard depth > 0 else { throw syntaxError("a value") }
-                depth -= 1
-                index += 1
-            case UInt8(ascii: "\""):
-                try skipString()
-            case UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"):
-                guard depth > 0 else { throw syntaxError("a value") }
-                index += 1
-            default:
-                // A number or a literal: bytes up to the next delimiter.
-                let start = index
-                while let next = peek(), !Self.isDelimiter(next) { index += 1 }
-                guard Self.isScalar(bytes[start..<index]) else { throw syntaxError("a value") }
-            }
-        } while depth > 0
-    }
-
-    private static func isDelimiter(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}"), UInt8(ascii: ":"), UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"),
-            UInt8(ascii: "{"), UInt8(ascii: "["), UInt8(ascii: "\""):
-            true
-        default: false
-        }
-    }
-
-    private static func isScalar(_ token: Slice<UnsafeRawBufferPointer>) -> Bool {
-        if token.elementsEqual("true".utf8) || token.elementsEqual("false".utf8) || token.elementsEqual("null".utf8) { return true }
-        guard let first = token.first, first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else { return false }
-        return token.allSatisfy { ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }
-    }
-
-    // MARK: Strings
-
-    private mutating func skipString() throws(Failure) {
-        index += 1
-        while let byte = peek() {
-            index += 1
-            if byte == UInt8(ascii: "\\") {
-                guard peek() != nil else { break }
-                index += 1
-            } else if byte == UInt8(ascii: "\"") {
-                return
-            }
-        }
-        throw syntaxError("the end of a string")
-    }
-
-    private mutating func readString() throws(Failure) -> String {
-        try expect(UInt8(ascii: "\""))
-        let start = index
-        // Fast path: no escapes.
-        while let byte = peek(), byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") { index += 1 }
-        guard let stop = peek() else { throw syntaxError("the end of a string") }
-        if stop == UInt8(ascii: "\"") {
-            index += 1
-            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index - 1]), as: UTF8.self)
-        }
-        var utf8 = Array(bytes[start..<index])
-        while let byte = peek() {
-            index += 1
-            switch byte {
-            case UInt8(ascii: "\""):
-                return String(decoding: utf8, as: UTF8.self)
-            case UInt8(ascii: "\\"):
-                guard let escaped = peek() else { throw syntaxError("an escape") }
-                index += 1
-                switch escaped {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escaped)
-                case UInt8(ascii: "b"): utf8.append(0x08)
-                case UInt8(ascii: "f"): utf8.append(0x0C)
-                case UInt8(ascii: "n"): utf8.append(0x0A)
-                case UInt8(ascii: "r"): utf8.append(0x0D)
-                case UInt8(ascii: "t"): utf8.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try readHex4()
-                    if (0xD800..<0xDC00).contains(scalar), matchLiteral("\\u") {
-                        let low = try readHex4()
-                        if (0xDC00..<0xE000).contains(low) { scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00) }
-                    }
-                    utf8.append(contentsOf: String(Character(Unicode.Scalar(scalar) ?? "\u{FFFD}")).utf8)
-                default:
-                    throw syntaxError("a valid escape")
-                }
-            default:
-                utf8.append(byte)
-            }
-        }
-        throw syntaxError("the end of a string")
-    }
-
-    private mutating func readHex4() throws(Failure) -> UInt32 {
-        guard index + 4 <= bytes.count else { throw syntaxError("four hex digits") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[index]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw syntaxError("four hex digits")
-            }
-            value = value << 4 | UInt32(digit)
-            index += 1
-        }
-        return value
-    }
-
-    // MARK: Bytes
-
-    private func peek() -> UInt8? {
-        index < bytes.count ? bytes[index] : nil
-    }
-
-    private mutating func skipWhitespace() {
-        while let byte = peek(), byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\t") {
-            index += 1
-        }
-    }
-
-    private mutating func expect(_ byte: UInt8) throws(Failure) {
-        guard peek() == byte else { throw syntaxError("'\(Character(Unicode.Scalar(byte)))'") }
-        index += 1
-    }
-
-    private mutating func matchLiteral(_ literal: String) -> Bool {
-        let count = literal.utf8.count
-        guard index + count <= bytes.count, bytes[index..<index + count].elementsEqual(literal.utf8) else { return false }
-        index += count
-        return true
-    }
-
-    private func excerpt(from start: Int) -> String {
-        let end = min(index, start + 200)
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
-        return end < index ? text + "…" : text
-    }
-
-    private func syntaxError(_ expected: String) -> Failure {
-        Failure(message: "not JSON: expected \(expected) at byte \(index)")
-    }
 }

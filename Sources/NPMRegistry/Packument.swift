@@ -63,90 +63,216 @@ public struct Packument: Sendable {
     }
 
     /// Parses a packument for `expectedName`.
+    ///
+    /// One pass over the bytes (``JSONScanner``): only the fields listed on ``Packument`` are built,
+    /// everything else (READMEs, scripts, the rest of each version) is stepped over, so a 20 MB
+    /// document costs its fields, not a tree of all its values.
     public static func parse(_ body: some Collection<UInt8>, expectedName: String) throws(PackumentError) -> Packument {
-        let object: Any
+        let outcome: Result<Packument, PackumentError> =
+            body.withContiguousStorageIfAvailable { parse(UnsafeRawBufferPointer($0), expectedName: expectedName) }
+            ?? Array(body).withUnsafeBytes { parse($0, expectedName: expectedName) }
+        return try outcome.get()
+    }
+
+    private static func parse(_ bytes: UnsafeRawBufferPointer, expectedName: String) -> Result<Packument, PackumentError> {
+        var fields = Fields()
+        var scanner = JSONScanner(bytes)
         do {
-            object = try JSONSerialization.jsonObject(with: Data(body))
+            try scanner.readDocument { scanner throws(JSONScanner.Failure) in
+                try scanner.readObject { scanner, key throws(JSONScanner.Failure) in
+                    try fields.read(key, from: &scanner)
+                }
+            }
         } catch {
-            throw PackumentError(field: nil, problem: "not JSON (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "parse error"))")
+            return .failure(PackumentError(field: nil, problem: error.message))
         }
-        guard let document = object as? [String: Any] else { throw PackumentError(field: nil, problem: "not a JSON object") }
-        var name = try optional(document, "name", as: String.self)
-        if name == nil { name = try optional(document, "_id", as: String.self) }
-        guard let name else { throw PackumentError(field: "name", problem: "missing") }
+        if let problem = fields.problem { return .failure(problem) }
+        guard let name = fields.name ?? fields.id else { return .failure(PackumentError(field: "name", problem: "missing")) }
         guard name == expectedName else {
-            throw PackumentError(field: "name", problem: "is \"\(name.prefix(100))\", not the package asked for")
+            return .failure(PackumentError(field: "name", problem: "is \"\(name.prefix(100))\", not the package asked for"))
         }
-        let time = try stringMap(document, "time", allowing: ["unpublished"])
-        let isUnpublished = document["time"].flatMap { ($0 as? [String: Any])?["unpublished"] } != nil
+        return .success(Packument(
+            name: name,
+            rev: fields.rev,
+            distTags: fields.distTags,
+            versions: fields.versions,
+            malformedVersions: fields.malformedVersions,
+            time: fields.time,
+            isUnpublished: fields.isUnpublished,
+            maintainers: fields.maintainers
+        ))
+    }
+
+    /// The fields as they are read; the first one of the wrong type is kept in `problem` (the rest
+    /// of the document is still read, so a body that is not JSON says so first).
+    private struct Fields {
+        var name: String?
+        var id: String?
+        var rev: String?
+        var distTags: [String: String] = [:]
+        var time: [String: String] = [:]
+        var isUnpublished = false
         var versions: [String: Version] = [:]
-        var malformed: [String: String] = [:]
-        if let raw = document["versions"] {
-            guard let entries = raw as? [String: Any] else { throw PackumentError(field: "versions", problem: "not an object") }
-            for (version, value) in entries {
-                guard let entry = value as? [String: Any] else {
-                    malformed[version] = "not_an_object"
-                    continue
+        var malformedVersions: [String: String] = [:]
+        var maintainers: [String] = []
+        var problem: PackumentError?
+
+        mutating func read(_ key: String, from scanner: inout JSONScanner) throws(JSONScanner.Failure) {
+            switch key {
+            case "name": name = try optionalString(key, &scanner)
+            case "_id": id = try optionalString(key, &scanner)
+            case "_rev": rev = try optionalString(key, &scanner)
+            case "dist-tags": distTags = try stringMap(key, &scanner) { _ in false }
+            case "time":
+                var unpublished = false
+                time = try stringMap(key, &scanner) { entry in
+                    guard entry == "unpublished" else { return false }
+                    unpublished = true
+                    return true
                 }
-                guard let dist = entry["dist"] as? [String: Any] else {
-                    malformed[version] = "no_dist"
-                    continue
+                isUnpublished = unpublished
+            case "versions":
+                guard scanner.peek() == UInt8(ascii: "{") else {
+                    try scanner.skipValue()
+                    fail(key, "not an object")
+                    return
                 }
-                let integrity = dist["integrity"] as? String
-                let shasum = dist["shasum"] as? String
-                guard integrity != nil || shasum != nil else {
-                    malformed[version] = "no_digest"
-                    continue
-                }
-                let author: String? =
-                    switch entry["author"] {
-                    case let text as String: text
-                    case let object as [String: Any]: object["name"] as? String
-                    default: nil
+                versions = [:]
+                malformedVersions = [:]
+                try scanner.readObject { scanner, version throws(JSONScanner.Failure) in
+                    switch try scanner.readVersion(version) {
+                    case .success(let entry): versions[version] = entry
+                    case .failure(let reason): malformedVersions[version] = reason.rawValue
                     }
-                versions[version] = Version(
-                    version: version,
-                    tarballURL: dist["tarball"] as? String,
-                    shasum: shasum,
-                    integrity: integrity,
-                    size: (dist["size"] as? NSNumber)?.int64Value,
-                    unpackedSize: (dist["unpackedSize"] as? NSNumber)?.int64Value,
-                    dependencies: (entry["dependencies"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:],
-                    author: author
-                )
+                }
+            case "maintainers":
+                maintainers = []
+                guard scanner.peek() == UInt8(ascii: "[") else { return try scanner.skipValue() }
+                try scanner.readArray { scanner throws(JSONScanner.Failure) in
+                    switch scanner.peek() {
+                    case UInt8(ascii: "\""): maintainers.append(try scanner.readString())
+                    case UInt8(ascii: "{"):
+                        var maintainer: String?
+                        try scanner.readObject { scanner, field throws(JSONScanner.Failure) in
+                            if field == "name" { maintainer = try scanner.readStringIfString() } else { try scanner.skipValue() }
+                        }
+                        if let maintainer { maintainers.append(maintainer) }
+                    default: try scanner.skipValue()
+                    }
+                }
+            default:
+                try scanner.skipValue()
             }
         }
-        let maintainers = (document["maintainers"] as? [Any])?.compactMap { item -> String? in
-            (item as? [String: Any])?["name"] as? String ?? item as? String
-        } ?? []
-        return Packument(
-            name: name,
-            rev: try optional(document, "_rev", as: String.self),
-            distTags: try stringMap(document, "dist-tags"),
-            versions: versions,
-            malformedVersions: malformed,
-            time: time,
-            isUnpublished: isUnpublished,
-            maintainers: maintainers
-        )
-    }
 
-    private static func optional<T>(_ document: [String: Any], _ key: String, as type: T.Type) throws(PackumentError) -> T? {
-        guard let value = document[key], !(value is NSNull) else { return nil }
-        guard let typed = value as? T else { throw PackumentError(field: key, problem: "has the wrong type") }
-        return typed
-    }
-
-    /// An object of strings; keys in `allowing` may hold other values and are left out.
-    private static func stringMap(_ document: [String: Any], _ key: String, allowing: Set<String> = []) throws(PackumentError) -> [String: String] {
-        guard let value = document[key], !(value is NSNull) else { return [:] }
-        guard let object = value as? [String: Any] else { throw PackumentError(field: key, problem: "not an object") }
-        var result: [String: String] = [:]
-        for (entryKey, entryValue) in object where !allowing.contains(entryKey) {
-            guard let text = entryValue as? String else { throw PackumentError(field: "\(key).\(entryKey)", problem: "not a string") }
-            result[entryKey] = text
+        /// A string, or nil for `null`; anything else is a problem with `field`.
+        private mutating func optionalString(_ field: String, _ scanner: inout JSONScanner) throws(JSONScanner.Failure) -> String? {
+            if scanner.peek() == UInt8(ascii: "\"") { return try scanner.readString() }
+            if !scanner.matchLiteral("null") {
+                try scanner.skipValue()
+                fail(field, "has the wrong type")
+            }
+            return nil
         }
-        return result
+
+        /// An object of strings (or `null`: empty); keys for which `isExempt` is true may hold any value and are left out.
+        private mutating func stringMap(_ field: String, _ scanner: inout JSONScanner, isExempt: (String) -> Bool) throws(JSONScanner.Failure) -> [String: String] {
+            var map: [String: String] = [:]
+            guard scanner.peek() == UInt8(ascii: "{") else {
+                if !scanner.matchLiteral("null") {
+                    try scanner.skipValue()
+                    fail(field, "not an object")
+                }
+                return map
+            }
+            var wrong: String?
+            try scanner.readObject { scanner, key throws(JSONScanner.Failure) in
+                if isExempt(key) { return try scanner.skipValue() }
+                if let text = try scanner.readStringIfString() {
+                    map[key] = text
+                } else if wrong == nil {
+                    wrong = key
+                }
+            }
+            if let wrong { fail("\(field).\(wrong)", "not a string") }
+            return map
+        }
+
+        private mutating func fail(_ field: String, _ problem: String) {
+            if self.problem == nil { self.problem = PackumentError(field: field, problem: problem) }
+        }
+    }
+
+    /// Why a version was set aside.
+    fileprivate enum MalformedVersion: String, Error {
+        case notAnObject = "not_an_object"
+        case noDist = "no_dist"
+        case noDigest = "no_digest"
+    }
+}
+
+extension JSONScanner {
+    /// One entry of `versions`: its `dist`, `dependencies` and `author`.
+    fileprivate mutating func readVersion(_ version: String) throws(Failure) -> Result<Packument.Version, Packument.MalformedVersion> {
+        guard peek() == UInt8(ascii: "{") else {
+            try skipValue()
+            return .failure(.notAnObject)
+        }
+        var hasDist = false
+        var tarballURL: String?
+        var shasum: String?
+        var integrity: String?
+        var size: Int64?
+        var unpackedSize: Int64?
+        var dependencies: [String: String] = [:]
+        var author: String?
+        try readObject { scanner, key throws(Failure) in
+            switch key {
+            case "dist":
+                guard scanner.peek() == UInt8(ascii: "{") else {
+                    hasDist = false
+                    return try scanner.skipValue()
+                }
+                hasDist = true
+                (tarballURL, shasum, integrity, size, unpackedSize) = (nil, nil, nil, nil, nil)
+                try scanner.readObject { scanner, field throws(Failure) in
+                    switch field {
+                    case "tarball": tarballURL = try scanner.readStringIfString()
+                    case "shasum": shasum = try scanner.readStringIfString()
+                    case "integrity": integrity = try scanner.readStringIfString()
+                    case "size": size = try scanner.readIntegerIfInteger()
+                    case "unpackedSize": unpackedSize = try scanner.readIntegerIfInteger()
+                    default: try scanner.skipValue()
+                    }
+                }
+            case "dependencies":
+                dependencies = [:]
+                guard scanner.peek() == UInt8(ascii: "{") else { return try scanner.skipValue() }
+                try scanner.readObject { scanner, dependency throws(Failure) in
+                    if let range = try scanner.readStringIfString() { dependencies[dependency] = range }
+                }
+            case "author":
+                switch scanner.peek() {
+                case UInt8(ascii: "\""): author = try scanner.readString()
+                case UInt8(ascii: "{"):
+                    author = nil
+                    try scanner.readObject { scanner, field throws(Failure) in
+                        if field == "name" { author = try scanner.readStringIfString() } else { try scanner.skipValue() }
+                    }
+                default:
+                    author = nil
+                    try scanner.skipValue()
+                }
+            default:
+                try scanner.skipValue()
+            }
+        }
+        guard hasDist else { return .failure(.noDist) }
+        guard integrity != nil || shasum != nil else { return .failure(.noDigest) }
+        return .success(Packument.Version(
+            version: version, tarballURL: tarballURL, shasum: shasum, integrity: integrity, size: size, unpackedSize: unpackedSize,
+            dependencies: dependencies, author: author
+        ))
     }
 }
 

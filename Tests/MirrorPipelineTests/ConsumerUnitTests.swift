@@ -1,7 +1,11 @@
+import AsyncHTTPClient
 import Foundation
 import MirrorKafka
 import MirrorPipeline
+import NIOCore
 import NPMRegistry
+import Prometheus
+import RegistrySimulator
 import Testing
 
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -93,11 +97,81 @@ struct PackumentTests {
             (#"{"name": "x", "dist-tags": "latest"}"#, "dist-tags"),
             (#"{"name": "x", "time": {"1.0.0": 5}}"#, "time.1.0.0"),
             (#"{"name": "x", "_rev": {}}"#, "_rev"),
+            (#"{"name": "x", "versions": null}"#, "versions"),
+            (#"{"name": "x", "time": [], "versions": {}}"#, "time"),
+            (#""#, nil),
+            (#"{"name": "x", "readme": "cut"#, nil),
+            (#"{"name": "x"} {}"#, nil),
+            (#"{"name": "x", "versions": {"1.0.0": {"dist": {"shasum": "ab"}}}"#, nil),
         ]
     )
     func wrongTypes(body: String, field: String?) {
         let error = #expect(throws: PackumentError.self) { try Packument.parse(Array(body.utf8), expectedName: "x") }
         #expect(error?.field == field)
+    }
+
+    @Test("fields the mirror does not read are stepped over whatever they hold; the ones it reads keep their meaning")
+    func stepsOverTheRest() throws {
+        let deep = String(repeating: "[", count: 50_000) + String(repeating: "]", count: 50_000)
+        let body = #"""
+            {"readme": "# x \"quoted\" \u00e9\ud83d\ude00", "deep": \#(deep), "_id": "x", "name": null, "_rev": "3-abc",
+             "time": {"created": "2020-01-01T00:00:00.000Z", "1.0.0": "2020-01-02T00:00:00.000Z", "unpublished": {"time": "x", "versions": ["1.0.0"]}},
+             "dist-tags": {"latest": "1.0.0"}, "maintainers": ["plain", {"name": "obj", "email": "e"}, 5, {"email": "no name"}],
+             "versions": {"1.0.0": {"scripts": {"a": [1, 2.5e3, -0.1, true, false, null]}, "author": {"name": "Ann \u0041", "url": "u"},
+               "dependencies": {"a": "^1", "b": 5, "c": "~2"},
+               "dist": {"integrity": "sha512-AAAA", "size": 1234, "unpackedSize": 5.5, "tarball": "http://r/x/-/x-1.0.0.tgz", "extra": {"nested": [{}]}}},
+               "2.0.0": {"author": "Bob", "dist": {"shasum": "ab", "size": -7, "unpackedSize": 99999999999999999999}}}}
+            """#
+        let packument = try Packument.parse(Array(body.utf8), expectedName: "x")
+        #expect(packument.name == "x" && packument.rev == "3-abc" && packument.revGeneration == 3)
+        #expect(packument.isUnpublished && packument.time == ["created": "2020-01-01T00:00:00.000Z", "1.0.0": "2020-01-02T00:00:00.000Z"])
+        #expect(packument.latest == "1.0.0" && packument.maintainers == ["plain", "obj"])
+        let first = try #require(packument.versions["1.0.0"])
+        #expect(first.author == "Ann A" && first.dependencies == ["a": "^1", "c": "~2"])
+        #expect(first.integrity == "sha512-AAAA" && first.shasum == nil && first.size == 1234 && first.unpackedSize == nil)
+        #expect(first.tarballURL == "http://r/x/-/x-1.0.0.tgz")
+        let second = try #require(packument.versions["2.0.0"])
+        #expect(second.author == "Bob" && second.shasum == "ab" && second.size == -7 && second.unpackedSize == nil)
+    }
+
+    @Test("every packument the simulator serves reads the same as through a full JSON tree")
+    func agreesWithFullParse() async throws {
+        var configuration = RegistrySimulator.Configuration()
+        configuration.packages = 150
+        configuration.seed = 7
+        configuration.hugePackumentBytes = 2 << 20
+        let simulator = try await RegistrySimulator.start(configuration: configuration)
+        let client = PackageClient(registryURL: simulator.registryURL, http: RegistryHTTP(client: .shared, timeout: .seconds(10), metrics: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())))
+        var compared = 0
+        for name in simulator.packageNames {
+            // Deleted packages answer 404.
+            guard let buffer = try? await client.packument(name, maxBytes: 1 << 28) else { continue }
+            let body = Array(buffer.readableBytesView)
+            let packument = try Packument.parse(body, expectedName: name)
+            let tree = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+            #expect(packument.rev == tree["_rev"] as? String, "\(name)")
+            #expect(packument.distTags == (tree["dist-tags"] as? [String: String] ?? [:]), "\(name)")
+            var time = tree["time"] as? [String: Any] ?? [:]
+            #expect(packument.isUnpublished == (time.removeValue(forKey: "unpublished") != nil), "\(name)")
+            #expect(packument.time == time.compactMapValues { $0 as? String }, "\(name)")
+            let versions = tree["versions"] as? [String: [String: Any]] ?? [:]
+            #expect(Set(packument.versions.keys).union(packument.malformedVersions.keys) == Set(versions.keys), "\(name)")
+            for (version, entry) in versions {
+                guard let parsed = packument.versions[version] else { continue }
+                let dist = entry["dist"] as? [String: Any] ?? [:]
+                #expect(parsed.integrity == dist["integrity"] as? String && parsed.shasum == dist["shasum"] as? String, "\(name)@\(version)")
+                #expect(parsed.tarballURL == dist["tarball"] as? String, "\(name)@\(version)")
+                #expect(parsed.size == (dist["size"] as? NSNumber)?.int64Value, "\(name)@\(version)")
+                #expect(parsed.dependencies == (entry["dependencies"] as? [String: String] ?? [:]), "\(name)@\(version)")
+                let author = (entry["author"] as? String) ?? ((entry["author"] as? [String: Any])?["name"] as? String)
+                #expect(parsed.author == author, "\(name)@\(version)")
+            }
+            let maintainers = (tree["maintainers"] as? [Any] ?? []).compactMap { ($0 as? [String: Any])?["name"] as? String ?? $0 as? String }
+            #expect(packument.maintainers == maintainers, "\(name)")
+            compared += 1
+        }
+        #expect(compared > 100)
+        try await simulator.stop()
     }
 
     @Test("a version without a usable dist is set aside, the others kept")
