@@ -90,7 +90,7 @@ public struct ChangeProcessor: Sendable {
         }
         let fetched = try await fetchPackument(change)
         guard let (packument, body, stale) = fetched else {
-            return try removeIfConfigured(change.id, ProcessedChange(outcome: .deleted))
+            return try await removeIfConfigured(change.id, ProcessedChange(outcome: .deleted))
         }
         var result = ProcessedChange(outcome: packument.isUnpublished ? .unpublished : .stored, packument: packument, stale: stale)
         result.storePath = store.packageDirectory(for: packument.name)
@@ -102,17 +102,18 @@ public struct ChangeProcessor: Sendable {
         }
         let start = ContinuousClock.now
         do {
-            try body.withUnsafeReadableBytes { bytes in
-                _ = try store.storePackument(name: packument.name, rev: packument.rev ?? "0-unknown", json: bytes)
-            }
-            if withTarballs {
-                result.removedVersions = try store.prune(name: packument.name, keep: keep)
+            let store = self.store
+            result.removedVersions = try await StoreIO.run {
+                try body.withUnsafeReadableBytes { bytes in
+                    _ = try store.storePackument(name: packument.name, rev: packument.rev ?? "0-unknown", json: bytes)
+                }
+                return withTarballs ? try store.prune(name: packument.name, keep: keep) : []
             }
         } catch {
             throw storeFailure(error)
         }
         metrics.stage("store", since: start)
-        if packument.isUnpublished { return try removeIfConfigured(change.id, result) }
+        if packument.isUnpublished { return try await removeIfConfigured(change.id, result) }
         return result
     }
 
@@ -199,7 +200,7 @@ public struct ChangeProcessor: Sendable {
                 do {
                     let verified = try await download(packument.name, info)
                     let start = ContinuousClock.now
-                    let committedPath = try store.commitTarball(verified)
+                    let committedPath = try await StoreIO.run { [store] in try store.commitTarball(verified) }
                     metrics.stage("store", since: start)
                     stored = StoredVersion(integrity: verified.digest.integrity, bytes: verified.digest.byteCount, path: committedPath)
                     break
@@ -265,14 +266,15 @@ public struct ChangeProcessor: Sendable {
         } catch {
             throw ProcessingFailure(code: "registry_connection", message: "tarball download broke off: \(error)", isRetriable: true)
         }
-        let file = try writer.finish()
+        let complete = writer.handOver()
+        let file = try await StoreIO.run { try complete.finish() }
         metrics.stage("tarball", since: start)
         metrics.tarballsDownloaded.increment()
         metrics.tarballBytes.increment(by: digest.byteCount)
         let verifyStart = ContinuousClock.now
         do {
             let match = try digest.finalize()
-            let verified = try verifier.verify(file, digest: match, name: name, version: version.version)
+            let verified = try await StoreIO.run { [verifier] in try verifier.verify(file, digest: match, name: name, version: version.version) }
             metrics.stage("verify", since: verifyStart)
             return verified
         } catch {
@@ -281,10 +283,10 @@ public struct ChangeProcessor: Sendable {
         }
     }
 
-    private func removeIfConfigured(_ name: String, _ result: ProcessedChange) throws(ProcessingFailure) -> ProcessedChange {
+    private func removeIfConfigured(_ name: String, _ result: ProcessedChange) async throws(ProcessingFailure) -> ProcessedChange {
         guard settings.removeUnpublished else { return result }
         do {
-            _ = try store.removePackage(name: name)
+            _ = try await StoreIO.run { [store] in try store.removePackage(name: name) }
         } catch {
             throw storeFailure(error)
         }

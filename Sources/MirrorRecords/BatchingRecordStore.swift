@@ -2,67 +2,86 @@ import Synchronization
 
 /// Writes the documents of concurrent callers together ("group commit").
 ///
-/// A caller that finds nothing being written writes at once, so a lone change never waits. While a
-/// batch is being written, the callers that arrive queue up; when it is done, the first of them
-/// writes everything queued (up to ``maxDocuments``) in one call to the store underneath. Under load
-/// the store sees one request pair per group of changes instead of one per change, and no timer
-/// adds latency.
+/// A caller that finds fewer than ``maxConcurrentWrites`` writes in progress writes at once, so a
+/// lone change never waits. When that many are in progress, the callers that arrive queue up; when
+/// one write is done, the first of them writes everything queued (up to ``maxDocuments``) in one
+/// call to the store underneath. Under load the store sees one request pair per group of changes
+/// instead of one per change, and no timer adds latency.
 ///
 /// Each caller gets the results of its own documents, in its order, as if it had written alone.
 /// When the write of a batch throws, every caller in it gets the error and, as ``RecordStore/write(_:)``
-/// says, writes its documents again. Documents of different callers with the same id keep their
-/// order: the store underneath applies a batch's repeated ids in order.
+/// says, writes its documents again. Within a batch, repeated ids are applied in order (as the
+/// store underneath does); callers writing the same id at the same time are not ordered, as with
+/// any concurrent writes (the consumer never does: one lane per package).
 public final class BatchingRecordStore: RecordStore {
     private struct Waiter {
         var documents: [RecordDocument]
         var continuation: CheckedContinuation<Turn, Never>
     }
 
-    /// What a queued caller is woken with: its results, or the job of writing the next batch.
+    /// What a queued caller is woken with: its results, or a batch to write (its own documents first).
     private enum Turn {
         case done(Result<[RecordWriteResult], any Error>)
-        case lead
+        case lead([Waiter])
     }
 
+    /// Invariant: callers wait in `queue` only while `writing == maxConcurrentWrites`.
     private struct State {
-        var writing = false
+        var writing = 0
         var queue: [Waiter] = []
+
+        /// Takes callers off the queue, in arrival order, while the batch stays within `maxDocuments`
+        /// (always at least the first).
+        mutating func takeBatch(maxDocuments: Int) -> [Waiter] {
+            var count = 0
+            var taken = 0
+            for waiter in queue {
+                if taken > 0 && count + waiter.documents.count > maxDocuments { break }
+                count += waiter.documents.count
+                taken += 1
+            }
+            let batch = Array(queue.prefix(taken))
+            queue.removeFirst(taken)
+            return batch
+        }
     }
 
     public let base: any RecordStore
     /// The most documents written in one call (a caller's own documents are never split).
     public let maxDocuments: Int
+    /// The most calls in progress on the store underneath at once.
+    public let maxConcurrentWrites: Int
     private let state = Mutex(State())
 
-    public init(_ base: any RecordStore, maxDocuments: Int = 200) {
-        precondition(maxDocuments > 0, "maxDocuments must be positive")
+    public init(_ base: any RecordStore, maxDocuments: Int = 200, maxConcurrentWrites: Int = 2) {
+        precondition(maxDocuments > 0 && maxConcurrentWrites > 0, "maxDocuments and maxConcurrentWrites must be positive")
         self.base = base
         self.maxDocuments = maxDocuments
+        self.maxConcurrentWrites = maxConcurrentWrites
     }
 
     public func write(_ documents: [RecordDocument]) async throws -> [RecordWriteResult] {
         guard !documents.isEmpty else { return [] }
         let turn: Turn = await withCheckedContinuation { continuation in
-            let leadsNow = state.withLock { state in
+            let batch: [Waiter]? = state.withLock { state in
                 state.queue.append(Waiter(documents: documents, continuation: continuation))
-                guard !state.writing else { return false }
-                state.writing = true
-                return true
+                guard state.writing < maxConcurrentWrites else { return nil }
+                state.writing += 1
+                return state.takeBatch(maxDocuments: maxDocuments)
             }
-            if leadsNow { continuation.resume(returning: .lead) }
+            if let batch { continuation.resume(returning: .lead(batch)) }
         }
         switch turn {
         case .done(let result):
             return try result.get()
-        case .lead:
-            return try await writeBatch()
+        case .lead(let batch):
+            return try await write(batch)
         }
     }
 
-    /// Writes the queued batch (which holds the leader's documents, queued first), hands each caller
-    /// its results, then passes the lead to the first caller still queued.
-    private func writeBatch() async throws -> [RecordWriteResult] {
-        let batch = takeBatch()
+    /// Writes a batch whose first caller is this one, hands each other caller its results, then
+    /// gives the next queued batch to its first caller, or frees the slot.
+    private func write(_ batch: [Waiter]) async throws -> [RecordWriteResult] {
         let combined = batch.flatMap(\.documents)
         let outcome: Result<[RecordWriteResult], any Error>
         do {
@@ -73,7 +92,6 @@ public final class BatchingRecordStore: RecordStore {
         } catch {
             outcome = .failure(error)
         }
-        // The first waiter of the batch is this caller (it queued itself before it was told to lead).
         var own: Result<[RecordWriteResult], any Error> = .success([])
         var offset = 0
         for (index, waiter) in batch.enumerated() {
@@ -81,32 +99,15 @@ public final class BatchingRecordStore: RecordStore {
             offset += waiter.documents.count
             if index == 0 { own = slice } else { waiter.continuation.resume(returning: .done(slice)) }
         }
-        let next: Waiter? = state.withLock { state in
+        let next: [Waiter]? = state.withLock { state in
             guard !state.queue.isEmpty else {
-                state.writing = false
+                state.writing -= 1
                 return nil
             }
-            return state.queue.first
+            return state.takeBatch(maxDocuments: maxDocuments)
         }
-        next?.continuation.resume(returning: .lead)
+        if let next { next[0].continuation.resume(returning: .lead(next)) }
         return try own.get()
-    }
-
-    /// Takes callers off the queue, in arrival order, while the batch stays within `maxDocuments`
-    /// (always at least the first).
-    private func takeBatch() -> [Waiter] {
-        state.withLock { state in
-            var count = 0
-            var taken = 0
-            for waiter in state.queue {
-                if taken > 0 && count + waiter.documents.count > maxDocuments { break }
-                count += waiter.documents.count
-                taken += 1
-            }
-            let batch = Array(state.queue.prefix(taken))
-            state.queue.removeFirst(taken)
-            return batch
-        }
     }
 
     public func prepare() async throws { try await base.prepare() }

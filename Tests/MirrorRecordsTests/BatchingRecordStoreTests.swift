@@ -10,6 +10,8 @@ private final class CountingStore: RecordStore {
     let calls = Mutex<[Int]>([])
     let delay: Duration
     let failNext = Atomic<Int>(0)
+    let inFlight = Atomic<Int>(0)
+    let mostInFlight = Atomic<Int>(0)
 
     init(delay: Duration = .milliseconds(50)) throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("batching-\(UUID().uuidString).sqlite").path
@@ -19,6 +21,9 @@ private final class CountingStore: RecordStore {
 
     func write(_ documents: [RecordDocument]) async throws -> [RecordWriteResult] {
         calls.withLock { $0.append(documents.count) }
+        let now = inFlight.add(1, ordering: .relaxed).newValue
+        mostInFlight.max(now, ordering: .relaxed)
+        defer { inFlight.subtract(1, ordering: .relaxed) }
         try await Task.sleep(for: delay)
         if failNext.load(ordering: .relaxed) > 0 {
             failNext.subtract(1, ordering: .relaxed)
@@ -69,6 +74,7 @@ struct BatchingRecordStoreTests {
         let calls = counting.calls.withLock { $0 }
         #expect(calls.reduce(0, +) == 40)
         #expect(calls.count < 20, "20 concurrent callers were written in \(calls.count) requests")
+        #expect(counting.mostInFlight.load(ordering: .relaxed) <= store.maxConcurrentWrites)
         #expect(try await counting.count() == 40)
         let seventh = try await store.read(id: "package-7")
         #expect(seventh?["caller"] == .number(7))
@@ -78,7 +84,7 @@ struct BatchingRecordStoreTests {
     func boundedBatches() async throws {
         let counting = try CountingStore()
         try await counting.prepare()
-        let store = BatchingRecordStore(counting, maxDocuments: 5)
+        let store = BatchingRecordStore(counting, maxDocuments: 5, maxConcurrentWrites: 3)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for caller in 0..<30 {
                 group.addTask { _ = try await store.write(documents(caller)) }
@@ -87,6 +93,7 @@ struct BatchingRecordStoreTests {
         }
         let calls = counting.calls.withLock { $0 }
         #expect(calls.allSatisfy { $0 <= 4 && $0 % 2 == 0 }, "batch sizes \(calls)")
+        #expect(counting.mostInFlight.load(ordering: .relaxed) == 3, "three writes at once, no more")
         #expect(try await counting.count() == 60)
     }
 
@@ -94,7 +101,7 @@ struct BatchingRecordStoreTests {
     func failureReachesEveryCaller() async throws {
         let counting = try CountingStore(delay: .milliseconds(100))
         try await counting.prepare()
-        let store = BatchingRecordStore(counting)
+        let store = BatchingRecordStore(counting, maxConcurrentWrites: 1)
         // The first call fails: the lone first caller; the ones queued behind it go in the next batch.
         counting.failNext.store(1, ordering: .relaxed)
         let outcomes = await withTaskGroup(of: Bool.self) { group in

@@ -55,7 +55,7 @@ struct PackageStoreTests {
         #expect(
             listTree(store.root) == [
                 shard, "\(shard)/foobar", "\(shard)/foobar/foobar-1.0.0.tgz", "\(shard)/foobar/foobar-1.1.0.tgz",
-                "\(shard)/foobar/packument.json.gz", "\(shard)/foobar/packument.rev", "\(shard)/foobar/revisions",
+                "\(shard)/foobar/packument.json.gz", "\(shard)/foobar/revisions",
                 "\(shard)/foobar/revisions/110049-61bf33b897e6fc8ce29c16f6.json.gz",
             ]
         )

@@ -4,11 +4,15 @@ import NIOCore
 /// gzip for packuments, through CompressNIO (the project's one home for compression).
 /// Tarballs are never recompressed: they are stored as the registry's bytes.
 enum Gzip {
+    /// zlib level 3: on the benchmark's packuments about twice as fast as the default level 6, for
+    /// files about 15 % larger (ratio 7.5 instead of 8.6); packuments are a small part of the store.
+    static var configuration: ZlibConfiguration { ZlibConfiguration(compressionLevel: .compressionLevel3) }
+
     static func compress(_ bytes: some Collection<UInt8>) throws -> ByteBuffer {
         var input = ByteBufferAllocator().buffer(capacity: bytes.count)
         input.writeBytes(bytes)
         do {
-            return try input.compress(with: .gzip())
+            return try input.compress(with: .gzip(configuration: configuration))
         } catch {
             throw StoreError(code: .ioError, message: "gzip compression failed: \(error)")
         }

@@ -22,12 +22,14 @@ extension PackageStore {
     /// Steps: gzip; write `revisions/<rev>.json.gz` (temporary file in scratch, fsync, rename
     /// — or copy + fsync + rename when scratch is on another file system); make
     /// `packument.json.gz` a hard link to it (link to a temporary name, rename; a copy where hard
-    /// links are not supported); write `packument.rev`; delete revisions beyond
-    /// ``packumentRevisionsKept`` previous ones, oldest first by modification time.
+    /// links are not supported); delete revisions beyond ``packumentRevisionsKept`` previous ones,
+    /// oldest first by modification time.
     ///
-    /// A crash at any point leaves complete files only: at worst a revision file that is not
-    /// current yet, or a stale `packument.rev`, both repaired by the next call.
-    /// Idempotent: when `rev` is already current, nothing is written.
+    /// The current revision is the revision file `packument.json.gz` is linked to: no separate
+    /// marker is written. A crash at any point leaves complete files only: at worst a revision
+    /// file that is not current yet, replaced or made current by the next call.
+    /// Idempotent: when `rev` is already current, nothing is written (where hard links are not
+    /// supported the current revision is not known, and the packument is written again).
     ///
     /// - Throws: ``StoreError``.
     @discardableResult
@@ -37,9 +39,8 @@ extension PackageStore {
         let revisions = directory + "/" + Self.revisionsFolderName
         let revisionPath = revisions + "/" + escapedRev + Self.revisionSuffix
         let currentPath = directory + "/" + Self.packumentFileName
-        let markerPath = directory + "/" + Self.revisionMarkerFileName
 
-        if try currentRevision(inDirectory: directory) == rev, operations.exists(currentPath), operations.exists(revisionPath) {
+        if let current = operations.status(currentPath), let revision = operations.status(revisionPath), Self.isSameFile(current, revision) {
             return PackumentWrite(wasWritten: false, removedRevisions: [])
         }
         try operations.makeDirectories(revisions)
@@ -50,9 +51,9 @@ extension PackageStore {
                 try operations.writeAtomically(bytes, to: currentPath, temporaryDirectory: scratch)
             }
         }
-        try Array(rev.utf8).withUnsafeBytes {
-            try operations.writeAtomically($0, to: markerPath, temporaryDirectory: scratch)
-        }
+        // Stores written before the current revision was read from the hard link had a marker file.
+        let oldMarker = directory + "/" + Self.legacyRevisionMarkerFileName
+        if operations.exists(oldMarker) { try operations.removeFile(oldMarker) }
         let removed = try rotateRevisions(in: revisions, current: escapedRev)
         return PackumentWrite(wasWritten: true, removedRevisions: removed)
     }
@@ -98,9 +99,20 @@ extension PackageStore {
         return escaped
     }
 
+    /// The revision `packument.json.gz` is a hard link to, or nil when there is none (no packument,
+    /// or a copy on a file system without hard links).
     func currentRevision(inDirectory directory: String) throws -> String? {
-        guard let bytes = try operations.readFile(directory + "/" + Self.revisionMarkerFileName, maxBytes: 4096) else { return nil }
-        return String(validating: bytes, as: UTF8.self)
+        guard let current = operations.status(directory + "/" + Self.packumentFileName) else { return nil }
+        let revisions = directory + "/" + Self.revisionsFolderName
+        for name in try operations.contents(ofDirectory: revisions) ?? [] where !name.hasPrefix(temporaryFilePrefix) && name.hasSuffix(Self.revisionSuffix) {
+            guard let status = operations.status(revisions + "/" + name), Self.isSameFile(current, status) else { continue }
+            return PackageNameEncoding.decode(String(name.dropLast(Self.revisionSuffix.count)))
+        }
+        return nil
+    }
+
+    static func isSameFile(_ a: stat, _ b: stat) -> Bool {
+        a.st_ino == b.st_ino && a.st_dev == b.st_dev
     }
 
     /// Revision files (not temporary ones), newest first by modification time.

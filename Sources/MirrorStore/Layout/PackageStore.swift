@@ -4,8 +4,7 @@ import Crypto
 ///
 /// ```
 /// <root>/<shard>/<encoded name>/
-///     packument.json.gz            current packument, gzip'd
-///     packument.rev                its revision (the `_rev`), plain text
+///     packument.json.gz            current packument, gzip'd: a hard link to its revision file
 ///     revisions/<rev>.json.gz      the current and up to `packumentRevisionsKept` previous revisions
 ///     original-name.txt            only when the encoded name is the hashed form
 ///     <basename>-<version>.tgz     verified tarballs, the registry's original bytes
@@ -33,7 +32,8 @@ public struct PackageStore: Sendable {
     var operations: FileOperations
 
     static let packumentFileName = "packument.json.gz"
-    static let revisionMarkerFileName = "packument.rev"
+    /// The current revision's name, as plain text, in stores written before it was read from the hard link.
+    static let legacyRevisionMarkerFileName = "packument.rev"
     static let revisionsFolderName = "revisions"
     static let revisionSuffix = ".json.gz"
     static let originalNameFileName = "original-name.txt"

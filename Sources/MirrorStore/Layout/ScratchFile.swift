@@ -55,17 +55,15 @@ public struct ScratchWriter: ~Copyable {
 
     /// fsyncs and closes the file. On failure the file is removed.
     public consuming func finish() throws -> ScratchFile {
-        let descriptor = fd
+        try handOver().finish()
+    }
+
+    /// Gives up the open file for ``ScratchHandOver/finish()`` to be called elsewhere, on a thread
+    /// for blocking calls (a non-copyable writer cannot be captured by a closure).
+    public consuming func handOver() -> ScratchHandOver {
+        let handOver = ScratchHandOver(file: file, fd: fd, operations: operations)
         fd = -1
-        do {
-            try operations.sync(descriptor, path: file.path)
-            if close(descriptor) != 0 { throw StoreError.system("close", path: file.path, errno: errno) }
-        } catch {
-            close(descriptor)
-            unlink(file.path)
-            throw error
-        }
-        return file
+        return handOver
     }
 
     /// Closes and removes the file.
@@ -75,5 +73,25 @@ public struct ScratchWriter: ~Copyable {
             unlink(file.path)
         }
         fd = -1
+    }
+}
+
+/// A complete download whose file is still open: ``finish()`` fsyncs and closes it.
+public struct ScratchHandOver: Sendable {
+    public let file: ScratchFile
+    let fd: Int32
+    let operations: FileOperations
+
+    /// fsyncs and closes the file. On failure the file is removed.
+    public func finish() throws -> ScratchFile {
+        do {
+            try operations.sync(fd, path: file.path)
+            if close(fd) != 0 { throw StoreError.system("close", path: file.path, errno: errno) }
+        } catch {
+            close(fd)
+            unlink(file.path)
+            throw error
+        }
+        return file
     }
 }
