@@ -53,6 +53,9 @@ struct Bench: Sendable {
             _ = try await curl(urls, directory: "\(directory)/curl-warm", keep: false)
             logger.notice("variant \(workload.name): curl")
             let curl = try await curl(urls, directory: "\(directory)/curl", keep: true)
+            // The metadata-only run's limit: the packuments alone (tarball paths hold "/-/", packument paths never do).
+            logger.notice("variant \(workload.name): curl, packuments only")
+            let curlPackuments = try await self.curl(urls.filter { !$0.contains("/-/") }, directory: "\(directory)/curl-packuments", keep: true)
             logger.notice("variant \(workload.name): consumer")
             simulator.resetRequestCounts()
             let consumer = try await consume(simulator, scenario: scenario, mode: "full", directory: "\(directory)/e2e", fetchTarballs: true, maxSize: workload.hugeTarballBytes)
@@ -69,6 +72,8 @@ struct Bench: Sendable {
                 metadataOnly: metadataOnly,
                 curl: curl,
                 consumerVsCurl: consumer.workingSeconds > 0 ? curl.wallSeconds / consumer.workingSeconds : 0,
+                curlPackuments: curlPackuments,
+                metadataOnlyVsCurl: metadataOnly.workingSeconds > 0 ? curlPackuments.wallSeconds / metadataOnly.workingSeconds : 0,
                 urlSetDifference: requested.symmetricDifference(discovered).count,
                 deletedPackages: gone.count,
                 memoryPair: memoryPair

@@ -27,6 +27,10 @@ struct VariantResults: Codable, Sendable {
     /// curl's time ÷ the consumer's working time: the consumer's throughput as a share of the
     /// raw-download limit (1.0: as fast as curl).
     var consumerVsCurl: Double
+    /// curl fetching only the packument URLs: the limit of the metadata-only run.
+    var curlPackuments: CurlFigures
+    /// curl's packument time ÷ the metadata-only run's working time.
+    var metadataOnlyVsCurl: Double
     /// Paths the consumer asked the registry for that the discovered URL set lacks, and the
     /// other way round: both 0 when curl fetched exactly what the consumer fetched.
     var urlSetDifference: Int

@@ -16,19 +16,24 @@ extension BenchResults {
             }
             rows.append([name, "curl (same URLs)", "\(variant.curl.urls) URLs, \(mb(variant.curl.bytes))", f(variant.curl.wallSeconds), "", f(variant.curl.mbPerSecond), mb(variant.curl.peakRSSBytes), ""])
             rows.append([name, "consumer ÷ curl", String(format: "%.2f × curl", variant.consumerVsCurl), "", "", "", "", variant.urlSetDifference == 0 ? "same URLs" : "\(variant.urlSetDifference) URLs differ"])
+            let packuments = variant.curlPackuments
+            rows.append([name, "curl (packuments only)", "\(packuments.urls) URLs, \(mb(packuments.bytes))", f(packuments.wallSeconds), "\(f0(packuments.wallSeconds > 0 ? Double(packuments.urls) / packuments.wallSeconds : 0)) pkgs/s", f(packuments.mbPerSecond), mb(packuments.peakRSSBytes), ""])
+            rows.append([name, "metadata only ÷ curl", String(format: "%.2f × curl", variant.metadataOnlyVsCurl), "", "", "", "", ""])
             if let pair = variant.memoryPair {
                 rows.append([name, "memory pair", "\(variant.workload.memoryPairPackages) pkgs ± \(mb(Int64(pair.hugeTarballBytes))) tgz", "", "", "", "\(mb(pair.withoutPeakRSSBytes)) → \(mb(pair.withPeakRSSBytes))", String(format: "%+.1f MB", Double(pair.differenceBytes) / 1e6)])
             }
         }
         lines += Self.render(rows)
         for variant in variants {
-            lines.append("")
-            lines.append("Where the consumer's time goes (\(variant.workload.name); lane-seconds summed over \(concurrency) lanes):")
-            var stageRows: [[String]] = [["stage", "seconds", "count", "share"]]
-            for stage in variant.consumer.stages {
-                stageRows.append([stage.stage, f(stage.seconds), "\(stage.count)", String(format: "%.0f%%", stage.share * 100)])
+            for (label, consumer) in [("consumer", variant.consumer), ("metadata only", variant.metadataOnly)] {
+                lines.append("")
+                lines.append("Where the time goes (\(variant.workload.name), \(label); lane-seconds summed over \(concurrency) lanes):")
+                var stageRows: [[String]] = [["stage", "seconds", "count", "share"]]
+                for stage in consumer.stages {
+                    stageRows.append([stage.stage, f(stage.seconds), "\(stage.count)", String(format: "%.0f%%", stage.share * 100)])
+                }
+                lines += Self.render(stageRows).map { "  " + $0 }
             }
-            lines += Self.render(stageRows).map { "  " + $0 }
         }
         lines.append("")
         lines.append("Targets:")

@@ -56,6 +56,11 @@ struct BenchSmokeTests {
         #expect(curl["urls"] as? Int == changes - deletedCount(variant) + (consumer["tarballs"] as? Int ?? 0))
         #expect(number(curl["bytes"]) > number(consumer["tarballBytes"]))
         #expect(variant["urlSetDifference"] as? Int == 0, "curl must fetch exactly the URLs the consumer fetched")
+        // curl's packument-only run fetches one URL per package still served: the metadata-only run's limit.
+        let curlPackuments = try #require(variant["curlPackuments"] as? [String: Any])
+        #expect(curlPackuments["urls"] as? Int == changes - deletedCount(variant))
+        #expect(number(curlPackuments["bytes"]) == number(metadataOnly["packumentBytes"]))
+        #expect(number(variant["metadataOnlyVsCurl"]) > 0)
 
         let pair = try #require(variant["memoryPair"] as? [String: Any])
         #expect(number(pair["withPeakRSSBytes"]) > 0 && number(pair["withoutPeakRSSBytes"]) > 0)
