@@ -1,14 +1,18 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Synchronization
 
 /// `RecordStore` over CouchDB 3.x.
 ///
-/// A batch is written with one `POST /db/_all_docs` (`keys`: the current revisions) and one
-/// `POST /db/_bulk_docs`; CouchDB answers per document, in order. `.replace` documents that conflict
-/// (updated by someone else in between) are retried after re-reading their revisions, up to
-/// `maxConflictRetries` times; `.createOnly` documents that exist, or conflict because they were just
-/// created by someone else, are `.alreadyExists`.
+/// A batch is written with one `POST /db/_bulk_docs`; CouchDB answers per document, in order. The
+/// store remembers the revision of each document it wrote (``RevisionCache``) and sends it with the
+/// next update, so a package updated again costs no lookup; a document it knows nothing of is sent
+/// without `_rev` (which creates it, or recreates it when deleted). When CouchDB answers `conflict` —
+/// the document exists and the store did not know it, or someone else updated it since — the store
+/// reads the current revisions with one `POST /db/_all_docs` (`keys`) and writes those documents
+/// again: `.replace` documents up to `maxConflictRetries` times (the first lookup of a document the
+/// store had no revision for is not counted); `.createOnly` documents that exist are `.alreadyExists`.
 ///
 /// Documents CouchDB would reject for the whole batch are failed alone, before sending: an empty id or one
 /// starting with `_` (`illegalDocID`: CouchDB answers 400 `illegal_docid` to the *whole* `_bulk_docs`), and a body
@@ -16,6 +20,8 @@ import Logging
 public struct CouchDBRecordStore: RecordStore {
     public let client: CouchDBClient
     private let logger: Logger
+    /// Revisions this store wrote last, shared by its copies.
+    let revisionCache = RevisionCache()
 
     public var configuration: CouchDBConfiguration { self.client.configuration }
 
@@ -64,7 +70,9 @@ public struct CouchDBRecordStore: RecordStore {
 
     private func writeRound(_ indices: [Int], documents: [RecordDocument], results: inout [RecordWriteResult?]) async throws {
         var pending = indices
-        var revisions = try await self.client.revisions(ids: pending.map { documents[$0].id })
+        var revisions = self.revisionCache.revisions(ids: pending.map { documents[$0].id })
+        // Documents sent without a revision the store knew: their first conflict is the lookup, not a retry.
+        var guessed = Set(pending.filter { revisions[documents[$0].id] == nil })
         var conflictRounds = 0
         while !pending.isEmpty {
             var sent: [Int] = []
@@ -111,12 +119,14 @@ public struct CouchDBRecordStore: RecordStore {
                     }
                 } else if let rev = answer.rev {
                     results[index] = .written(rev: rev)
+                    self.revisionCache.remember(document.id, rev: rev)
                 } else {
                     results[index] = .failed(.invalidResponse("_bulk_docs result without rev or error", operation: nil))
                 }
             }
             guard !conflicted.isEmpty else { return }
-            conflictRounds += 1
+            if !conflicted.allSatisfy(guessed.contains) { conflictRounds += 1 }
+            guessed = []
             if conflictRounds > self.configuration.maxConflictRetries {
                 for index in conflicted {
                     results[index] = .failed(
@@ -132,6 +142,9 @@ public struct CouchDBRecordStore: RecordStore {
             self.logger.debug("re-reading revisions after conflicts", metadata: [LogKey.batchSize: .stringConvertible(conflicted.count)])
             pending = conflicted
             revisions = try await self.client.revisions(ids: pending.map { documents[$0].id })
+            for (id, revision) in revisions {
+                if case .live(let rev) = revision { self.revisionCache.remember(id, rev: rev) } else { self.revisionCache.forget(id) }
+            }
         }
     }
 
@@ -178,5 +191,35 @@ public struct CouchDBRecordStore: RecordStore {
             rounds[occurrence].append(index)
         }
         return rounds
+    }
+}
+
+/// The revision this process last wrote for each document id, so an update needs no lookup first.
+/// Bounded: past `capacity` ids it starts again from empty (a document it forgot costs one lookup).
+final class RevisionCache: Sendable {
+    private let revisions = Mutex<[String: String]>([:])
+    let capacity: Int
+
+    init(capacity: Int = 100_000) {
+        self.capacity = capacity
+    }
+
+    func revisions(ids: [String]) -> [String: CouchDBClient.Revision] {
+        revisions.withLock { known in
+            var found: [String: CouchDBClient.Revision] = [:]
+            for id in ids { if let rev = known[id] { found[id] = .live(rev) } }
+            return found
+        }
+    }
+
+    func remember(_ id: String, rev: String) {
+        revisions.withLock { known in
+            if known.count >= capacity, known[id] == nil { known.removeAll(keepingCapacity: true) }
+            known[id] = rev
+        }
+    }
+
+    func forget(_ id: String) {
+        revisions.withLock { _ = $0.removeValue(forKey: id) }
     }
 }
