@@ -61,11 +61,8 @@ public final class KafkaProducer: Sendable {
                     ? nil
                     : .fromResponse(message.pointee.err, code: .deliveryFailed, message: "the broker did not acknowledge a message", topic: topic)
                 if message.pointee._private == nil {
-                    // Posted without a waiter (`post`): a failure is only counted and said.
-                    if let error {
-                        context.deliveryTracker?.countUnawaitedFailure()
-                        context.logger.warning("A posted message was not acknowledged", metadata: ["topic": "\(topic)", "error": "\(error)"])
-                    }
+                    // Posted without a waiter (`post`): a failure is only said.
+                    if let error { context.logger.warning("A posted message was not acknowledged", metadata: ["topic": "\(topic)", "error": "\(error)"]) }
                     return
                 }
                 context.deliveryTracker?.settle(opaque: message.pointee._private, report: report, error: error)
@@ -125,8 +122,7 @@ public final class KafkaProducer: Sendable {
 
     /// Queues `messages` without waiting for the broker: for messages whose loss must not hold up the
     /// caller (progress events). It waits only while librdkafka's local queue is full. A message the
-    /// broker later refuses is counted in ``unacknowledgedPosts`` and logged; ``shutdown(timeout:)``
-    /// still flushes what is queued.
+    /// broker later refuses is logged as a warning; ``shutdown(timeout:)`` still flushes what is queued.
     public func post(_ messages: [KafkaProducerMessage]) async throws {
         guard !isShutDown.load(ordering: .relaxed) else {
             throw KafkaError(code: .shutdown, message: "the producer was shut down", brokers: client.brokers, isRetriable: false)
@@ -135,9 +131,6 @@ public final class KafkaProducer: Sendable {
             try await enqueue(message, opaque: nil)
         }
     }
-
-    /// Posted messages (``post(_:)``) the broker did not acknowledge, since the producer started.
-    public var unacknowledgedPosts: Int { tracker.unawaitedFailures }
 
     /// Waits until every queued message is acknowledged or `timeout` passes.
     public func flush(timeout: Duration) async throws {

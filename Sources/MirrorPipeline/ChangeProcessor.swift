@@ -102,8 +102,7 @@ public struct ChangeProcessor: Sendable {
         }
         let start = ContinuousClock.now
         do {
-            let store = self.store
-            result.removedVersions = try await StoreIO.run {
+            result.removedVersions = try await StoreIO.run { [store] in
                 try body.withUnsafeReadableBytes { bytes in
                     _ = try store.storePackument(name: packument.name, rev: packument.rev ?? "0-unknown", json: bytes)
                 }

@@ -42,8 +42,7 @@ public struct ChangesPage: Sendable, Hashable {
     /// Parses a page. A page that is not a JSON object with a `results` array throws; a single result
     /// without a usable `id` or `seq` is set aside in ``skipped`` and the rest of the page is kept.
     public static func parse(_ body: some Collection<UInt8>, since: Int64) throws(PageParseError) -> ChangesPage {
-        let bytes = Array(body)
-        let outcome = bytes.withUnsafeBytes { buffer in
+        let outcome = JSONScanner.withBytes(of: body) { buffer in
             Result { () throws(JSONScanner.Failure) in try ChangesPageScanner.scan(buffer) }
         }
         let scanned: (results: [Entry], lastSeq: Int64?)

@@ -18,6 +18,12 @@ struct JSONScanner {
         self.bytes = bytes
     }
 
+    /// Runs `read` over `body`'s bytes: in place when they are contiguous (a `ByteBuffer`'s bytes, an
+    /// array), over a copy otherwise.
+    static func withBytes<T>(of body: some Collection<UInt8>, _ read: (UnsafeRawBufferPointer) -> T) -> T {
+        body.withContiguousStorageIfAvailable { read(UnsafeRawBufferPointer($0)) } ?? Array(body).withUnsafeBytes(read)
+    }
+
     /// Reads the whole body as one value with `body`, and checks nothing but whitespace follows.
     /// A body that is not an object is told apart from one that is not JSON at all.
     mutating func readDocument(_ body: (inout JSONScanner) throws(Failure) -> Void) throws(Failure) {

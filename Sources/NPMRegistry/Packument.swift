@@ -68,10 +68,7 @@ public struct Packument: Sendable {
     /// everything else (READMEs, scripts, the rest of each version) is stepped over, so a 20 MB
     /// document costs its fields, not a tree of all its values.
     public static func parse(_ body: some Collection<UInt8>, expectedName: String) throws(PackumentError) -> Packument {
-        let outcome: Result<Packument, PackumentError> =
-            body.withContiguousStorageIfAvailable { parse(UnsafeRawBufferPointer($0), expectedName: expectedName) }
-            ?? Array(body).withUnsafeBytes { parse($0, expectedName: expectedName) }
-        return try outcome.get()
+        try JSONScanner.withBytes(of: body) { parse($0, expectedName: expectedName) }.get()
     }
 
     private static func parse(_ bytes: UnsafeRawBufferPointer, expectedName: String) -> Result<Packument, PackumentError> {

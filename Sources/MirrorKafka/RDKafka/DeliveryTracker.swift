@@ -22,7 +22,6 @@ final class DeliveryTracker: Sendable {
     private struct State {
         var nextBatchID: UInt32 = 1
         var batches: [UInt32: Batch] = [:]
-        var unawaitedFailures = 0
     }
 
     private let state = Mutex(State())
@@ -39,13 +38,6 @@ final class DeliveryTracker: Sendable {
 
     static func opaque(batch: UInt32, index: Int) -> UnsafeMutableRawPointer? {
         UnsafeMutableRawPointer(bitPattern: UInt(batch) << 32 | UInt(index))
-    }
-
-    /// Posted messages that failed.
-    var unawaitedFailures: Int { state.withLock { $0.unawaitedFailures } }
-
-    func countUnawaitedFailure() {
-        state.withLock { $0.unawaitedFailures += 1 }
     }
 
     /// Records one delivery report (called on the poll thread).

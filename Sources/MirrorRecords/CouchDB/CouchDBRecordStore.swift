@@ -142,9 +142,6 @@ public struct CouchDBRecordStore: RecordStore {
             self.logger.debug("re-reading revisions after conflicts", metadata: [LogKey.batchSize: .stringConvertible(conflicted.count)])
             pending = conflicted
             revisions = try await self.client.revisions(ids: pending.map { documents[$0].id })
-            for (id, revision) in revisions {
-                if case .live(let rev) = revision { self.revisionCache.remember(id, rev: rev) } else { self.revisionCache.forget(id) }
-            }
         }
     }
 
@@ -196,6 +193,7 @@ public struct CouchDBRecordStore: RecordStore {
 
 /// The revision this process last wrote for each document id, so an update needs no lookup first.
 /// Bounded: past `capacity` ids it starts again from empty (a document it forgot costs one lookup).
+/// A stale entry (someone else wrote since) costs the same: a conflict, then the lookup.
 final class RevisionCache: Sendable {
     private let revisions = Mutex<[String: String]>([:])
     let capacity: Int
@@ -217,9 +215,5 @@ final class RevisionCache: Sendable {
             if known.count >= capacity, known[id] == nil { known.removeAll(keepingCapacity: true) }
             known[id] = rev
         }
-    }
-
-    func forget(_ id: String) {
-        revisions.withLock { _ = $0.removeValue(forKey: id) }
     }
 }
