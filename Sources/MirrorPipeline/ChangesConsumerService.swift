@@ -90,13 +90,20 @@ public struct ChangesConsumerService: Service {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for stream in streams {
                 group.addTask {
-                    for await message in stream {
-                        // On shutdown, messages not started are handed back: uncommitted, done after the restart.
-                        if Task.isShuttingDownGracefully {
-                            state.abandon()
-                            continue
+                    // Two steps per lane, overlapped: while one change's records are written, the next
+                    // change is fetched and stored. Records are still written one change at a time, in
+                    // the lane's order, and at most one processed change waits for them.
+                    await withTaskGroup(of: Void.self) { recording in
+                        for await message in stream {
+                            // On shutdown, messages not started are handed back: uncommitted, done after the restart.
+                            if Task.isShuttingDownGracefully {
+                                state.abandon()
+                                continue
+                            }
+                            guard let outcome = await process(message) else { continue }
+                            await recording.next()
+                            recording.addTask { await record(outcome, message: message) }
                         }
-                        await handle(message)
                     }
                 }
             }
@@ -106,7 +113,7 @@ public struct ChangesConsumerService: Service {
             try await pollLoop(into: continuations)
             // Stop feeding the lanes; they finish what they hold (or hand it back, on shutdown).
             for continuation in continuations { continuation.finish() }
-            while state.tracker { $0.inFlight } > 0, !Task.isCancelled {
+            while state.tracker({ $0.inFlight }) > 0, !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(20))
                 if state.abandoned { break }
             }
@@ -217,17 +224,23 @@ public struct ChangesConsumerService: Service {
 
     // MARK: One change
 
-    private func handle(_ message: KafkaConsumerMessage) async {
-        let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
+    /// What processing a message left for the records step.
+    private struct Outcome: Sendable {
+        /// Nil when the message is not a change message.
+        var change: ChangeMessage?
+        var processed: ProcessedChange?
+        var deadLetter: DeadLetter?
+        var attempts: Int
+    }
+
+    /// Fetches, verifies and stores what the change needs, retrying passing failures until
+    /// `processingRetryMax`. Nil when shutting down before it was done (the message is handed back).
+    private func process(_ message: KafkaConsumerMessage) async -> Outcome? {
         let change: ChangeMessage
         do {
             change = try ChangeMessage.decode(message.value)
         } catch {
-            let letter = DeadLetter(reason: "malformed_message", message: "not a change message: \(error)", attempts: 1)
-            guard await sendDeadLetter(letter, message: message, change: nil) else { return state.abandon() }
-            metrics.change(result: "dead_lettered")
-            state.completed(partition, offset: message.offset, value: nil, seq: nil)
-            return
+            return Outcome(deadLetter: DeadLetter(reason: "malformed_message", message: "not a change message: \(error)", attempts: 1), attempts: 1)
         }
 
         var processed: ProcessedChange?
@@ -240,7 +253,10 @@ public struct ChangesConsumerService: Service {
             do {
                 processed = try await processor.process(change)
             } catch {
-                guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return state.abandon() }
+                guard !Task.isShuttingDownGracefully, !Task.isCancelled else {
+                    state.abandon()
+                    return nil
+                }
                 if error.isRetriable && ContinuousClock.now < deadline {
                     metrics.retry(reason: error.code)
                     logger.warning("Change failed; retrying", metadata: ["npm.seq": "\(change.seq)", "npm.id": "\(change.id)", "error": "\(error)"])
@@ -258,14 +274,30 @@ public struct ChangesConsumerService: Service {
                 attempts: 2
             )
         }
+        return Outcome(change: change, processed: processed, deadLetter: deadLetter, attempts: attempts)
+    }
 
-        // Records: retried for as long as it takes (a database that is down pauses the consumer).
+    /// Writes the change's records (retried for as long as it takes: a database that is down pauses
+    /// the consumer), sends its dead letter and events, and marks its offset done.
+    private func record(_ outcome: Outcome, message: KafkaConsumerMessage) async {
+        let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
+        var deadLetter = outcome.deadLetter
+        guard let change = outcome.change else {
+            // Not a change message: dead-lettered, nothing recorded.
+            if let deadLetter {
+                guard await sendDeadLetter(deadLetter, message: message, change: nil) else { return state.abandon() }
+            }
+            metrics.change(result: "dead_lettered")
+            state.completed(partition, offset: message.offset, value: nil, seq: nil)
+            return
+        }
+        let processed = outcome.processed
         let processedAt = Timestamp.now()
         var documents = [ConsumerRecords.change(change: change, processed: processed, deadLetter: deadLetter, processedAt: processedAt)]
         if let processed { documents.insert(ConsumerRecords.package(change: change, processed: processed, processedAt: processedAt), at: 0) }
         guard let rejected = await writeRecords(documents, change: change) else { return state.abandon() }
         if deadLetter == nil, let rejection = rejected.first {
-            deadLetter = DeadLetter(reason: "record_\(rejection.code)", message: rejection.description, attempts: attempts)
+            deadLetter = DeadLetter(reason: "record_\(rejection.code)", message: rejection.description, attempts: outcome.attempts)
         }
 
         if let deadLetter {

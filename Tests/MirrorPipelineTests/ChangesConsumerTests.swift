@@ -227,6 +227,46 @@ struct ChangesConsumerTests {
         #expect(handled >= Double(feed.count) * 0.5)
     }
 
+    @Test("a lane fetches and stores its next change while the records of the one before are written; nothing is committed unrecorded")
+    func recordsOverlapTheNextChange() async throws {
+        let simulator = try await startSimulator(packages: 8)
+        defer { Task { try? await simulator.stop() } }
+        let harness = try await ConsumerHarness(simulator: simulator)
+        defer { Task { await harness.couch.stop() } }
+        try await harness.produceFeed()
+        let feed = try await harness.producer.feed()
+        try await harness.records.prepare()
+        // Every record write is answered a second late; one lane, so the consumer takes one change at a time.
+        harness.couch.setDelay(.seconds(1))
+        simulator.resetRequestCounts()
+        let application = try harness.application(["CONSUMER_CONCURRENCY": "1"], exitWhenIdle: .seconds(2))
+        let run = Task { try await application.consumerService.run() }
+
+        // The second packument is fetched while the first change's records are still on their way:
+        // nothing is in the database yet, and nothing is committed.
+        var packuments = 0
+        for _ in 0..<1000 where packuments < 2 {
+            try await Task.sleep(for: .milliseconds(5))
+            packuments = simulator.recentRequests().filter { $0.kind == "packument" }.count
+        }
+        #expect(packuments >= 2, "the lane never fetched a second packument")
+        let written = feed.map(\.id).filter { harness.couch.revision(database: harness.database, id: $0) != nil }
+        #expect(written.isEmpty, "records written before the second packument was fetched: \(written)")
+        #expect(!(try await harness.committedToEnd()))
+
+        harness.couch.setDelay(nil)
+        try await run.value
+        try await application.httpClient.shutdown()
+        // Each package record is the one of its last change: the lane wrote them in its order.
+        let records = try await harness.allRecords()
+        #expect(records.count == feed.count * 2)
+        for change in feed {
+            let last = feed.filter { $0.id == change.id }.map(\.seq).max()
+            #expect(records[change.id]?["last_seq"]?.intValue == last.map(Int.init), "\(change.id)")
+        }
+        #expect(try await harness.committedToEnd())
+    }
+
     @Test("CouchDB down for a while: the consumer pauses, commits nothing unrecorded, and resumes")
     func databaseDown() async throws {
         let simulator = try await startSimulator(packages: 20)
