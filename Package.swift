@@ -66,6 +66,7 @@ let package = Package(
             name: "MirrorRecords",
             dependencies: [
                 "CSQLite",
+                "MirrorJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -105,10 +106,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The single-pass JSON reader shared by the registry clients and the record stores.
+        .target(
+            name: "MirrorJSON",
+            swiftSettings: swiftSettings
+        ),
         // Clients of the npm registry: the replicate service's changes feed, packuments, tarballs.
         .target(
             name: "NPMRegistry",
             dependencies: [
+                "MirrorJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,9 +1,18 @@
-import Foundation
+import MirrorJSON
 
 extension JSONValue {
-    /// Parses JSON text (UTF-8). Throws when the bytes are not one valid JSON value.
+    /// The deepest nesting of arrays and objects `init(parsing:)` accepts (as Foundation's decoder).
+    public static let maximumParsingDepth = 512
+
+    /// Parses JSON text (UTF-8) in one pass (``JSONScanner``). Throws when the bytes are not one valid
+    /// JSON value, or nest deeper than ``maximumParsingDepth``. Repeated keys: the last one wins.
     public init(parsing bytes: some Collection<UInt8>) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        self = try JSONScanner.withBytes(of: bytes) { raw in
+            Result { () throws(JSONScanner.Failure) -> JSONValue in
+                var scanner = JSONScanner(raw)
+                return try scanner.readWhole { scanner throws(JSONScanner.Failure) in try scanner.readValue(depth: 0) }
+            }
+        }.get()
     }
 
     /// Parses JSON text.
@@ -84,4 +93,32 @@ extension JSONValue {
 
 extension JSONValue: CustomStringConvertible {
     public var description: String { self.serialized }
+}
+
+extension JSONScanner {
+    fileprivate mutating func readValue(depth: Int) throws(Failure) -> JSONValue {
+        guard depth < JSONValue.maximumParsingDepth else {
+            throw Failure(message: "not JSON: nested deeper than \(JSONValue.maximumParsingDepth) at byte \(index)")
+        }
+        switch peek() {
+        case UInt8(ascii: "{"):
+            var members: [String: JSONValue] = [:]
+            try readObject { scanner, key throws(Failure) in members[key] = try scanner.readValue(depth: depth + 1) }
+            return .object(members)
+        case UInt8(ascii: "["):
+            var elements: [JSONValue] = []
+            try readArray { scanner throws(Failure) in elements.append(try scanner.readValue(depth: depth + 1)) }
+            return .array(elements)
+        case UInt8(ascii: "\""):
+            return .string(try readString())
+        case UInt8(ascii: "t") where matchLiteral("true"):
+            return .bool(true)
+        case UInt8(ascii: "f") where matchLiteral("false"):
+            return .bool(false)
+        case UInt8(ascii: "n") where matchLiteral("null"):
+            return .null
+        default:
+            return .number(try readNumber())
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import MirrorJSON
 import Foundation
 
 /// The replicate service's root document: `GET {replicate}/`.

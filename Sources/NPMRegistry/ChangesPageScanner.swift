@@ -1,3 +1,5 @@
+import MirrorJSON
+
 /// Reads `_changes` pages, taking only what the producer needs (`seq`, `id`, the first
 /// `changes[].rev`, `deleted`, `last_seq`) and stepping over everything else without building it.
 ///

@@ -1,3 +1,4 @@
+import MirrorJSON
 import Foundation
 
 /// The parts of a packument (a package's registry document) the mirror reads.

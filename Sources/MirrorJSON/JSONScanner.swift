@@ -4,41 +4,55 @@
 ///
 /// Skipped values are walked with a depth counter rather than recursion, so no nesting can exhaust
 /// the stack; brackets must balance and strings must close, so a body cut anywhere ends inside a
-/// value and is an error. The readers of `_changes` pages (``ChangesPageScanner``) and of packuments
-/// (``Packument/parse(_:expectedName:)``) are built on it.
-struct JSONScanner {
-    struct Failure: Error {
-        var message: String
+/// value and is an error. The readers of `_changes` pages and of packuments (`NPMRegistry`) and
+/// `JSONValue(parsing:)` (`MirrorRecords`: CouchDB's answers, records) are built on it.
+package struct JSONScanner {
+    package struct Failure: Error, CustomStringConvertible {
+        package var message: String
+        package var description: String { message }
+
+        package init(message: String) {
+            self.message = message
+        }
     }
 
-    let bytes: UnsafeRawBufferPointer
-    var index = 0
+    package let bytes: UnsafeRawBufferPointer
+    package var index = 0
 
-    init(_ bytes: UnsafeRawBufferPointer) {
+    package init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
     }
 
     /// Runs `read` over `body`'s bytes: in place when they are contiguous (a `ByteBuffer`'s bytes, an
     /// array), over a copy otherwise.
-    static func withBytes<T>(of body: some Collection<UInt8>, _ read: (UnsafeRawBufferPointer) -> T) -> T {
+    package static func withBytes<T>(of body: some Collection<UInt8>, _ read: (UnsafeRawBufferPointer) -> T) -> T {
         body.withContiguousStorageIfAvailable { read(UnsafeRawBufferPointer($0)) } ?? Array(body).withUnsafeBytes(read)
     }
 
-    /// Reads the whole body as one value with `body`, and checks nothing but whitespace follows.
+    /// Reads the whole body as one object with `body`, and checks nothing but whitespace follows.
     /// A body that is not an object is told apart from one that is not JSON at all.
-    mutating func readDocument(_ body: (inout JSONScanner) throws(Failure) -> Void) throws(Failure) {
-        skipWhitespace()
-        guard let first = peek() else { throw Failure(message: "not JSON: the body is empty") }
-        guard first == UInt8(ascii: "{") else {
-            try skipValue()
-            throw Failure(message: "not a JSON object")
+    package mutating func readDocument(_ body: (inout JSONScanner) throws(Failure) -> Void) throws(Failure) {
+        try readWhole { scanner throws(Failure) in
+            guard scanner.peek() == UInt8(ascii: "{") else {
+                try scanner.skipValue()
+                throw Failure(message: "not a JSON object")
+            }
+            try body(&scanner)
         }
-        try body(&self)
-        skipWhitespace()
-        guard index == bytes.count else { throw Failure(message: "not JSON: content after the object") }
     }
 
-    mutating func readStringIfString() throws(Failure) -> String? {
+    /// Reads the whole body as one value of any type with `body`, and checks nothing but whitespace
+    /// follows.
+    package mutating func readWhole<T>(_ body: (inout JSONScanner) throws(Failure) -> T) throws(Failure) -> T {
+        skipWhitespace()
+        guard peek() != nil else { throw Failure(message: "not JSON: the body is empty") }
+        let value = try body(&self)
+        skipWhitespace()
+        guard index == bytes.count else { throw Failure(message: "not JSON: content after the value") }
+        return value
+    }
+
+    package mutating func readStringIfString() throws(Failure) -> String? {
         guard peek() == UInt8(ascii: "\"") else {
             try skipValue()
             return nil
@@ -46,7 +60,7 @@ struct JSONScanner {
         return try readString()
     }
 
-    mutating func readTrueIfBoolean() throws(Failure) -> Bool {
+    package mutating func readTrueIfBoolean() throws(Failure) -> Bool {
         if matchLiteral("true") { return true }
         if matchLiteral("false") { return false }
         try skipValue()
@@ -55,7 +69,7 @@ struct JSONScanner {
 
     /// An integer; nil (the value stepped over) for anything else, for fractions and exponents, and
     /// for integers beyond Int64.
-    mutating func readIntegerIfInteger() throws(Failure) -> Int64? {
+    package mutating func readIntegerIfInteger() throws(Failure) -> Int64? {
         guard let first = peek(), first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else {
             try skipValue()
             return nil
@@ -83,10 +97,40 @@ struct JSONScanner {
         return overflow ? nil : value
     }
 
+    /// A number, checked against JSON's grammar (`-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`),
+    /// as the nearest Double.
+    package mutating func readNumber() throws(Failure) -> Double {
+        let start = index
+        func digits(_ scanner: inout JSONScanner) -> Int {
+            let first = scanner.index
+            while let byte = scanner.peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { scanner.index += 1 }
+            return scanner.index - first
+        }
+        if peek() == UInt8(ascii: "-") { index += 1 }
+        if peek() == UInt8(ascii: "0") {
+            index += 1
+        } else if digits(&self) == 0 {
+            throw syntaxError("a number")
+        }
+        if peek() == UInt8(ascii: ".") {
+            index += 1
+            guard digits(&self) > 0 else { throw syntaxError("a digit after '.'") }
+        }
+        if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
+            index += 1
+            if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { index += 1 }
+            guard digits(&self) > 0 else { throw syntaxError("a digit in the exponent") }
+        }
+        if let next = peek(), !Self.isDelimiter(next) { throw syntaxError("the end of a number") }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        guard let value = Double(text) else { throw syntaxError("a number") }
+        return value
+    }
+
     // MARK: Structure
 
     /// Calls `body` with each key, positioned at its value, which `body` must consume.
-    mutating func readObject(_ body: (inout JSONScanner, String) throws(Failure) -> Void) throws(Failure) {
+    package mutating func readObject(_ body: (inout JSONScanner, String) throws(Failure) -> Void) throws(Failure) {
         try expect(UInt8(ascii: "{"))
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
@@ -110,7 +154,7 @@ struct JSONScanner {
     }
 
     /// Calls `body` positioned at each element, which `body` must consume.
-    mutating func readArray(_ body: (inout JSONScanner) throws(Failure) -> Void) throws(Failure) {
+    package mutating func readArray(_ body: (inout JSONScanner) throws(Failure) -> Void) throws(Failure) {
         try expect(UInt8(ascii: "["))
         skipWhitespace()
         if peek() == UInt8(ascii: "]") {
@@ -130,7 +174,7 @@ struct JSONScanner {
 
     /// Steps over one value of any type. Containers are walked with a depth counter: brackets must
     /// balance and strings are read whole, so a cut body is always noticed.
-    mutating func skipValue() throws(Failure) {
+    package mutating func skipValue() throws(Failure) {
         skipWhitespace()
         var depth = 0
         repeat {
@@ -174,7 +218,7 @@ struct JSONScanner {
 
     // MARK: Strings
 
-    mutating func skipString() throws(Failure) {
+    package mutating func skipString() throws(Failure) {
         index += 1
         while let byte = peek() {
             index += 1
@@ -188,7 +232,7 @@ struct JSONScanner {
         throw syntaxError("the end of a string")
     }
 
-    mutating func readString() throws(Failure) -> String {
+    package mutating func readString() throws(Failure) -> String {
         try expect(UInt8(ascii: "\""))
         let start = index
         // Fast path: no escapes.
@@ -251,35 +295,35 @@ struct JSONScanner {
 
     // MARK: Bytes
 
-    func peek() -> UInt8? {
+    package func peek() -> UInt8? {
         index < bytes.count ? bytes[index] : nil
     }
 
-    mutating func skipWhitespace() {
+    package mutating func skipWhitespace() {
         while let byte = peek(), byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\t") {
             index += 1
         }
     }
 
-    mutating func expect(_ byte: UInt8) throws(Failure) {
+    package mutating func expect(_ byte: UInt8) throws(Failure) {
         guard peek() == byte else { throw syntaxError("'\(Character(Unicode.Scalar(byte)))'") }
         index += 1
     }
 
-    mutating func matchLiteral(_ literal: String) -> Bool {
+    package mutating func matchLiteral(_ literal: String) -> Bool {
         let count = literal.utf8.count
         guard index + count <= bytes.count, bytes[index..<index + count].elementsEqual(literal.utf8) else { return false }
         index += count
         return true
     }
 
-    func excerpt(from start: Int) -> String {
+    package func excerpt(from start: Int) -> String {
         let end = min(index, start + 200)
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
         return end < index ? text + "…" : text
     }
 
-    func syntaxError(_ expected: String) -> Failure {
+    package func syntaxError(_ expected: String) -> Failure {
         Failure(message: "not JSON: expected \(expected) at byte \(index)")
     }
 }
