@@ -33,6 +33,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Packages processed at once by the consumer, and curl's --parallel-max.")
     var concurrency: Int = 8
 
+    @Option(help: "Delay every answer of the CouchDB double by this many milliseconds, as a database across a network (and its fsync) would; 0 answers at once.")
+    var databaseLatencyMs: Int = 0
+
     @Option(help: "Seed of the generated registry.")
     var seed: UInt64 = 1
 
@@ -53,6 +56,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             return workload
         }
+        guard databaseLatencyMs >= 0 else { throw ValidationError("--database-latency-ms must be 0 or more, got \(databaseLatencyMs)") }
         let binaries = try HarnessRun.pipelineBinaries(binaries, buildScript: "scripts/bench.sh")
         for (tool, why) in [("/usr/bin/curl", "the raw-download limit is measured with it"), (ChildProcess.timeExecutable, "peak memory is read through it")]
         where !FileManager.default.isExecutableFile(atPath: tool) {
@@ -64,6 +68,7 @@ struct BenchCommand: AsyncParsableCommand {
 
         let kafka = try EmbeddedKafkaCluster(brokerCount: 1, logger: Logger(label: "bench.kafka"))
         let couch = try await CouchDBDouble.start()
+        if databaseLatencyMs > 0 { couch.setDelay(.milliseconds(databaseLatencyMs)) }
         let bench = Bench(binaries: binaries, workDirectory: work, configFile: configFile, kafka: kafka, couch: couch, concurrency: concurrency, seed: seed, childLogLevel: childLogLevel,
             profileDirectory: try profile.map { path in
                 let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
@@ -86,6 +91,7 @@ struct BenchCommand: AsyncParsableCommand {
             machine: MachineInfo.current,
             seed: seed,
             concurrency: concurrency,
+            databaseLatencyMilliseconds: databaseLatencyMs,
             variants: results,
             targets: TargetCheck.judge(results)
         )

@@ -3,6 +3,8 @@ struct BenchResults: Codable, Sendable {
     var machine: MachineInfo
     var seed: UInt64
     var concurrency: Int
+    /// Added to every answer of the CouchDB double (`--database-latency-ms`).
+    var databaseLatencyMilliseconds: Int
     var variants: [VariantResults]
     var targets: [TargetCheck]
 }

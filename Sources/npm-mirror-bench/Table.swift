@@ -4,7 +4,8 @@ extension BenchResults {
     /// The figures as one plain-text table per section, for a terminal or an issue note.
     var table: String {
         var lines: [String] = []
-        lines.append("npm-mirror benchmark — \(machine.build) build, \(machine.cores) cores, \(machine.cpu), \(String(format: "%.0f", Double(machine.memoryBytes) / Double(1 << 30))) GiB, Linux \(machine.kernel); seed \(seed), concurrency \(concurrency)")
+        lines.append("npm-mirror benchmark — \(machine.build) build, \(machine.cores) cores, \(machine.cpu), \(String(format: "%.0f", Double(machine.memoryBytes) / Double(1 << 30))) GiB, Linux \(machine.kernel); seed \(seed), concurrency \(concurrency)"
+            + (databaseLatencyMilliseconds > 0 ? ", database latency \(databaseLatencyMilliseconds) ms" : ""))
         lines.append("")
         var rows: [[String]] = [["variant", "stage", "work", "seconds", "rate", "MB/s", "peak RSS", "CPU s"]]
         for variant in variants {
