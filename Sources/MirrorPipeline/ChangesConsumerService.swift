@@ -231,12 +231,11 @@ public struct ChangesConsumerService: Service {
     // MARK: One change
 
     /// What processing a message left for the records step.
-    private struct Outcome: Sendable {
-        /// Nil when the message is not a change message.
-        var change: ChangeMessage?
-        var processed: ProcessedChange?
-        var deadLetter: DeadLetter?
-        var attempts: Int
+    private enum Outcome: Sendable {
+        /// Not a change message: it is dead-lettered and nothing is recorded.
+        case notAChange(DeadLetter)
+        /// `processed` is nil when the change could not be processed; then `deadLetter` says why.
+        case change(ChangeMessage, processed: ProcessedChange?, deadLetter: DeadLetter?, attempts: Int)
     }
 
     /// Fetches, verifies and stores what the change needs, retrying passing failures until
@@ -246,7 +245,7 @@ public struct ChangesConsumerService: Service {
         do {
             change = try ChangeMessage.decode(message.value)
         } catch {
-            return Outcome(deadLetter: DeadLetter(reason: "malformed_message", message: "not a change message: \(error)", attempts: 1), attempts: 1)
+            return .notAChange(DeadLetter(reason: "malformed_message", message: "not a change message: \(error)", attempts: 1))
         }
 
         var processed: ProcessedChange?
@@ -280,30 +279,38 @@ public struct ChangesConsumerService: Service {
                 attempts: 2
             )
         }
-        return Outcome(change: change, processed: processed, deadLetter: deadLetter, attempts: attempts)
+        return .change(change, processed: processed, deadLetter: deadLetter, attempts: attempts)
     }
 
     /// Writes the change's records (retried for as long as it takes: a database that is down pauses
     /// the consumer), sends its dead letter and events, and marks its offset done.
     private func record(_ outcome: Outcome, message: KafkaConsumerMessage) async {
         let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
-        var deadLetter = outcome.deadLetter
-        guard let change = outcome.change else {
-            // Not a change message: dead-lettered, nothing recorded.
-            if let deadLetter {
-                guard await sendDeadLetter(deadLetter, message: message, change: nil) else { return state.abandon() }
-            }
+        switch outcome {
+        case .notAChange(let letter):
+            guard await sendDeadLetter(letter, message: message, change: nil) else { return state.abandon() }
             metrics.change(result: "dead_lettered")
             state.completed(partition, offset: message.offset, value: nil, seq: nil)
-            return
+        case .change(let change, let processed, let deadLetter, let attempts):
+            await record(change, processed: processed, deadLetter: deadLetter, attempts: attempts, message: message, partition: partition)
         }
-        let processed = outcome.processed
+    }
+
+    private func record(
+        _ change: ChangeMessage,
+        processed: ProcessedChange?,
+        deadLetter: DeadLetter?,
+        attempts: Int,
+        message: KafkaConsumerMessage,
+        partition: KafkaTopicPartition
+    ) async {
+        var deadLetter = deadLetter
         let processedAt = Timestamp.now()
         var documents = [ConsumerRecords.change(change: change, processed: processed, deadLetter: deadLetter, processedAt: processedAt)]
         if let processed { documents.insert(ConsumerRecords.package(change: change, processed: processed, processedAt: processedAt), at: 0) }
         guard let rejected = await writeRecords(documents, change: change) else { return state.abandon() }
         if deadLetter == nil, let rejection = rejected.first {
-            deadLetter = DeadLetter(reason: "record_\(rejection.code)", message: rejection.description, attempts: outcome.attempts)
+            deadLetter = DeadLetter(reason: "record_\(rejection.code)", message: rejection.description, attempts: attempts)
         }
 
         if let deadLetter {

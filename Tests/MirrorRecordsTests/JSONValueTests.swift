@@ -37,9 +37,7 @@ struct JSONValueTests {
             "null", "true", "false", "0", "-1.5e300", #""""#,
         ]
         // Recorded answers of a real CouchDB 3.5.0 (a JSON document of its own).
-        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../shared/fixtures/couchdb-recorded/couchdb-3.5.0-responses.json").standardizedFileURL
-        if let data = try? Data(contentsOf: fixture) { texts.append(String(decoding: data, as: UTF8.self)) }
+        texts.append(String(decoding: try Data(contentsOf: CouchDBDoubleReplayTests.fixtureURL), as: UTF8.self))
         var state: UInt64 = 7
         for _ in 0..<300 {
             texts.append(String(decoding: Self.generatedValue(depth: 0, state: &state).serializedBytes, as: UTF8.self))
