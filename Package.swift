@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // librdkafka, from Debian's librdkafka-dev.
@@ -129,8 +130,9 @@ let package = Package(
         .target(
             name: "MirrorPipeline",
             dependencies: [
-                "MirrorKafka", "MirrorConfig", "NPMRegistry", "MirrorStore", "MirrorRecords",
+                "MirrorKafka", "MirrorConfig", "MirrorJSON", "NPMRegistry", "MirrorStore", "MirrorRecords",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -161,6 +163,7 @@ let package = Package(
         .target(
             name: "RegistrySimulator",
             dependencies: [
+                "MirrorJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),

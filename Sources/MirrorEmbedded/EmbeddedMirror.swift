@@ -109,6 +109,9 @@ public struct EmbeddedMirror: Sendable {
     /// Shuts the HTTP clients down; call once everything has stopped.
     public func shutdownClients() async {
         try? await producer.httpClient.shutdown()
-        for consumer in consumers { try? await consumer.httpClient.shutdown() }
+        for consumer in consumers {
+            await consumer.closeKafkaClients()
+            try? await consumer.httpClient.shutdown()
+        }
     }
 }

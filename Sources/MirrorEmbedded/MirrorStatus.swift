@@ -16,9 +16,10 @@ public enum MirrorStatus {
         var lines: [String] = []
         let checkpoints = CheckpointDirectory(path: configuration.storage.updateSeqDirectory)
         let produced = (try? checkpoints.readProducer())?.updateSeq
-        let processed = (try? Data(contentsOf: checkpoints.file("consumer.json")))
+        let consumerCheckpoint = (try? Data(contentsOf: checkpoints.file("consumer.json")))
             .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-            .flatMap { ($0["seq"] as? NSNumber)?.int64Value }
+        let processed = (consumerCheckpoint?["seq"] as? NSNumber)?.int64Value
+        let parked = (consumerCheckpoint?["parked"] as? NSNumber)?.intValue
 
         // Registry.
         let http = RegistryHTTP(client: .shared, timeout: .seconds(10), metrics: NOOPMetricsHandler.instance)
@@ -32,6 +33,9 @@ public enum MirrorStatus {
         }
         lines.append("produced seq    \(produced.map(String.init) ?? "none") (update_seq/update_seq.json)" + (head.flatMap { h in produced.map { "  lag \(max(0, h - $0))" } } ?? ""))
         lines.append("processed seq   \(processed.map(String.init) ?? "none") (update_seq/consumer.json)" + (head.flatMap { h in processed.map { "  lag \(max(0, h - $0))" } } ?? ""))
+        if let parked {
+            lines.append("parked changes  \(parked) (waiting out a retry while their lanes go on; npm_mirror_consumer_parked)")
+        }
 
         // Kafka.
         if let brokers = configuration.kafka.brokers {

@@ -36,11 +36,9 @@ public enum TopicReader {
     /// The partitions of `topic` that `group` has not committed to their end, with their committed
     /// and high offsets (empty: everything committed).
     public static func uncommitted(_ topic: String, group: String, bootstrapServers: String, logger: Logger) async throws -> [(partition: Int32, committed: Int64, high: Int64)] {
-        let watermarks = try await KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: bootstrapServers), logger: logger).watermarks(topic: topic)
-        let committed = try await committed(topic, group: group, bootstrapServers: bootstrapServers, logger: logger)
-        return watermarks.compactMap { partition, marks in
-            let offset = committed[partition] ?? -1
-            return offset >= marks.high || marks.high == marks.low ? nil : (partition, offset, marks.high)
-        }.sorted { $0.partition < $1.partition }
+        let consumer = try KafkaConsumer(configuration: KafkaConsumer.Configuration(client: KafkaClientConfiguration(bootstrapServers: bootstrapServers), groupID: group), logger: logger)
+        let positions = try await consumer.groupPositions(topic: topic)
+        await consumer.close()
+        return positions.filter { !$0.isDrained }.map { ($0.partition.partition, $0.committed ?? -1, $0.watermarks.high) }
     }
 }

@@ -55,36 +55,12 @@ public final class KafkaAdmin: Sendable {
     ///
     /// It asks for the metadata of all topics, which never makes a broker auto-create the topic.
     public func partitions(of topic: String, timeout: Duration = .seconds(10)) async throws -> [PartitionMetadata]? {
-        try await BlockingCalls.run { [client] in
-            try client.withHandle { handle in
-                var metadata: UnsafePointer<rd_kafka_metadata>?
-                let err = rd_kafka_metadata(handle, 1, nil, &metadata, Int32(clamping: timeout.milliseconds))
-                guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
-                    throw KafkaError.fromResponse(err, code: .metadata, message: "could not read the cluster's metadata", topic: topic, brokers: client.brokers)
-                }
-                defer { rd_kafka_metadata_destroy(metadata) }
-                let topics = UnsafeBufferPointer(start: metadata.pointee.topics, count: Int(metadata.pointee.topic_cnt))
-                guard let entry = topics.first(where: { String(cString: $0.topic) == topic }), entry.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                    return nil
-                }
-                return UnsafeBufferPointer(start: entry.partitions, count: Int(entry.partition_cnt))
-                    .map { PartitionMetadata(id: $0.id, leader: $0.leader) }
-                    .sorted { $0.id < $1.id }
-            }
-        }
+        try await BlockingCalls.run { [client] in try client.partitions(of: topic, timeout: timeout) }
     }
 
     /// The low and high watermarks of one partition, asked of its leader.
     public func watermarks(topic: String, partition: Int32, timeout: Duration = .seconds(10)) async throws -> KafkaWatermarks {
-        try await BlockingCalls.run { [client] in
-            var low: Int64 = 0
-            var high: Int64 = 0
-            let err = client.withHandle { rd_kafka_query_watermark_offsets($0, topic, partition, &low, &high, Int32(clamping: timeout.milliseconds)) }
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError.fromResponse(err, code: .watermarks, message: "could not read the watermarks of partition \(partition)", topic: topic, brokers: client.brokers)
-            }
-            return KafkaWatermarks(low: low, high: high)
-        }
+        try await BlockingCalls.run { [client] in try client.watermarks(topic: topic, partition: partition, timeout: timeout) }
     }
 
     /// The watermarks of every partition of `topic`; throws ``KafkaError/Code/topicNotFound`` when it is missing.

@@ -207,6 +207,28 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// For every partition of `topic`, not only this member's: the group's committed position against
+    /// the partition's watermarks, read from the brokers. Throws ``KafkaError/Code/topicNotFound``
+    /// when the topic is missing.
+    public func groupPositions(topic: String, timeout: Duration = .seconds(10)) async throws -> [KafkaGroupPosition] {
+        try checkOpen()
+        let partitions = try await BlockingCalls.run { [client] in try client.partitions(of: topic, timeout: timeout) }
+        guard let partitions else {
+            throw KafkaError(code: .topicNotFound, message: "no such topic", topic: topic, brokers: client.brokers, isRetriable: true)
+        }
+        let all = partitions.map { KafkaTopicPartition(topic: topic, partition: $0.id) }
+        let committed = try await committedOffsets(for: all, timeout: timeout)
+        return try await BlockingCalls.run { [client] in
+            try all.map { partition in
+                KafkaGroupPosition(
+                    partition: partition,
+                    committed: committed[partition],
+                    watermarks: try client.watermarks(topic: topic, partition: partition.partition, timeout: timeout)
+                )
+            }
+        }
+    }
+
     /// Leaves the group (its partitions go to the other members at once) and stops consuming.
     public func close() async {
         guard !isClosed.exchange(true, ordering: .relaxed) else { return }

@@ -88,3 +88,26 @@ public struct KafkaWatermarks: Sendable, Hashable {
         self.high = high
     }
 }
+
+/// Where a consumer group stands on one partition: its committed position (the next offset it will
+/// read; nil when it has committed nothing there) against the partition's watermarks.
+public struct KafkaGroupPosition: Sendable, Hashable {
+    public var partition: KafkaTopicPartition
+    public var committed: Int64?
+    public var watermarks: KafkaWatermarks
+
+    public init(partition: KafkaTopicPartition, committed: Int64?, watermarks: KafkaWatermarks) {
+        self.partition = partition
+        self.committed = committed
+        self.watermarks = watermarks
+    }
+
+    /// Messages the group has not committed yet. A partition with no commit counts from its low
+    /// watermark (what `auto.offset.reset=earliest` would read).
+    public var uncommitted: Int64 {
+        max(0, watermarks.high - max(committed ?? watermarks.low, watermarks.low))
+    }
+
+    /// Everything in the partition is committed by the group.
+    public var isDrained: Bool { uncommitted == 0 }
+}

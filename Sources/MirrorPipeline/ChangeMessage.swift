@@ -1,4 +1,5 @@
 import Foundation
+import MirrorJSON
 import NPMRegistry
 
 /// The value of one message on the changes topic: a change as the feed gave it, and when it was read.
@@ -49,31 +50,49 @@ public struct ChangeMessage: Sendable, Hashable, Codable {
         return out
     }
 
-    /// Decodes a message value; throws a `DecodingError` naming the bad field.
-    public static func decode(_ bytes: [UInt8]) throws -> ChangeMessage {
-        try JSONDecoder().decode(ChangeMessage.self, from: Data(bytes))
+    /// A message value that is not a change message, and why.
+    public struct DecodingFailure: Error, CustomStringConvertible {
+        public let description: String
     }
-}
 
-/// JSON text helpers.
-enum JSONText {
-    /// Appends `text` as a JSON string literal (quotes and escapes included).
-    static func appendString(_ text: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
-            default: out.append(byte)
+    /// Decodes a message value in one pass; throws a ``DecodingFailure`` naming the bad field.
+    public static func decode(_ bytes: [UInt8]) throws(DecodingFailure) -> ChangeMessage {
+        do {
+            return try bytes.withUnsafeBytes { raw throws(JSONScanner.Failure) in
+                var scanner = JSONScanner(raw)
+                var seq: Int64?
+                var id: String?
+                var rev: String?
+                var deleted: Bool?
+                var readAt: String?
+                try scanner.readDocument { scanner throws(JSONScanner.Failure) in
+                    try scanner.readObject { scanner, key throws(JSONScanner.Failure) in
+                        switch key {
+                        case "seq": seq = try scanner.readIntegerIfInteger()
+                        case "id": id = try scanner.readStringIfString()
+                        case "rev": rev = try scanner.readStringIfString()
+                        case "deleted":
+                            guard scanner.peek() == UInt8(ascii: "t") || scanner.peek() == UInt8(ascii: "f") else {
+                                try scanner.skipValue()
+                                return
+                            }
+                            deleted = try scanner.readTrueIfBoolean()
+                        case "read_at": readAt = try scanner.readStringIfString()
+                        default: try scanner.skipValue()
+                        }
+                    }
+                }
+                guard let seq else { throw JSONScanner.Failure(message: "\"seq\" is missing or not an integer") }
+                guard let id else { throw JSONScanner.Failure(message: "\"id\" is missing or not a string") }
+                guard let deleted else { throw JSONScanner.Failure(message: "\"deleted\" is missing or not a boolean") }
+                guard let readAt else { throw JSONScanner.Failure(message: "\"read_at\" is missing or not a string") }
+                return ChangeMessage(seq: seq, id: id, rev: rev, deleted: deleted, readAt: readAt)
             }
+        } catch let failure as JSONScanner.Failure {
+            throw DecodingFailure(description: failure.message)
+        } catch {
+            throw DecodingFailure(description: "\(error)")
         }
-        out.append(UInt8(ascii: "\""))
     }
 }
 

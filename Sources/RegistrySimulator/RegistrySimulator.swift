@@ -219,6 +219,12 @@ public struct FaultController: Sendable {
         self.core.faults.add([rule])
     }
 
+    /// Never more than `limit` faults in a row for one path (nil: no limit): like a real registry's
+    /// passing trouble, a request retried often enough gets through.
+    public func limitFaultsInARow(_ limit: Int?) {
+        self.core.faults.limitFaultsInARow(limit)
+    }
+
     /// Removes every rule (feed state is left alone).
     public func removeAll() {
         self.core.faults.removeAll()

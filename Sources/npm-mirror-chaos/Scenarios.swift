@@ -20,7 +20,10 @@ struct Suite: Sendable {
     let seed: UInt64
     let logger: Logger
 
-    static let names = ["consumer-kills", "producer-kills", "graceful-stop", "kafka-faults", "registry-faults", "couchdb-faults", "disk-full", "hostile-input", "secrets"]
+    static let names = [
+        "consumer-kills", "producer-kills", "graceful-stop", "kafka-faults", "registry-faults", "registry-liveness", "idle-after-kills",
+        "couchdb-faults", "disk-full", "hostile-input", "secrets",
+    ]
 
     func run(_ name: String) async {
         let start = ContinuousClock.now
@@ -33,6 +36,8 @@ struct Suite: Sendable {
             case "graceful-stop": detail = try await gracefulStop()
             case "kafka-faults": detail = try await kafkaFaults()
             case "registry-faults": detail = try await registryFaults()
+            case "registry-liveness": detail = try await registryLiveness()
+            case "idle-after-kills": detail = try await idleAfterKills()
             case "couchdb-faults": detail = try await couchDBFaults()
             case "disk-full": detail = try await diskFull()
             case "hostile-input": detail = try await hostileInput()
@@ -173,11 +178,30 @@ struct Suite: Sendable {
         result = try await consumer.wait(timeout: .seconds(bound * 2))
         slowest = max(slowest, (ContinuousClock.now - stopAt).seconds)
         guard result.exitCode == 0 else { throw ChaosError("changes-consumer ended with \(result.ending) after SIGTERM") }
+        // The consumer while the registry fails every request (its changes parked, backing off), and
+        // while CouchDB is down (its record step retrying): SIGTERM still ends it promptly, exit 0.
+        simulator.faults.add(FaultRule(kind: .httpError, targets: [.packument, .tarball], status: 503))
+        for outage in ["registry", "couchdb"] {
+            if outage == "couchdb" {
+                simulator.faults.removeAll()
+                await couch.goDown()
+            }
+            let before = simulator.requestTotal
+            let stuck = try rig.startConsumer()
+            _ = await rig.waitForRequests(beyond: before, more: 10, timeout: .seconds(20))
+            try await Task.sleep(for: .seconds(2))
+            stopAt = ContinuousClock.now
+            stuck.send(SIGTERM)
+            result = try await stuck.wait(timeout: .seconds(bound * 2))
+            slowest = max(slowest, (ContinuousClock.now - stopAt).seconds)
+            if outage == "couchdb" { try await couch.comeBack() }
+            guard result.exitCode == 0 else { throw ChaosError("changes-consumer ended with \(result.ending) after SIGTERM during a \(outage) outage") }
+        }
         guard slowest <= bound else { throw ChaosError("a process took \(slowest) s to stop after SIGTERM (bound \(bound) s)") }
-        tally.update { $0.gracefulStops += 2 }
+        tally.update { $0.gracefulStops += 4 }
         try await rig.consumeToEnd()
         let audit = try await audit(rig)
-        return String(format: "producer and consumer stopped within %.1f s of SIGTERM (bound %.0f s); %d changes recorded once", slowest, bound, audit.distinctSeqs)
+        return String(format: "producer and consumer (mid-download, registry outage, CouchDB outage) stopped within %.1f s of SIGTERM (bound %.0f s); %d changes recorded once", slowest, bound, audit.distinctSeqs)
     }
 
     // MARK: Faults of the parts
@@ -272,6 +296,106 @@ struct Suite: Sendable {
         }
         guard audit.deadLetteredIDs.contains(corrupt) else { throw ChaosError("the change with the corrupt tarball (\(corrupt)) was not dead-lettered") }
         return "\(fired) registry faults; watchdog restarts \(Int(watchdog)); corrupt tarball refused; malformed packument dead-lettered; \(audit.distinctSeqs) changes accounted for"
+    }
+
+    /// The settings a new user runs with: the rig's shorter test values put back to their defaults.
+    private static let defaultSettings: [Setting: String] = Dictionary(
+        uniqueKeysWithValues: [Setting.kafkaSessionTimeout, .processingRetryMax, .replicaLagWait, .httpTimeout, .consumerConcurrency].map { ($0, $0.defaultValue!) }
+    )
+
+    /// Packages published, announced, then deleted before the consumer reaches them: the change that
+    /// announced each one finds a 404.
+    private func createThenDelete(_ simulator: RegistrySimulator, rig: Rig, count: Int) async throws -> [String] {
+        let names = (0..<count).map { "liveness-gone-\($0)" }
+        for name in names { _ = try simulator.publish(.newPackage(named: name)) }
+        try await rig.produceToEnd()
+        for name in names { _ = try simulator.publish(.deletion(of: name)) }
+        return names
+    }
+
+    /// Transient registry faults on every request kind at the rates a new user met (429 10 % with
+    /// Retry-After 1 s, 500 5 %, bodies cut short 5 %, connections reset 2 %, never more than two in
+    /// a row for one URL), packages created then deleted before the consumer reaches them, and a
+    /// lagging replica; every setting at its default. The consumer must finish close to the time it
+    /// takes without faults, with nothing lost.
+    private func registryLiveness() async throws -> String {
+        let settings = Self.defaultSettings
+        func workload(_ name: String, faults: Bool) async throws -> (Rig, RegistrySimulator, Double) {
+            let simulator = try await self.simulator(packages: packages)
+            let rig = try self.rig(name, simulator: simulator, settings: settings)
+            try await rig.produceToEnd()
+            _ = try await createThenDelete(simulator, rig: rig, count: 5)
+            // New versions the replica shows only 2 s after the feed announced them.
+            simulator.replicaLag = .seconds(2)
+            for _ in 0..<10 { _ = try simulator.publish(.newVersion()) }
+            if faults {
+                simulator.faults.limitFaultsInARow(2)
+                simulator.faults.add([
+                    FaultRule(kind: .rateLimited, probability: 0.10, retryAfterSeconds: 1),
+                    FaultRule(kind: .httpError, probability: 0.05 / 0.90, status: 500),
+                    FaultRule(kind: .truncatedBody, targets: [.changes, .packument, .root], probability: 0.05 / 0.85),
+                    FaultRule(kind: .closeMidBody, targets: [.tarball], probability: 0.05 / 0.85),
+                    FaultRule(kind: .closeMidBody, probability: 0.02 / 0.80),
+                ])
+            }
+            try await rig.produceToEnd()
+            let start = ContinuousClock.now
+            try await rig.consumeToEnd(settings: settings, timeout: .seconds(900))
+            return (rig, simulator, (ContinuousClock.now - start).seconds)
+        }
+        let (_, clean, baseline) = try await workload("liveness-baseline", faults: false)
+        try? await clean.stop()
+        let (rig, faulty, faulted) = try await workload("registry-liveness", faults: true)
+        defer { Task { try? await faulty.stop() } }
+        let fired = faulty.faults.firedCounts.values.reduce(0, +)
+        guard fired >= 20 else { throw ChaosError("only \(fired) faults fired: the scenario proved nothing") }
+        tally.update { $0.faultsInjected += fired }
+        let audit = try await audit(rig)
+        let bound = baseline * 3 + 30
+        guard faulted <= bound else {
+            throw ChaosError(String(format: "the consumer took %.0f s under faults, %.0f s without (bound %.0f s)", faulted, baseline, bound))
+        }
+        return String(
+            format: "%d registry faults at default settings: consumed in %.1f s (%.1f s without faults; bound 3 × + 30 s); 5 created-then-deleted packages; %d changes recorded once",
+            fired, faulted, baseline, audit.distinctSeqs
+        )
+    }
+
+    /// Twelve consumers SIGKILLed soon after they start (the default 45 s session timeout, so the
+    /// group waits out each dead member), then one `--exit-when-idle`: it either finishes the mirror
+    /// exactly or exits non-zero. Exit 0 with anything missing fails the scenario.
+    private func idleAfterKills() async throws -> String {
+        let simulator = try await self.simulator(packages: packages)
+        defer { Task { try? await simulator.stop() } }
+        let settings = Self.defaultSettings
+        let rig = try self.rig("idle-after-kills", simulator: simulator, settings: settings)
+        try await rig.produceToEnd()
+        var random = SplitMixRandom(seed: seed &+ 7)
+        var killed = 0
+        for _ in 0..<12 {
+            let baseline = simulator.requestTotal
+            let consumer = try rig.startConsumer(settings: settings)
+            _ = await rig.waitForRequests(beyond: baseline, timeout: .seconds(30))
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...1500, using: &random)))
+            consumer.send(SIGKILL)
+            if try await consumer.wait().signal == SIGKILL { killed += 1 }
+        }
+        tally.update { $0.kills += killed }
+        let start = ContinuousClock.now
+        let result = try await rig.startConsumer(exitWhenIdle: 10, settings: settings).wait(timeout: .seconds(900))
+        let took = (ContinuousClock.now - start).seconds
+        if result.succeeded {
+            // Exit 0 promises a complete mirror: the audit must be clean.
+            let audit = try await audit(rig)
+            return String(format: "%d kills (45 s sessions), then --exit-when-idle 10 exited 0 after %.0f s with the mirror exact: %d changes recorded once", killed, took, audit.distinctSeqs)
+        }
+        let log = (try? String(contentsOfFile: "\(rig.directory)/logs/consumer.log", encoding: .utf8)) ?? ""
+        guard log.contains("Giving up waiting for the group") else {
+            throw ChaosError("the consumer ended with \(result.ending) without saying why (see \(rig.directory)/logs/consumer.log)")
+        }
+        try await rig.consumeToEnd(settings: settings)
+        let audit = try await audit(rig)
+        return String(format: "%d kills, then --exit-when-idle exited non-zero after %.0f s, saying the group had not drained; a rerun finished: %d changes recorded once", killed, took, audit.distinctSeqs)
     }
 
     /// CouchDB: down, slow, a 409 storm, `_bulk_docs` with per-document errors. Offsets must never

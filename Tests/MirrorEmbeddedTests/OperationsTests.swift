@@ -49,7 +49,7 @@ private func mirrorWithFaults() async throws -> EmbeddedMirror {
     )
     let mirror = try EmbeddedMirror(configuration: configuration, consumers: 1, exitWhenCaughtUp: true, exitWhenIdle: .seconds(2), logger: logger)
     try await mirror.producer.producerService.run()
-    try await mirror.consumers[0].consumerService.run()
+    try await mirror.consumers[0].runConsumer()
     await mirror.shutdownClients()
     return mirror
 }

@@ -94,6 +94,29 @@ struct ChangesConsumerTests {
         }
     }
 
+    @Test("a package created then deleted before the consumer reaches it: the creation is superseded, not waited for")
+    func createdThenDeleted() async throws {
+        let simulator = try await startSimulator(packages: 10)
+        defer { Task { try? await simulator.stop() } }
+        let harness = try await ConsumerHarness(simulator: simulator)
+        defer { Task { await harness.couch.stop() } }
+        let name = "created-then-deleted"
+        _ = try simulator.publish(.newPackage(named: name))
+        try await harness.produceFeed()
+        _ = try simulator.publish(.deletion(of: name))
+        try await harness.produceFeed()
+        // A wait of 60 s for the created package would use up most of consumeAll's 90 s and end in
+        // a dead letter (packument_not_found); superseded, the creation needs no registry read at all.
+        try await harness.consumeAll(["REPLICA_LAG_WAIT": "60s"])
+        let records = try await harness.allRecords()
+        let changes = records.values.filter { $0["type"]?.stringValue == "change" && $0["id"]?.stringValue == name }
+            .sorted { ($0["seq"]?.numberValue ?? 0) < ($1["seq"]?.numberValue ?? 0) }
+        #expect(changes.map { $0["outcome"]?.stringValue } == ["superseded", "deleted"])
+        #expect(records[name]?["deleted"]?.boolValue == true)
+        #expect((harness.metric("npm_mirror_consumer_changes_total", labels: "result=\"superseded\"") ?? 0) >= 1)
+        #expect(try await harness.sideTopic("npm-changes-skipped").isEmpty, "nothing dead-lettered")
+    }
+
     @Test("MAX_SIZE skips a large tarball with a reason; the versions limit prunes and records what it removed")
     func sizeLimitAndPruning() async throws {
         let simulator = try await startSimulator(packages: 20) { $0.hugeTarballBytes = 3_000_000 }
@@ -181,7 +204,7 @@ struct ChangesConsumerTests {
         try await harness.produceFeed()
         simulator.faults.add(FaultRule(kind: .slowResponse, targets: [.tarball], delayMilliseconds: 200))
         let first = try harness.application(exitWhenIdle: nil)
-        let run = Task { try await first.consumerService.run() }
+        let run = Task { try await first.runConsumer() }
         // Cancel once some changes are recorded, with many more still to come.
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline, (try? await harness.allRecords().count) ?? 0 < 4 {
@@ -212,8 +235,8 @@ struct ChangesConsumerTests {
         let one = try harness.application(exitWhenIdle: .seconds(3))
         let two = try harness.application(exitWhenIdle: .seconds(3))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await one.consumerService.run() }
-            group.addTask { try await two.consumerService.run() }
+            group.addTask { try await one.runConsumer() }
+            group.addTask { try await two.runConsumer() }
             try await group.waitForAll()
         }
         try await one.httpClient.shutdown()
@@ -240,12 +263,13 @@ struct ChangesConsumerTests {
         harness.couch.setDelay(.seconds(1))
         simulator.resetRequestCounts()
         let application = try harness.application(["CONSUMER_CONCURRENCY": "1"], exitWhenIdle: .seconds(2))
-        let run = Task { try await application.consumerService.run() }
+        let run = Task { try await application.runConsumer() }
 
         // The second packument is fetched while the first change's records are still on their way:
-        // nothing is in the database yet, and nothing is committed.
+        // nothing is in the database yet, and nothing is committed. (Changes superseded by a later
+        // change of their package read no packument, but their change records take a second each.)
         var packuments = 0
-        for _ in 0..<1000 where packuments < 2 {
+        for _ in 0..<6000 where packuments < 2 {
             try await Task.sleep(for: .milliseconds(5))
             packuments = simulator.recentRequests().filter { $0.kind == "packument" }.count
         }
@@ -277,7 +301,7 @@ struct ChangesConsumerTests {
         try await harness.records.prepare()
         await harness.couch.goDown()
         let application = try harness.application(exitWhenIdle: .seconds(2))
-        let run = Task { try await application.consumerService.run() }
+        let run = Task { try await application.runConsumer() }
         try await Task.sleep(for: .seconds(4))
         #expect(!(try await harness.committedToEnd()))
         try await harness.couch.comeBack()

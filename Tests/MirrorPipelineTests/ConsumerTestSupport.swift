@@ -81,7 +81,7 @@ struct ConsumerHarness {
     func consumeAll(_ environment: [String: String] = [:], limit: Duration = .seconds(90)) async throws {
         let application = try application(environment)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await application.consumerService.run() }
+            group.addTask { try await application.runConsumer() }
             group.addTask {
                 try await Task.sleep(for: limit)
                 throw TimeLimitExceeded()

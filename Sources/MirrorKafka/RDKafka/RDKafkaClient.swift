@@ -103,3 +103,39 @@ final class RDKafkaPollLoop: Sendable {
         await BlockingCalls.run { [finished] in finished.wait() }
     }
 }
+
+// MARK: Metadata and watermarks (blocking: call from BlockingCalls)
+
+extension RDKafkaClient {
+    /// The partitions of `topic`, or nil when the cluster has no such topic.
+    ///
+    /// It asks for the metadata of all topics, which never makes a broker auto-create the topic.
+    func partitions(of topic: String, timeout: Duration) throws -> [KafkaAdmin.PartitionMetadata]? {
+        try withHandle { handle in
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            let err = rd_kafka_metadata(handle, 1, nil, &metadata, Int32(clamping: timeout.milliseconds))
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
+                throw KafkaError.fromResponse(err, code: .metadata, message: "could not read the cluster's metadata", topic: topic, brokers: brokers)
+            }
+            defer { rd_kafka_metadata_destroy(metadata) }
+            let topics = UnsafeBufferPointer(start: metadata.pointee.topics, count: Int(metadata.pointee.topic_cnt))
+            guard let entry = topics.first(where: { String(cString: $0.topic) == topic }), entry.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                return nil
+            }
+            return UnsafeBufferPointer(start: entry.partitions, count: Int(entry.partition_cnt))
+                .map { KafkaAdmin.PartitionMetadata(id: $0.id, leader: $0.leader) }
+                .sorted { $0.id < $1.id }
+        }
+    }
+
+    /// The low and high watermarks of one partition, asked of its leader.
+    func watermarks(topic: String, partition: Int32, timeout: Duration) throws -> KafkaWatermarks {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let err = withHandle { rd_kafka_query_watermark_offsets($0, topic, partition, &low, &high, Int32(clamping: timeout.milliseconds)) }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError.fromResponse(err, code: .watermarks, message: "could not read the watermarks of partition \(partition)", topic: topic, brokers: brokers)
+        }
+        return KafkaWatermarks(low: low, high: high)
+    }
+}

@@ -13,6 +13,10 @@ final class FaultInjector: Sendable {
         var rules: [ActiveRule]
         var random: SplitMix64
         var firedCounts: [String: Int] = [:]
+        /// At most this many faults in a row for one path (nil: no limit).
+        var maxInARow: Int?
+        /// Faults in a row per path, while `maxInARow` is set.
+        var streaks: [String: Int] = [:]
     }
 
     private let state: Mutex<State>
@@ -24,24 +28,45 @@ final class FaultInjector: Sendable {
     /// The fault to apply to this request, consuming one firing of its rule.
     func fault(for target: FaultTarget, path: String) -> FaultRule? {
         self.state.withLock { state in
-            for index in state.rules.indices where state.rules[index].rule.matches(target, path: path) {
-                if state.rules[index].skipped < state.rules[index].rule.skip {
-                    state.rules[index].skipped += 1
-                    continue
+            if let limit = state.maxInARow {
+                if state.streaks[path, default: 0] >= limit {
+                    state.streaks[path] = nil
+                    return nil
                 }
-                let rule = state.rules[index].rule
-                if rule.probability < 1 && !state.random.chance(rule.probability) {
-                    continue
-                }
-                state.rules[index].fired += 1
-                state.firedCounts[rule.kind.rawValue, default: 0] += 1
-                if let count = rule.count, state.rules[index].fired >= count {
-                    state.rules.remove(at: index)
-                }
+                let rule = Self.firing(&state, target: target, path: path)
+                state.streaks[path] = rule == nil ? nil : state.streaks[path, default: 0] + 1
                 return rule
             }
-            return nil
+            return Self.firing(&state, target: target, path: path)
         }
+    }
+
+    /// Never more than `limit` faults in a row for one path: the next request of that path passes.
+    func limitFaultsInARow(_ limit: Int?) {
+        self.state.withLock { state in
+            state.maxInARow = limit
+            state.streaks.removeAll()
+        }
+    }
+
+    private static func firing(_ state: inout State, target: FaultTarget, path: String) -> FaultRule? {
+        for index in state.rules.indices where state.rules[index].rule.matches(target, path: path) {
+            if state.rules[index].skipped < state.rules[index].rule.skip {
+                state.rules[index].skipped += 1
+                continue
+            }
+            let rule = state.rules[index].rule
+            if rule.probability < 1 && !state.random.chance(rule.probability) {
+                continue
+            }
+            state.rules[index].fired += 1
+            state.firedCounts[rule.kind.rawValue, default: 0] += 1
+            if let count = rule.count, state.rules[index].fired >= count {
+                state.rules.remove(at: index)
+            }
+            return rule
+        }
+        return nil
     }
 
     var rules: [FaultRule] {

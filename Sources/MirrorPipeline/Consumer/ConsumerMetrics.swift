@@ -9,6 +9,8 @@ struct ConsumerMetrics: Sendable {
     let tarballBytes: Counter
     let packumentBytes: Counter
     let inFlight: Gauge
+    /// Changes parked (waiting out a backoff while their lane goes on).
+    let parked: Gauge
     let lag: Gauge
     let lastProcessedSeq: Gauge
     let lastChangeTime: Gauge
@@ -19,16 +21,17 @@ struct ConsumerMetrics: Sendable {
         tarballBytes = Counter(label: "npm_mirror_consumer_tarball_bytes_total", factory: factory)
         packumentBytes = Counter(label: "npm_mirror_consumer_packument_bytes_total", factory: factory)
         inFlight = Gauge(label: "npm_mirror_consumer_in_flight", factory: factory)
+        parked = Gauge(label: "npm_mirror_consumer_parked", factory: factory)
         lag = Gauge(label: "npm_mirror_consumer_lag", factory: factory)
         lastProcessedSeq = Gauge(label: "npm_mirror_consumer_last_processed_seq", factory: factory)
         lastChangeTime = Gauge(label: "npm_mirror_consumer_last_change_timestamp_seconds", factory: factory)
         // Series with known label values start at 0, so rates and alerts see them before the first event.
-        for result in ["stored", "deleted", "unpublished", "skipped", "dead_lettered"] {
+        for result in ["stored", "deleted", "unpublished", "skipped", "superseded", "dead_lettered"] {
             Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result)], factory: factory).increment(by: 0)
         }
     }
 
-    /// A change finished: `stored`, `deleted`, `unpublished`, `skipped` or `dead_lettered`.
+    /// A change finished: `stored`, `deleted`, `unpublished`, `skipped`, `superseded` or `dead_lettered`.
     func change(result: String) {
         Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result)], factory: factory).increment()
         lastChangeTime.record(Date().timeIntervalSince1970)

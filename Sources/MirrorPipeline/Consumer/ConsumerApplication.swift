@@ -16,6 +16,9 @@ public struct ConsumerApplication: Sendable {
     public let consumerService: ChangesConsumerService
     public let metricsEndpoint: MetricsEndpoint
     public let httpClient: HTTPClient
+    /// Made here, so closed here (``closeClients()``), not by the service that uses them.
+    let kafkaConsumer: KafkaConsumer
+    let kafkaProducer: KafkaProducer
 
     public init(
         configuration: MirrorConfiguration,
@@ -56,6 +59,8 @@ public struct ConsumerApplication: Sendable {
             logger: logger
         )
         self.httpClient = httpClient
+        self.kafkaConsumer = consumer
+        self.kafkaProducer = producer
         self.consumerService = ChangesConsumerService(
             settings: .init(
                 topic: configuration.kafka.topic,
@@ -63,7 +68,8 @@ public struct ConsumerApplication: Sendable {
                 eventsTopic: configuration.kafka.eventsTopic,
                 concurrency: configuration.consumer.concurrency,
                 exitWhenIdle: exitWhenIdle,
-                processingRetryMax: configuration.consumer.processingRetryMax
+                processingRetryMax: configuration.consumer.processingRetryMax,
+                sessionTimeout: configuration.consumer.sessionTimeout
             ),
             consumer: consumer,
             producer: producer,
@@ -80,6 +86,30 @@ public struct ConsumerApplication: Sendable {
     /// Runs the consumer and its metrics endpoint until the consumer finishes (idle with
     /// `--exit-when-idle`, or a graceful shutdown on SIGTERM/SIGINT) or fails.
     public func run(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
-        try await runWithMetrics(consumerService, metricsEndpoint: metricsEndpoint, httpClient: httpClient, signals: signals, logger: logger)
+        do {
+            try await runWithMetrics(consumerService, metricsEndpoint: metricsEndpoint, httpClient: httpClient, signals: signals, logger: logger)
+        } catch {
+            await closeKafkaClients()
+            throw error
+        }
+        await closeKafkaClients()
+    }
+
+    /// Runs the consumer service alone (no metrics endpoint, no signals), then closes its Kafka
+    /// clients: what tests and the embedded mirror's parts need.
+    public func runConsumer() async throws {
+        do {
+            try await consumerService.run()
+        } catch {
+            await closeKafkaClients()
+            throw error
+        }
+        await closeKafkaClients()
+    }
+
+    /// Leaves the group (its partitions go to the other members at once) and flushes the producer.
+    public func closeKafkaClients() async {
+        await kafkaConsumer.close()
+        await kafkaProducer.shutdown()
     }
 }

@@ -13,13 +13,30 @@ public struct ProcessingFailure: Error, Sendable, CustomStringConvertible {
     public let code: String
     public let message: String
     public let isRetriable: Bool
+    /// The registry's `Retry-After`, when it sent one: the next attempt waits at least this long.
+    public var retryAfter: Duration?
     public var description: String { "\(code): \(message)" }
+
+    public init(code: String, message: String, isRetriable: Bool, retryAfter: Duration? = nil) {
+        self.code = code
+        self.message = message
+        self.isRetriable = isRetriable
+        self.retryAfter = retryAfter
+    }
+
+    /// A failed registry request: `registry_<code>`, retriable as the registry error says.
+    init(registry error: RegistryError) {
+        self.init(code: "registry_\(error.code)", message: error.description, isRetriable: error.isRetriable, retryAfter: error.retryAfter)
+    }
 }
 
 /// What processing one change did.
 public struct ProcessedChange: Sendable {
     public enum Outcome: String, Sendable {
         case stored, deleted, unpublished, skipped
+        /// A later change of the same package was already received: this one was completed without
+        /// reading the registry (that change reads the current packument).
+        case superseded
     }
 
     public var outcome: Outcome
@@ -84,13 +101,18 @@ public struct ChangeProcessor: Sendable {
     /// Processes `change`. Throws a retriable ``ProcessingFailure`` when the registry or the disk
     /// failed in a passing way (the caller retries later), a non-retriable one when the change can
     /// never be processed (the caller dead-letters it).
-    public func process(_ change: ChangeMessage) async throws(ProcessingFailure) -> ProcessedChange {
+    ///
+    /// `isSuperseded` says whether a later change of the same package has arrived; a wait for a
+    /// lagging replica ends early when it has (outcome ``ProcessedChange/Outcome/superseded``).
+    public func process(_ change: ChangeMessage, isSuperseded: @Sendable () -> Bool = { false }) async throws(ProcessingFailure) -> ProcessedChange {
         if change.id.hasPrefix("_design/") {
             return ProcessedChange(outcome: .skipped, skipReason: "design_document")
         }
-        let fetched = try await fetchPackument(change)
-        guard let (packument, body, stale) = fetched else {
-            return try await removeIfConfigured(change.id, ProcessedChange(outcome: .deleted))
+        let (packument, body, stale): (Packument, ByteBuffer, Bool)
+        switch try await packumentWait.fetch(change, isSuperseded: isSuperseded) {
+        case .gone: return try await removeIfConfigured(change.id, ProcessedChange(outcome: .deleted))
+        case .superseded: return ProcessedChange(outcome: .superseded)
+        case .packument(let found, let foundBody, let foundStale): (packument, body, stale) = (found, foundBody, foundStale)
         }
         var result = ProcessedChange(outcome: packument.isUnpublished ? .unpublished : .stored, packument: packument, stale: stale)
         result.storePath = store.packageDirectory(for: packument.name)
@@ -121,56 +143,11 @@ public struct ChangeProcessor: Sendable {
         VersionRetention.versionsToKeep(versions: packument.versions.keys, time: packument.time, latest: packument.latest, limit: settings.versionsLimit)
     }
 
-    /// The packument, waiting for lagging replicas; nil when the package is gone (404).
-    private func fetchPackument(_ change: ChangeMessage) async throws(ProcessingFailure) -> (Packument, ByteBuffer, Bool)? {
-        let deadline = ContinuousClock.now + settings.replicaLagWait
-        var backoff = Backoff(base: .milliseconds(200), cap: settings.replicaRetryMax)
-        let wanted = change.rev.flatMap(Packument.generation(ofRev:))
-        while true {
-            let start = ContinuousClock.now
-            let body: ByteBuffer
-            do {
-                body = try await packages.packument(change.id, maxBytes: Int(clamping: settings.packumentMaxSize))
-            } catch let error where error.code == .notFound {
-                // Gone: a deletion, or a new package the replica has not seen yet.
-                if change.deleted { return nil }
-                if ContinuousClock.now >= deadline {
-                    // Not a deletion, and still missing after the wait: a later change will say what became of it.
-                    throw ProcessingFailure(code: "packument_not_found", message: "404 for a change that is not a deletion, after waiting \(settings.replicaLagWait)", isRetriable: false)
-                }
-                try await sleep(backoff.next())
-                continue
-            } catch let error where error.code == .tooLarge {
-                throw ProcessingFailure(code: "packument_too_large", message: "the packument is larger than \(settings.packumentMaxSize) bytes", isRetriable: false)
-            } catch {
-                throw ProcessingFailure(code: "registry_\(error.code)", message: error.description, isRetriable: error.isRetriable)
-            }
-            metrics.stage("packument", since: start)
-            metrics.packumentBytes.increment(by: Int64(body.readableBytes))
-            let packument: Packument
-            do {
-                packument = try body.withUnsafeReadableBytes { bytes throws(PackumentError) in try Packument.parse(bytes, expectedName: change.id) }
-            } catch {
-                // A body cut off or mangled on the way looks the same as a bad document: read it again
-                // while the wait lasts, then give up on it.
-                if ContinuousClock.now < deadline {
-                    metrics.retry(reason: "malformed_packument")
-                    try await sleep(backoff.next())
-                    continue
-                }
-                throw ProcessingFailure(code: "malformed_packument", message: error.description, isRetriable: false)
-            }
-            if let wanted, let have = packument.revGeneration, have < wanted {
-                if ContinuousClock.now < deadline {
-                    metrics.retry(reason: "replica_lag")
-                    try await sleep(backoff.next())
-                    continue
-                }
-                logger.warning("The packument is older than the change; storing it as stale", metadata: ["npm.id": "\(change.id)", "npm.rev": "\(change.rev ?? "")", "packument.rev": "\(packument.rev ?? "")"])
-                return (packument, body, true)
-            }
-            return (packument, body, false)
-        }
+    private var packumentWait: PackumentWait {
+        PackumentWait(
+            packages: packages, maxBytes: Int(clamping: settings.packumentMaxSize), wait: settings.replicaLagWait,
+            retryMax: settings.replicaRetryMax, metrics: metrics, logger: logger
+        )
     }
 
     private func storeTarballs(of packument: Packument, keeping keep: Set<String>, into result: inout ProcessedChange) async throws(ProcessingFailure) {
@@ -242,7 +219,7 @@ public struct ChangeProcessor: Sendable {
         } catch let error where error.code == .notFound {
             throw VersionSkip(reason: "tarball_not_found")
         } catch {
-            throw ProcessingFailure(code: "registry_\(error.code)", message: error.description, isRetriable: error.isRetriable)
+            throw ProcessingFailure(registry: error)
         }
         if let length = response.headers.first(name: "Content-Length").flatMap(Int64.init), length > settings.maxTarballSize {
             throw VersionSkip(reason: "too_large")
@@ -297,14 +274,6 @@ public struct ChangeProcessor: Sendable {
             return ProcessingFailure(code: "store_\(error.shortDescription)", message: error.description, isRetriable: error.isRetriable)
         }
         return ProcessingFailure(code: "store_error", message: "\(error)", isRetriable: true)
-    }
-
-    private func sleep(_ duration: Duration) async throws(ProcessingFailure) {
-        do {
-            try await Task.sleep(for: duration)
-        } catch {
-            throw ProcessingFailure(code: "cancelled", message: "cancelled", isRetriable: true)
-        }
     }
 
     private func fileSize(_ path: String) -> Int64? {

@@ -1,0 +1,358 @@
+import CoreMetrics
+import Logging
+import MirrorKafka
+import MirrorRecords
+import MirrorStore
+import NPMRegistry
+import ServiceLifecycle
+
+/// A member of the consumer group: reads changes, processes them (``ChangeProcessor``), records them
+/// (``RecordStep``), dead-letters what cannot be processed, and commits offsets
+/// (``OffsetCommitter``) only through changes that are fully done.
+///
+/// Each message goes to the lane its key hashes to, so one package's changes stay in order; lanes
+/// run in parallel. Within a lane (``LaneQueue``) a package that keeps failing is parked while the
+/// others go on, and a change is superseded by a later change of its package already received.
+public struct ChangesConsumerService: Service {
+    public struct Settings: Sendable {
+        public var topic: String
+        public var deadLetterTopic: String
+        public var eventsTopic: String
+        public var concurrency: Int
+        /// Stop once the whole group has consumed the topic to its end and nothing happened here for
+        /// this long (``IdleRule``).
+        public var exitWhenIdle: Duration?
+        /// With `exitWhenIdle`: how long the group may stand still, undrained, while this member has
+        /// nothing to do, before the member gives up with an error.
+        public var groupWaitBound: Duration
+        /// How long a change is retried after retriable failures before it is dead-lettered.
+        public var processingRetryMax: Duration
+        public var commitInterval: Duration = .milliseconds(500)
+        /// More messages than this in flight pauses fetching, until half of them are done.
+        ///
+        /// A guard for when the lanes cannot keep up (a database that is down), not a routine brake:
+        /// librdkafka drops what it has fetched for a partition when it is paused and fetches it again
+        /// after the resume, and the lanes wait for that. With 128 (the old default for 8 lanes) the
+        /// consumer paused several times a second and the metadata-only benchmark ran 1.5 × slower. A
+        /// change message in flight costs its few hundred bytes.
+        public var maxInFlight: Int
+        /// Changes that may be parked per lane; beyond that a failing change waits in place.
+        public var maxParkedPerLane = 32
+
+        public init(
+            topic: String,
+            deadLetterTopic: String,
+            eventsTopic: String,
+            concurrency: Int,
+            exitWhenIdle: Duration?,
+            processingRetryMax: Duration,
+            sessionTimeout: Duration = .seconds(45)
+        ) {
+            self.topic = topic
+            self.deadLetterTopic = deadLetterTopic
+            self.eventsTopic = eventsTopic
+            self.concurrency = concurrency
+            self.exitWhenIdle = exitWhenIdle
+            self.groupWaitBound = IdleRule.waitBound(sessionTimeout: sessionTimeout, idle: exitWhenIdle ?? .zero)
+            self.processingRetryMax = processingRetryMax
+            self.maxInFlight = max(1024, concurrency * 128)
+        }
+    }
+
+    /// The group was not drained within ``Settings/groupWaitBound`` (with `--exit-when-idle`).
+    public struct GroupNotDrained: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let settings: Settings
+    let consumer: KafkaConsumer
+    let processor: ChangeProcessor
+    let records: any RecordStore
+    let store: PackageStore
+    let recordStep: RecordStep
+    let committer: OffsetCommitter
+    let metrics: ConsumerMetrics
+    let logger: Logger
+    let state: ConsumerState
+    let lanes: [LaneQueue]
+
+    /// The service uses `consumer` and `producer` but does not close them: whoever made them does.
+    public init(
+        settings: Settings,
+        consumer: KafkaConsumer,
+        producer: KafkaProducer,
+        processor: ChangeProcessor,
+        records: any RecordStore,
+        store: PackageStore,
+        checkpoints: CheckpointDirectory,
+        logger: Logger
+    ) {
+        let state = ConsumerState()
+        self.settings = settings
+        self.consumer = consumer
+        self.processor = processor
+        self.records = records
+        self.store = store
+        self.state = state
+        // One set of metric handles for the service and its processor.
+        self.metrics = processor.metrics
+        self.logger = logger
+        self.recordStep = RecordStep(
+            records: records, producer: producer, deadLetterTopic: settings.deadLetterTopic, eventsTopic: settings.eventsTopic,
+            state: state, metrics: processor.metrics, logger: logger
+        )
+        let lanes = (0..<max(1, settings.concurrency)).map { _ in LaneQueue(maxParked: settings.maxParkedPerLane) }
+        self.lanes = lanes
+        self.committer = OffsetCommitter(
+            state: state, checkpoints: checkpoints, metrics: processor.metrics, logger: logger,
+            parked: { lanes.reduce(0) { $0 + $1.parkedCount } }
+        ) { offsets in
+            try await consumer.commit(processedThrough: offsets)
+        }
+    }
+
+    public func run() async throws {
+        let leftovers = (try? await StoreIO.run { [store] in try store.cleanScratch() }) ?? []
+        if !leftovers.isEmpty { logger.notice("Removed \(leftovers.count) scratch files left by an earlier run") }
+        guard try await untilDone("prepare the record store", { try await records.prepare() }) else { return }
+        try consumer.subscribe(topics: [settings.topic])
+        logger.notice("Consumer joined the group", metadata: ["kafka.topic": "\(settings.topic)", "kafka.group": "\(consumer.groupID)"])
+
+        var ending: (any Error)?
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await committer.run() }
+            group.addTask { await watchRebalances() }
+            group.addTask { await commitPeriodically() }
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { laneGroup in
+                    for lane in lanes {
+                        laneGroup.addTask { await work(lane) }
+                    }
+                    do {
+                        try await pollLoop()
+                    } catch {
+                        ending = error
+                        // On an error the lanes' work is handed back: uncommitted, redone after a restart.
+                        for lane in lanes { lane.abandon() }
+                    }
+                    // No more messages: the lanes finish what they hold (or drop it, on shutdown).
+                    for lane in lanes { lane.close() }
+                }
+            } onGracefulShutdown: {
+                for lane in lanes where lane.abandon() > 0 { state.abandon() }
+            }
+            await committer.commitDone()
+            committer.finish()
+            group.cancelAll()
+        }
+        logger.notice("Consumer stopped", metadata: ["npm.seq": "\(state.tracker { $0.highestCompleteSeq }.map(String.init) ?? "none")"])
+        if let ending { throw ending }
+    }
+
+    // MARK: Polling
+
+    private func pollLoop() async throws {
+        var paused = false
+        var idleRule = settings.exitWhenIdle.map { IdleRule(idle: $0, waitBound: settings.groupWaitBound) }
+        var idleCheckDue = ContinuousClock.now
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let inFlight = state.tracker { $0.inFlight }
+            metrics.inFlight.record(inFlight)
+            metrics.parked.record(lanes.reduce(0) { $0 + $1.parkedCount })
+            if !paused, inFlight >= settings.maxInFlight {
+                try? consumer.pause(Array(consumer.assignment))
+                paused = true
+            } else if paused, inFlight < settings.maxInFlight / 2 {
+                try? consumer.resume(Array(consumer.assignment))
+                paused = false
+            }
+            let messages = try await consumer.poll(maxMessages: paused ? 1 : 500, timeout: .milliseconds(100))
+            for message in messages {
+                let job: LaneJob
+                do {
+                    let change = try ChangeMessage.decode(message.value)
+                    job = LaneJob(message: message, change: change, decodingError: nil)
+                } catch {
+                    job = LaneJob(message: message, change: nil, decodingError: "\(error)")
+                }
+                guard state.received(message, seq: job.change?.seq) else { continue }
+                lanes[Self.lane(for: message.key, count: lanes.count)].push(job)
+            }
+            if var rule = idleRule, messages.isEmpty, ContinuousClock.now >= idleCheckDue {
+                idleCheckDue = ContinuousClock.now + .milliseconds(250)
+                let decision = await checkIdle(&rule)
+                idleRule = rule
+                switch decision {
+                case .keepGoing: break
+                case .stop:
+                    logger.notice("The group has consumed the whole topic and this member is idle; stopping", metadata: ["idle": "\(rule.idle)"])
+                    return
+                case .giveUp(let reason):
+                    logger.error("Giving up waiting for the group", metadata: ["reason": "\(reason)"])
+                    throw GroupNotDrained(description: "--exit-when-idle: \(reason)")
+                }
+            }
+        }
+    }
+
+    /// The lane a key's messages go to: the same key, the same lane, so one package stays in order.
+    static func lane(for key: [UInt8]?, count: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key ?? [] {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+        }
+        return Int(hash % UInt64(count))
+    }
+
+    private func checkIdle(_ rule: inout IdleRule) async -> IdleRule.Decision {
+        let now = ContinuousClock.now
+        let busy = state.tracker({ $0.inFlight }) > 0 || lanes.contains { $0.parkedCount > 0 } || now - state.lastActivity < rule.idle
+        // The broker is asked only when this member has nothing to do.
+        var positions: [KafkaGroupPosition]?
+        if !busy {
+            positions = try? await consumer.groupPositions(topic: settings.topic)
+            if let positions { metrics.lag.record(positions.reduce(0) { $0 + $1.uncommitted }) }
+        }
+        return rule.observe(now: now, busy: busy, positions: positions)
+    }
+
+    private func watchRebalances() async {
+        for await event in consumer.rebalanceEvents {
+            if case .assigned = event { state.assigned() }
+            if case .revoked(let partitions) = event {
+                await committer.commitDone()
+                state.tracker { $0.revoke(partitions) }
+            }
+        }
+    }
+
+    private func commitPeriodically() async {
+        var lagDue = ContinuousClock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: settings.commitInterval)
+            await committer.commitDone()
+            if ContinuousClock.now >= lagDue {
+                lagDue = ContinuousClock.now + .seconds(10)
+                if let lag = try? await consumer.lag() { metrics.lag.record(lag.values.reduce(0, +)) }
+            }
+        }
+    }
+
+    // MARK: Lanes
+
+    /// One lane's worker: runs one change at a time, overlapping each change's record step with the
+    /// next change's processing (records are still written one at a time, in the lane's order).
+    private func work(_ lane: LaneQueue) async {
+        await withTaskGroup(of: Void.self) { recording in
+            while case .run(var job, let superseded) = await lane.next() {
+                let key = job.message.key ?? []
+                switch await attempt(&job, superseded: superseded, lane: lane) {
+                case .finished(let outcome):
+                    lane.finished(key)
+                    await recording.next()
+                    recording.addTask { [message = job.message] in await recordStep.record(outcome, message: message) }
+                case .retry(let wait):
+                    if lane.canPark {
+                        lane.park(job, until: .now + wait)
+                    } else {
+                        // Too many parked already: this one waits in place.
+                        _ = await pauseUnlessShuttingDown(wait)
+                        lane.park(job, until: .now)
+                    }
+                case .handedBack:
+                    state.abandon()
+                    lane.finished(key)
+                }
+            }
+        }
+    }
+
+    /// What one attempt at a change left for its lane.
+    enum AttemptResult: Sendable {
+        /// Done (processed, superseded or given up): record it.
+        case finished(ChangeOutcome)
+        /// Failed in a passing way within the retry budget: try again after this wait.
+        case retry(Duration)
+        /// Shutting down: the change is handed back, uncommitted.
+        case handedBack
+    }
+
+    /// One attempt: fetches, verifies and stores what the change needs. A superseded change is
+    /// completed without reading the registry.
+    func attempt(_ job: inout LaneJob, superseded: Bool, lane: LaneQueue) async -> AttemptResult {
+        guard let change = job.change else {
+            return .finished(.notAChange(DeadLetter(reason: "malformed_message", message: "not a change message: \(job.decodingError ?? "")", attempts: 1)))
+        }
+        if superseded {
+            return .finished(.change(change, processed: ProcessedChange(outcome: .superseded), deadLetter: nil, attempts: job.attempts))
+        }
+        job.attempts += 1
+        let started = job.firstAttempt ?? .now
+        job.firstAttempt = started
+        let key = job.message.key ?? []
+        do {
+            let processed = try await cancelWhenGracefulShutdown { [processor] () async throws(ProcessingFailure) -> ProcessedChange in
+                try await processor.process(change, isSuperseded: { lane.hasLaterChange(of: key) })
+            }
+            var deadLetter: DeadLetter?
+            if !processed.failedVersions.isEmpty {
+                let versions = processed.failedVersions.sorted { $0.key < $1.key }
+                deadLetter = DeadLetter(
+                    reason: versions[0].value,
+                    message: "tarballs refused after a second download: " + versions.map { "\($0.key) (\($0.value))" }.joined(separator: ", "),
+                    attempts: 2
+                )
+            }
+            return .finished(.change(change, processed: processed, deadLetter: deadLetter, attempts: job.attempts))
+        } catch {
+            if Task.isShuttingDownGracefully || Task.isCancelled { return .handedBack }
+            let failure = error as? ProcessingFailure ?? ProcessingFailure(code: "internal", message: "\(error)", isRetriable: true)
+            if failure.isRetriable, ContinuousClock.now - started < settings.processingRetryMax {
+                metrics.retry(reason: failure.code)
+                let wait = job.backoff.next(retryAfter: failure.retryAfter)
+                logger.warning(
+                    "Change failed; parked before the next attempt",
+                    metadata: ["npm.seq": "\(change.seq)", "npm.id": "\(change.id)", "error": "\(failure)", "attempt": "\(job.attempts)", "wait": "\(wait)"]
+                )
+                return .retry(wait)
+            }
+            return .finished(.change(change, processed: nil, deadLetter: DeadLetter(reason: failure.code, message: failure.message, attempts: job.attempts), attempts: job.attempts))
+        }
+    }
+
+    /// Retries `operation` with backoff until it succeeds; false when a shutdown began first.
+    private func untilDone(_ what: String, _ operation: () async throws -> Void) async throws -> Bool {
+        var backoff = Backoff(base: .milliseconds(500), cap: .seconds(30))
+        while true {
+            do {
+                try await operation()
+                return true
+            } catch {
+                if Task.isCancelled { throw error }
+                let wait = backoff.next()
+                logger.warning("Could not \(what); retrying in \(wait)", metadata: ["error": "\(error)"])
+                guard await pauseUnlessShuttingDown(wait) else { return false }
+            }
+        }
+    }
+}
+
+/// What a consumer has done so far, for progress lines and summaries.
+public struct ConsumerProgress: Sendable, Hashable {
+    public var changesProcessed = 0
+    public var tarballsStored = 0
+    public var tarballBytes: Int64 = 0
+    /// The highest seq processed with everything before it in its partition.
+    public var highestCompleteSeq: Int64?
+    public var inFlight = 0
+    /// Changes waiting out a backoff while their lanes go on.
+    public var parked = 0
+}
+
+extension ChangesConsumerService {
+    public var progress: ConsumerProgress {
+        var progress = state.progress
+        progress.parked = lanes.reduce(0) { $0 + $1.parkedCount }
+        return progress
+    }
+}

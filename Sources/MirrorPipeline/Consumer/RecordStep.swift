@@ -1,0 +1,150 @@
+import Logging
+import MirrorKafka
+import MirrorRecords
+import NPMRegistry
+import ServiceLifecycle
+
+/// What an attempt left for the record step.
+enum ChangeOutcome: Sendable {
+    /// Not a change message: it is dead-lettered and nothing is recorded.
+    case notAChange(DeadLetter)
+    /// `processed` is nil when the change could not be processed; then `deadLetter` says why.
+    /// A superseded change has `processed.outcome == .superseded`: only its change record is written.
+    case change(ChangeMessage, processed: ProcessedChange?, deadLetter: DeadLetter?, attempts: Int)
+}
+
+/// The second step of a change: its records, its dead letter, its events, and then its offset is
+/// done. Records are written until the store has them (a database that is down pauses the consumer);
+/// on graceful shutdown the change is handed back instead, uncommitted.
+struct RecordStep: Sendable {
+    let records: any RecordStore
+    let producer: KafkaProducer
+    let deadLetterTopic: String
+    let eventsTopic: String
+    let state: ConsumerState
+    let metrics: ConsumerMetrics
+    let logger: Logger
+
+    func record(_ outcome: ChangeOutcome, message: KafkaConsumerMessage) async {
+        let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
+        switch outcome {
+        case .notAChange(let letter):
+            guard await sendDeadLetter(letter, message: message, change: nil) else { return state.abandon() }
+            metrics.change(result: "dead_lettered")
+            state.completed(partition, offset: message.offset, value: nil, seq: nil)
+        case .change(let change, let processed, let deadLetter, let attempts):
+            await record(change, processed: processed, deadLetter: deadLetter, attempts: attempts, message: message, partition: partition)
+        }
+    }
+
+    private func record(
+        _ change: ChangeMessage,
+        processed: ProcessedChange?,
+        deadLetter: DeadLetter?,
+        attempts: Int,
+        message: KafkaConsumerMessage,
+        partition: KafkaTopicPartition
+    ) async {
+        var deadLetter = deadLetter
+        let processedAt = Timestamp.now()
+        var documents = [ConsumerRecords.change(change: change, processed: processed, deadLetter: deadLetter, processedAt: processedAt)]
+        if let processed, processed.outcome != .superseded {
+            documents.insert(ConsumerRecords.package(change: change, processed: processed, processedAt: processedAt), at: 0)
+        }
+        guard let rejected = await writeRecords(documents, change: change) else { return state.abandon() }
+        if deadLetter == nil, let rejection = rejected.first {
+            deadLetter = DeadLetter(reason: "record_\(rejection.code)", message: rejection.description, attempts: attempts)
+        }
+
+        if let deadLetter {
+            guard await sendDeadLetter(deadLetter, message: message, change: change) else { return state.abandon() }
+        }
+        await emitEvents(change: change, processed: processed, deadLetter: deadLetter)
+        metrics.change(result: deadLetter != nil ? "dead_lettered" : processed?.outcome.rawValue ?? "skipped")
+        state.count(processed)
+        state.completed(partition, offset: message.offset, value: message.value, seq: change.seq)
+    }
+
+    /// Writes the documents until the store has them; returns the non-retriable per-document
+    /// failures, or nil when shutting down before the write succeeded.
+    private func writeRecords(_ documents: [RecordDocument], change: ChangeMessage) async -> [RecordStoreError]? {
+        var backoff = Backoff(base: .milliseconds(200), cap: .seconds(30))
+        while true {
+            let start = ContinuousClock.now
+            do {
+                let results = try await records.write(documents)
+                metrics.stage("record", since: start)
+                var rejected: [RecordStoreError] = []
+                var retry = false
+                for result in results {
+                    switch result {
+                    case .written: metrics.recordWrite(result: "written")
+                    case .alreadyExists: metrics.recordWrite(result: "already_exists")
+                    case .failed(let error):
+                        metrics.recordWrite(result: error.code.description)
+                        if error.isRetriable { retry = true } else { rejected.append(error) }
+                    }
+                }
+                if !retry { return rejected }
+                logger.warning("Some records were not written; writing the batch again", metadata: ["npm.seq": "\(change.seq)"])
+            } catch {
+                metrics.recordWrite(result: (error as? RecordStoreError)?.code.description ?? "error")
+                logger.warning("The record store failed; pausing before writing again", metadata: ["npm.seq": "\(change.seq)", "error": "\(error)"])
+            }
+            guard await pauseUnlessShuttingDown(backoff.next()) else { return nil }
+        }
+    }
+
+    private func sendDeadLetter(_ letter: DeadLetter, message: KafkaConsumerMessage, change: ChangeMessage?) async -> Bool {
+        logger.error("Change dead-lettered", metadata: ["npm.seq": "\(change?.seq.description ?? "-")", "npm.id": "\(change?.id ?? "-")", "reason": "\(letter.reason)", "error": "\(letter.message)"])
+        let value = letter.messageValue(original: message.value, change: change, at: Timestamp.now())
+        let deadLetter = KafkaProducerMessage(topic: deadLetterTopic, key: message.key, value: value)
+        var backoff = Backoff(base: .milliseconds(200), cap: .seconds(30))
+        while true {
+            do {
+                _ = try await producer.send(deadLetter)
+                return true
+            } catch {
+                logger.warning("Could not write to \(deadLetterTopic); retrying", metadata: ["error": "\(error)"])
+                guard await pauseUnlessShuttingDown(backoff.next()) else { return false }
+            }
+        }
+    }
+
+    private func emitEvents(change: ChangeMessage, processed: ProcessedChange?, deadLetter: DeadLetter?) async {
+        var events: [PipelineEvent] = []
+        if let processed {
+            for (version, stored) in processed.newVersions.sorted(by: { $0.key < $1.key }) {
+                events.append(PipelineEvent(stage: "downloaded", change: change, version: version, bytes: stored.bytes))
+            }
+            switch processed.outcome {
+            case .stored: events.append(PipelineEvent(stage: "stored", change: change))
+            case .deleted, .unpublished: events.append(PipelineEvent(stage: "deleted", change: change, reason: processed.outcome.rawValue))
+            case .skipped: events.append(PipelineEvent(stage: "skipped", change: change, reason: processed.skipReason))
+            case .superseded: events.append(PipelineEvent(stage: "superseded", change: change))
+            }
+            for (version, reason) in processed.skippedVersions.sorted(by: { $0.key < $1.key }) {
+                events.append(PipelineEvent(stage: "skipped", change: change, version: version, reason: reason))
+            }
+        }
+        if let deadLetter { events.append(PipelineEvent(stage: "skipped", change: change, reason: deadLetter.reason)) }
+        events.append(PipelineEvent(stage: "recorded", change: change))
+        let at = Timestamp.now()
+        let key = Array(change.id.utf8)
+        do {
+            // Events are for watching the pipeline: posted, not awaited, so a change never waits for
+            // their acknowledgement; losing one must not hold up a change either.
+            try await producer.post(events.map { KafkaProducerMessage(topic: eventsTopic, key: key, value: $0.value(at: at)) })
+        } catch {
+            logger.warning("Could not emit events", metadata: ["npm.seq": "\(change.seq)", "error": "\(error)"])
+        }
+    }
+}
+
+/// Sleeps for `duration` unless a graceful shutdown begins (or has begun): true when the sleep ran
+/// its course and the caller should go on, false when it should stop.
+func pauseUnlessShuttingDown(_ duration: Duration) async -> Bool {
+    guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return false }
+    _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+    return !Task.isShuttingDownGracefully && !Task.isCancelled
+}
