@@ -111,7 +111,7 @@ public enum MirrorDemo {
             tarballs: tarballs,
             tarballBytes: bytes,
             records: records.count,
-            seconds: Double(seconds.components.seconds) + Double(seconds.components.attoseconds) / 1e18,
+            seconds: seconds / .seconds(1),
             storeDirectory: mirror.configuration.storage.remotePackageDirectory,
             recordsLocation: mirror.recordsLocation,
             updateSeqDirectory: mirror.configuration.storage.updateSeqDirectory

@@ -24,7 +24,7 @@ struct ProgressReporter: Service {
             }
             let snapshot = self.snapshot()
             let now = ContinuousClock.now
-            let elapsed = Double((now - lastTime).components.seconds) + Double((now - lastTime).components.attoseconds) / 1e18
+            let elapsed = (now - lastTime) / .seconds(1)
             let rate = elapsed > 0 ? Double(snapshot.processed - lastCount) / elapsed : 0
             if live {
                 FileHandle.standardError.write(Data("\r\u{1B}[2K\(snapshot.line(rate: rate))".utf8))

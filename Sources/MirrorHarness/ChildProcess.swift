@@ -187,8 +187,5 @@ public final class ChildProcess: Sendable {
 
 extension Duration {
     /// The duration in seconds, as a `Double`.
-    public var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
+    public var seconds: Double { self / .seconds(1) }
 }

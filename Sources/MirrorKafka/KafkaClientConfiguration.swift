@@ -98,8 +98,5 @@ public struct KafkaCompressionCodec: Sendable, Hashable, CustomStringConvertible
 
 extension Duration {
     /// The duration in whole milliseconds (rounded down), for librdkafka's `*.ms` properties.
-    var milliseconds: Int {
-        let (seconds, attoseconds) = components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
-    }
+    var milliseconds: Int { Int(self / .milliseconds(1)) }
 }

@@ -176,7 +176,12 @@ public final class KafkaProducer: Sendable {
             guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
                 throw KafkaError.fromResponse(err, code: .enqueueFailed, message: "librdkafka refused the message", topic: message.topic, brokers: client.brokers)
             }
-            // The local queue is full: the poll thread drains it as acknowledgements arrive.
+            // The local queue is full: the poll thread drains it as acknowledgements arrive. A
+            // cancelled caller stops waiting (a cancelled sleep returns at once: without this check
+            // the loop would spin).
+            guard !Task.isCancelled else {
+                throw KafkaError(code: .enqueueFailed, message: "cancelled while librdkafka's queue was full", topic: message.topic, brokers: client.brokers, isRetriable: true)
+            }
             try? await Task.sleep(for: .milliseconds(2))
         }
     }

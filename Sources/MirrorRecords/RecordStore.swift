@@ -37,7 +37,7 @@ public struct RecordDocument: Sendable, Hashable {
     /// ``RecordStoreError/Code/illegalDocID``.
     public var id: String
     /// The document body: a JSON object. Member names starting with `_` are reserved
-    /// (`_id` and `_rev` are managed by the store and dropped; any other fails the document with `badRequest`).
+    /// (`_id` and `_rev` are managed by the store and dropped; any other fails the document with `bad_request`).
     public var body: [String: JSONValue]
     /// What to do when a document with this id exists already.
     public var policy: UpdatePolicy

@@ -8,16 +8,16 @@ public struct RecordStoreError: Error, CustomStringConvertible, Sendable, Hashab
         private enum Base: String, Hashable, Sendable {
             case unauthorized
             case forbidden
-            case notFound
+            case notFound = "not_found"
             case conflict
-            case badRequest
-            case illegalDocID
-            case preconditionFailed
-            case requestTooLarge
-            case serverError
+            case badRequest = "bad_request"
+            case illegalDocID = "illegal_doc_id"
+            case preconditionFailed = "precondition_failed"
+            case requestTooLarge = "request_too_large"
+            case serverError = "server_error"
             case unavailable
-            case invalidResponse
-            case invalidConfiguration
+            case invalidResponse = "invalid_response"
+            case invalidConfiguration = "invalid_configuration"
         }
 
         private let base: Base
@@ -47,7 +47,7 @@ public struct RecordStoreError: Error, CustomStringConvertible, Sendable, Hashab
         /// The store's configuration is unusable (bad URL, bad database name).
         public static let invalidConfiguration = Code(base: .invalidConfiguration)
 
-        /// camelCase name, e.g. `notFound`: usable as a metric label value.
+        /// snake_case name, e.g. `not_found`: usable as a metric label value.
         public var description: String { self.base.rawValue }
     }
 
@@ -64,7 +64,7 @@ public struct RecordStoreError: Error, CustomStringConvertible, Sendable, Hashab
     public var file: String
     public var line: Int
 
-    /// True when trying again later may succeed: `unavailable` and `serverError`.
+    /// True when trying again later may succeed: `unavailable` and `server_error`.
     public var isRetriable: Bool {
         self.code == .unavailable || self.code == .serverError
     }

@@ -47,7 +47,7 @@ public struct RegistryHTTP: Sendable {
         request.headers.add(name: "User-Agent", value: Self.userAgent)
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: .milliseconds(Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)))
+            response = try await client.execute(request, timeout: TimeAmount(timeout))
         } catch {
             count(target, statusClass: "error")
             throw Self.transportError(error, url: url)

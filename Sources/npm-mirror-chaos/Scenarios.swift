@@ -290,7 +290,7 @@ struct Suite: Sendable {
         tally.update { $0.faultsInjected += fired }
         // Dead letters expected here: the malformed packument, and the corrupt tarball (refused
         // twice; its change is recorded and dead-lettered with the reason).
-        let audit = try await audit(rig, allowedDeadLetters: ["malformed_packument", "integrityMismatch"])
+        let audit = try await audit(rig, allowedDeadLetters: ["malformed_packument", "integrity_mismatch"])
         guard audit.deadLettered["malformed_packument"] == 1, audit.deadLetteredIDs.contains(malformed) else {
             throw ChaosError("the malformed packument of \(malformed) was not dead-lettered once: \(audit.deadLettered)")
         }

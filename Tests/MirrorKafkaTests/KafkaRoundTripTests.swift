@@ -119,3 +119,34 @@ struct KafkaRoundTripTests {
         #expect(try await admin.lastMessages(topic: uniqueTopic("missing")).isEmpty)
     }
 }
+
+@Suite("Producer queue full")
+struct ProducerQueueFullTests {
+    @Test("a send waiting for room in a full local queue stops when its task is cancelled instead of spinning until room comes")
+    func cancelledWhileQueueFull() async throws {
+        // Nothing listens on the bootstrap port and the local queue holds one message: the second
+        // message of the batch waits for room, which comes only when the first one times out (1 s).
+        var client = KafkaClientConfiguration(bootstrapServers: "127.0.0.1:1")
+        client.additionalProperties = ["queue.buffering.max.messages": "1"]
+        var configuration = KafkaProducer.Configuration(client: client)
+        configuration.messageTimeout = .seconds(1)
+        let producer = try KafkaProducer(configuration: configuration, logger: testLogger)
+        let send = Task {
+            try await producer.send([
+                KafkaProducerMessage(topic: "full", key: "a", value: [1]),
+                KafkaProducerMessage(topic: "full", key: "b", value: [2]),
+            ])
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        send.cancel()
+        // Without the check the cancelled loop spins until the first message's timeout frees room,
+        // then queues the second anyway: the batch's first failure is that timeout, not the cancellation.
+        do {
+            _ = try await send.value
+            Issue.record("the send succeeded with no broker")
+        } catch {
+            #expect("\(error)".contains("cancelled while librdkafka's queue was full"), "\(error)")
+        }
+        await producer.shutdown(timeout: .milliseconds(100))
+    }
+}

@@ -161,12 +161,12 @@ struct ChangesConsumerTests {
         #expect(!(try harness.store.hasTarball(name: victim, version: latest)))
         let letters = try await harness.sideTopic("npm-changes-skipped")
         let letter = try #require(letters.first { $0["id"] as? String == victim })
-        #expect(letter["reason"] as? String == "integrityMismatch")
+        #expect(letter["reason"] as? String == "integrity_mismatch")
         #expect(letter["original"] is String)
         #expect(simulator.requestCounts.count(path: "/\(victim)/-/\(basename)-\(latest).tgz") == 2)
         let records = try await harness.allRecords()
-        #expect(records[victim]?["skipped_versions"]?[latest]?.stringValue == "integrityMismatch")
-        #expect(harness.metric("npm_mirror_consumer_verification_failures_total", labels: #"kind="integrity",reason="integrityMismatch""#) == 2)
+        #expect(records[victim]?["skipped_versions"]?[latest]?.stringValue == "integrity_mismatch")
+        #expect(harness.metric("npm_mirror_consumer_verification_failures_total", labels: #"kind="integrity",reason="integrity_mismatch""#) == 2)
         #expect(try await harness.committedToEnd())
     }
 

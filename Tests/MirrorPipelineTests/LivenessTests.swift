@@ -260,7 +260,7 @@ struct PackumentWaitTests {
             _ = try await wait(simulator, for: .seconds(3)).fetch(change, isSuperseded: { false })
             Issue.record("a missing package was found")
         } catch {
-            #expect(error.code == "packument_not_found")
+            #expect(error.code == .packumentNotFound)
             #expect(!error.isRetriable)
         }
         #expect(simulator.faults.firedCounts.values.reduce(0, +) >= 1, "no fault fired during the wait, so it proved nothing")

@@ -1,6 +1,4 @@
-import AsyncHTTPClient
 import CoreMetrics
-import NIOHTTP1
 import Foundation
 import Logging
 import MirrorStore
@@ -10,23 +8,55 @@ import NPMRegistry
 /// Why a change could not be processed: a bounded code (a metric label and the dead-letter reason),
 /// a message, and whether trying again later can help.
 public struct ProcessingFailure: Error, Sendable, CustomStringConvertible {
-    public let code: String
+    /// Bounded, snake_case: a metric label and a dead-letter reason.
+    public struct Code: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+        public let description: String
+
+        public init(stringLiteral value: String) {
+            description = value
+        }
+
+        /// `registry_<code>`: a failed registry request.
+        public static func registry(_ code: RegistryError.Code) -> Code { Code(stringLiteral: "registry_\(code)") }
+        /// `store_<code>`: a failed store operation.
+        public static func store(_ code: StoreError.Code) -> Code { Code(stringLiteral: "store_\(code)") }
+        /// Something that is not a `StoreError` failed in the store.
+        public static let storeError: Code = "store_error"
+        public static let packumentTooLarge: Code = "packument_too_large"
+        public static let malformedPackument: Code = "malformed_packument"
+        /// 404 for a change that is not a deletion, after the whole replica-lag wait.
+        public static let packumentNotFound: Code = "packument_not_found"
+        public static let cancelled: Code = "cancelled"
+        /// An error of no known kind (treated as passing).
+        public static let unexpected: Code = "unexpected"
+    }
+
+    public let code: Code
     public let message: String
     public let isRetriable: Bool
     /// The registry's `Retry-After`, when it sent one: the next attempt waits at least this long.
     public var retryAfter: Duration?
     public var description: String { "\(code): \(message)" }
 
-    public init(code: String, message: String, isRetriable: Bool, retryAfter: Duration? = nil) {
+    public init(code: Code, message: String, isRetriable: Bool, retryAfter: Duration? = nil) {
         self.code = code
         self.message = message
         self.isRetriable = isRetriable
         self.retryAfter = retryAfter
     }
 
+    /// A failed store operation: `store_<code>`, retriable as the store error says (unknown errors are).
+    init(store error: any Error) {
+        if let error = error as? StoreError {
+            self.init(code: .store(error.code), message: error.description, isRetriable: error.isRetriable)
+        } else {
+            self.init(code: .storeError, message: "\(error)", isRetriable: true)
+        }
+    }
+
     /// A failed registry request: `registry_<code>`, retriable as the registry error says.
     init(registry error: RegistryError) {
-        self.init(code: "registry_\(error.code)", message: error.description, isRetriable: error.isRetriable, retryAfter: error.retryAfter)
+        self.init(code: .registry(error.code), message: error.description, isRetriable: error.isRetriable, retryAfter: error.retryAfter)
     }
 }
 
@@ -47,7 +77,7 @@ public struct ProcessedChange: Sendable {
     public var newVersions: [String: StoredVersion] = [:]
     /// Every version whose tarball is in the store after this change.
     public var storedVersions: [String: StoredVersion] = [:]
-    /// Versions not stored, with a bounded reason (`too_large`, `tarball_not_found`, `integrityMismatch`, …).
+    /// Versions not stored, with a bounded reason (`too_large`, `tarball_not_found`, `integrity_mismatch`, …).
     public var skippedVersions: [String: String] = [:]
     /// Versions that failed verification twice: the change is dead-lettered for them.
     public var failedVersions: [String: String] = [:]
@@ -143,6 +173,13 @@ public struct ChangeProcessor: Sendable {
         VersionRetention.versionsToKeep(versions: packument.versions.keys, time: packument.time, latest: packument.latest, limit: settings.versionsLimit)
     }
 
+    private var tarballs: TarballDownload {
+        TarballDownload(
+            packages: packages, store: store, verifier: verifier, registryURL: settings.registryURL,
+            maxTarballSize: settings.maxTarballSize, metrics: metrics, logger: logger
+        )
+    }
+
     private var packumentWait: PackumentWait {
         PackumentWait(
             packages: packages, maxBytes: Int(clamping: settings.packumentMaxSize), wait: settings.replicaLagWait,
@@ -169,93 +206,17 @@ public struct ChangeProcessor: Sendable {
                 metrics.versionSkipped(reason: "too_large")
                 continue
             }
-            // A failed verification is tried once more from the network before the version is given up.
-            var lastFailure: TarballVerificationError?
-            var stored: StoredVersion?
-            for _ in 0..<2 {
-                do {
-                    let verified = try await download(packument.name, info)
-                    let start = ContinuousClock.now
-                    let committedPath = try await StoreIO.run { [store] in try store.commitTarball(verified) }
-                    metrics.stage("store", since: start)
-                    stored = StoredVersion(integrity: verified.digest.integrity, bytes: verified.digest.byteCount, path: committedPath)
-                    break
-                } catch let failure as TarballVerificationError {
-                    lastFailure = failure
-                    metrics.verificationFailure(kind: failure.reason == .integrityMismatch ? "integrity" : "archive", reason: failure.reason.description)
-                    logger.warning("Tarball failed verification", metadata: ["npm.id": "\(packument.name)", "npm.version": "\(version)", "reason": "\(failure.reason)"])
-                } catch let skip as VersionSkip {
-                    result.skippedVersions[version] = skip.reason
-                    metrics.versionSkipped(reason: skip.reason)
-                    break
-                } catch let failure as ProcessingFailure {
-                    throw failure
-                } catch {
-                    throw storeFailure(error)
-                }
-            }
-            if let stored {
+            switch try await tarballs.fetch(packument.name, info) {
+            case .stored(let stored):
                 result.newVersions[version] = stored
                 result.storedVersions[version] = stored
-            } else if let lastFailure, result.skippedVersions[version] == nil {
-                result.failedVersions[version] = lastFailure.reason.description
-                result.skippedVersions[version] = lastFailure.reason.description
+            case .skipped(let reason):
+                result.skippedVersions[version] = reason
+                metrics.versionSkipped(reason: reason)
+            case .refused(let reason):
+                result.failedVersions[version] = reason
+                result.skippedVersions[version] = reason
             }
-        }
-    }
-
-    /// A version not stored for a reason that is not an error of the mirror.
-    private struct VersionSkip: Error {
-        let reason: String
-    }
-
-    /// Streams one tarball into scratch, hashing as it goes, then verifies it.
-    private func download(_ name: String, _ version: Packument.Version) async throws -> VerifiedTarball {
-        let url = Packument.tarballURL(name: name, version: version, registryURL: settings.registryURL)
-        let start = ContinuousClock.now
-        let response: HTTPClientResponse
-        do {
-            response = try await packages.tarball(url: url)
-        } catch let error where error.code == .notFound {
-            throw VersionSkip(reason: "tarball_not_found")
-        } catch {
-            throw ProcessingFailure(registry: error)
-        }
-        if let length = response.headers.first(name: "Content-Length").flatMap(Int64.init), length > settings.maxTarballSize {
-            throw VersionSkip(reason: "too_large")
-        }
-        var digest = try DigestVerifier(integrity: version.integrity, shasum: version.shasum)
-        // A writer dropped before `finish()` deletes its scratch file: every early exit below cleans up.
-        var writer = try store.makeScratchWriter()
-        do {
-            for try await buffer in response.body {
-                digest.update(buffer)
-                try writer.write(buffer)
-                if writer.byteCount > settings.maxTarballSize {
-                    throw VersionSkip(reason: "too_large")
-                }
-            }
-        } catch let error as VersionSkip {
-            throw error
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw ProcessingFailure(code: "registry_connection", message: "tarball download broke off: \(error)", isRetriable: true)
-        }
-        let complete = writer.handOver()
-        let file = try await StoreIO.run { try complete.finish() }
-        metrics.stage("tarball", since: start)
-        metrics.tarballsDownloaded.increment()
-        metrics.tarballBytes.increment(by: digest.byteCount)
-        let verifyStart = ContinuousClock.now
-        do {
-            let match = try digest.finalize()
-            let verified = try await StoreIO.run { [verifier] in try verifier.verify(file, digest: match, name: name, version: version.version) }
-            metrics.stage("verify", since: verifyStart)
-            return verified
-        } catch {
-            try? FileManager.default.removeItem(atPath: file.path)
-            throw error
         }
     }
 
@@ -270,10 +231,7 @@ public struct ChangeProcessor: Sendable {
     }
 
     private func storeFailure(_ error: any Error) -> ProcessingFailure {
-        if let error = error as? StoreError {
-            return ProcessingFailure(code: "store_\(error.shortDescription)", message: error.description, isRetriable: error.isRetriable)
-        }
-        return ProcessingFailure(code: "store_error", message: "\(error)", isRetriable: true)
+        ProcessingFailure(store: error)
     }
 
     private func fileSize(_ path: String) -> Int64? {

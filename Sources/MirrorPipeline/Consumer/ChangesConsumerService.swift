@@ -114,7 +114,7 @@ public struct ChangesConsumerService: Service {
     public func run() async throws {
         let leftovers = (try? await StoreIO.run { [store] in try store.cleanScratch() }) ?? []
         if !leftovers.isEmpty { logger.notice("Removed \(leftovers.count) scratch files left by an earlier run") }
-        guard try await untilDone("prepare the record store", { try await records.prepare() }) else { return }
+        guard try await retrying("prepare the record store", policy: .startUp, logger: logger, { try await records.prepare() }) != nil else { return }
         try consumer.subscribe(topics: [settings.topic])
         logger.notice("Consumer joined the group", metadata: ["kafka.topic": "\(settings.topic)", "kafka.group": "\(consumer.groupID)"])
 
@@ -306,9 +306,9 @@ public struct ChangesConsumerService: Service {
             return .finished(.change(change, processed: processed, deadLetter: deadLetter, attempts: job.attempts))
         } catch {
             if Task.isShuttingDownGracefully || Task.isCancelled { return .handedBack }
-            let failure = error as? ProcessingFailure ?? ProcessingFailure(code: "internal", message: "\(error)", isRetriable: true)
+            let failure = error as? ProcessingFailure ?? ProcessingFailure(code: .unexpected, message: "\(error)", isRetriable: true)
             if failure.isRetriable, ContinuousClock.now - started < settings.processingRetryMax {
-                metrics.retry(reason: failure.code)
+                metrics.retry(reason: failure.code.description)
                 let wait = job.backoff.next(retryAfter: failure.retryAfter)
                 logger.warning(
                     "Change failed; parked before the next attempt",
@@ -316,23 +316,7 @@ public struct ChangesConsumerService: Service {
                 )
                 return .retry(wait)
             }
-            return .finished(.change(change, processed: nil, deadLetter: DeadLetter(reason: failure.code, message: failure.message, attempts: job.attempts), attempts: job.attempts))
-        }
-    }
-
-    /// Retries `operation` with backoff until it succeeds; false when a shutdown began first.
-    private func untilDone(_ what: String, _ operation: () async throws -> Void) async throws -> Bool {
-        var backoff = Backoff(base: .milliseconds(500), cap: .seconds(30))
-        while true {
-            do {
-                try await operation()
-                return true
-            } catch {
-                if Task.isCancelled { throw error }
-                let wait = backoff.next()
-                logger.warning("Could not \(what); retrying in \(wait)", metadata: ["error": "\(error)"])
-                guard await pauseUnlessShuttingDown(wait) else { return false }
-            }
+            return .finished(.change(change, processed: nil, deadLetter: DeadLetter(reason: failure.code.description, message: failure.message, attempts: job.attempts), attempts: job.attempts))
         }
     }
 }

@@ -59,14 +59,14 @@ struct PackumentWait: Sendable {
                 if isSuperseded() { return .superseded }
                 continue
             } catch let error where error.code == .tooLarge {
-                throw ProcessingFailure(code: "packument_too_large", message: "the packument is larger than \(maxBytes) bytes", isRetriable: false)
+                throw ProcessingFailure(code: .packumentTooLarge, message: "the packument is larger than \(maxBytes) bytes", isRetriable: false)
             } catch {
                 let failure = ProcessingFailure(registry: error)
                 guard failure.isRetriable else { throw failure }
                 // No wait under way: the lane parks the change and tries it again later.
                 if case .nothing = seen { throw failure }
                 // Inside the wait: retry this read; the wait keeps its deadline and what it saw.
-                metrics.retry(reason: failure.code)
+                metrics.retry(reason: failure.code.description)
                 if ContinuousClock.now >= deadline { return try conclude(seen, change: change) }
                 try await pause(backoff.next(retryAfter: error.retryAfter), isSuperseded: isSuperseded)
                 if isSuperseded() { return .superseded }
@@ -81,12 +81,12 @@ struct PackumentWait: Sendable {
                 // A body cut off or mangled on the way looks the same as a bad document: read it again
                 // while the wait lasts, then give up on it.
                 if ContinuousClock.now < deadline {
-                    metrics.retry(reason: "malformed_packument")
+                    metrics.retry(reason: ProcessingFailure.Code.malformedPackument.description)
                     try await pause(backoff.next(), isSuperseded: isSuperseded)
                     if isSuperseded() { return .superseded }
                     continue
                 }
-                throw ProcessingFailure(code: "malformed_packument", message: error.description, isRetriable: false)
+                throw ProcessingFailure(code: .malformedPackument, message: error.description, isRetriable: false)
             }
             if let wanted, let have = packument.revGeneration, have < wanted {
                 seen = .older(packument, body)
@@ -113,7 +113,7 @@ struct PackumentWait: Sendable {
             return .packument(packument, body: body, stale: true)
         case .missing, .nothing:
             // Not a deletion, and still missing after the wait: a later change will say what became of it.
-            throw ProcessingFailure(code: "packument_not_found", message: "404 for a change that is not a deletion, after waiting \(wait)", isRetriable: false)
+            throw ProcessingFailure(code: .packumentNotFound, message: "404 for a change that is not a deletion, after waiting \(wait)", isRetriable: false)
         }
     }
 
@@ -124,7 +124,7 @@ struct PackumentWait: Sendable {
             do {
                 try await Task.sleep(until: min(until, .now + .milliseconds(250)))
             } catch {
-                throw ProcessingFailure(code: "cancelled", message: "cancelled", isRetriable: true)
+                throw ProcessingFailure(code: .cancelled, message: "cancelled", isRetriable: true)
             }
         }
     }

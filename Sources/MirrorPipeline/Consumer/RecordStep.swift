@@ -65,33 +65,38 @@ struct RecordStep: Sendable {
         state.completed(partition, offset: message.offset, value: message.value, seq: change.seq)
     }
 
+    /// Some documents of a write failed in a passing way: the whole batch is written again (the
+    /// others come back `alreadyExists` or are replaced with the same content).
+    private struct RetriableDocuments: Error, CustomStringConvertible {
+        let codes: [String]
+        var description: String { "some records were not written (\(codes.joined(separator: ", ")))" }
+    }
+
     /// Writes the documents until the store has them; returns the non-retriable per-document
     /// failures, or nil when shutting down before the write succeeded.
     private func writeRecords(_ documents: [RecordDocument], change: ChangeMessage) async -> [RecordStoreError]? {
-        var backoff = Backoff(base: .milliseconds(200), cap: .seconds(30))
-        while true {
-            let start = ContinuousClock.now
-            do {
-                let results = try await records.write(documents)
-                metrics.stage("record", since: start)
-                var rejected: [RecordStoreError] = []
-                var retry = false
-                for result in results {
-                    switch result {
-                    case .written: metrics.recordWrite(result: "written")
-                    case .alreadyExists: metrics.recordWrite(result: "already_exists")
-                    case .failed(let error):
-                        metrics.recordWrite(result: error.code.description)
-                        if error.isRetriable { retry = true } else { rejected.append(error) }
-                    }
-                }
-                if !retry { return rejected }
-                logger.warning("Some records were not written; writing the batch again", metadata: ["npm.seq": "\(change.seq)"])
-            } catch {
-                metrics.recordWrite(result: (error as? RecordStoreError)?.code.description ?? "error")
-                logger.warning("The record store failed; pausing before writing again", metadata: ["npm.seq": "\(change.seq)", "error": "\(error)"])
+        try? await retrying(
+            "write the records", policy: .writes, logger: logger, metadata: ["npm.seq": "\(change.seq)"],
+            count: { error in
+                if !(error is RetriableDocuments) { metrics.recordWrite(result: (error as? RecordStoreError)?.code.description ?? "error") }
             }
-            guard await pauseUnlessShuttingDown(backoff.next()) else { return nil }
+        ) {
+            let start = ContinuousClock.now
+            let results = try await records.write(documents)
+            metrics.stage("record", since: start)
+            var rejected: [RecordStoreError] = []
+            var retriable: [String] = []
+            for result in results {
+                switch result {
+                case .written: metrics.recordWrite(result: "written")
+                case .alreadyExists: metrics.recordWrite(result: "already_exists")
+                case .failed(let error):
+                    metrics.recordWrite(result: error.code.description)
+                    if error.isRetriable { retriable.append(error.code.description) } else { rejected.append(error) }
+                }
+            }
+            if !retriable.isEmpty { throw RetriableDocuments(codes: retriable) }
+            return rejected
         }
     }
 
@@ -99,16 +104,10 @@ struct RecordStep: Sendable {
         logger.error("Change dead-lettered", metadata: ["npm.seq": "\(change?.seq.description ?? "-")", "npm.id": "\(change?.id ?? "-")", "reason": "\(letter.reason)", "error": "\(letter.message)"])
         let value = letter.messageValue(original: message.value, change: change, at: Timestamp.now())
         let deadLetter = KafkaProducerMessage(topic: deadLetterTopic, key: message.key, value: value)
-        var backoff = Backoff(base: .milliseconds(200), cap: .seconds(30))
-        while true {
-            do {
-                _ = try await producer.send(deadLetter)
-                return true
-            } catch {
-                logger.warning("Could not write to \(deadLetterTopic); retrying", metadata: ["error": "\(error)"])
-                guard await pauseUnlessShuttingDown(backoff.next()) else { return false }
-            }
+        let sent = try? await retrying("write to \(deadLetterTopic)", policy: .writes, logger: logger) {
+            _ = try await producer.send(deadLetter)
         }
+        return sent != nil
     }
 
     private func emitEvents(change: ChangeMessage, processed: ProcessedChange?, deadLetter: DeadLetter?) async {
@@ -139,12 +138,4 @@ struct RecordStep: Sendable {
             logger.warning("Could not emit events", metadata: ["npm.seq": "\(change.seq)", "error": "\(error)"])
         }
     }
-}
-
-/// Sleeps for `duration` unless a graceful shutdown begins (or has begun): true when the sleep ran
-/// its course and the caller should go on, false when it should stop.
-func pauseUnlessShuttingDown(_ duration: Duration) async -> Bool {
-    guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return false }
-    _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
-    return !Task.isShuttingDownGracefully && !Task.isCancelled
 }

@@ -334,10 +334,3 @@ enum LogKey {
     static let batchSize = "records.batch_size"
     static let documentID = "records.id"
 }
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}

@@ -46,7 +46,7 @@ public struct CouchDBConfiguration: Sendable, CustomStringConvertible {
     /// Largest answer body accepted. Default 64 MiB.
     public var maxResponseBytes: Int = 64 * 1024 * 1024
 
-    /// - Throws: `RecordStoreError` with code `invalidConfiguration` for a URL that is not http(s) with a host,
+    /// - Throws: `RecordStoreError` with code `invalid_configuration` for a URL that is not http(s) with a host,
     ///   or an invalid database name.
     public init(url: URL, database: String, user: String? = nil, password: String? = nil) throws {
         guard var components = URLComponents(url: url, resolvingAgainstBaseURL: false),

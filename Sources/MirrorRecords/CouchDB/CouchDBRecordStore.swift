@@ -15,8 +15,8 @@ import Synchronization
 /// store had no revision for is not counted); `.createOnly` documents that exist are `.alreadyExists`.
 ///
 /// Documents CouchDB would reject for the whole batch are failed alone, before sending: an empty id or one
-/// starting with `_` (`illegalDocID`: CouchDB answers 400 `illegal_docid` to the *whole* `_bulk_docs`), and a body
-/// member starting with `_` other than `_id`/`_rev` (`badRequest`). Ids are not rewritten: a record keeps its name.
+/// starting with `_` (`illegal_doc_id`: CouchDB answers 400 `illegal_docid` to the *whole* `_bulk_docs`), and a body
+/// member starting with `_` other than `_id`/`_rev` (`bad_request`). Ids are not rewritten: a record keeps its name.
 public struct CouchDBRecordStore: RecordStore {
     public let client: CouchDBClient
     private let logger: Logger

@@ -15,15 +15,15 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     /// A bounded classification of store failures.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Sendable {
-            case diskFull
-            case permissionDenied
-            case readOnlyFileSystem
-            case notFound
-            case ioError
-            case invalidName
-            case invalidConfiguration
-            case staleVerification
-            case corruptStoredFile
+            case diskFull = "disk_full"
+            case permissionDenied = "permission_denied"
+            case readOnlyFileSystem = "read_only_file_system"
+            case notFound = "not_found"
+            case ioError = "io_error"
+            case invalidName = "invalid_name"
+            case invalidConfiguration = "invalid_configuration"
+            case staleVerification = "stale_verification"
+            case corruptStoredFile = "corrupt_stored_file"
         }
 
         private let value: Value

@@ -75,7 +75,7 @@ extension PackageStore {
     /// The stored packument, decompressed: the current one, or the given previous revision.
     /// Nil when it is not stored.
     ///
-    /// - Throws: ``StoreError`` (`corruptStoredFile` when it does not gunzip or is over `maxBytes`).
+    /// - Throws: ``StoreError`` (`corrupt_stored_file` when it does not gunzip or is over `maxBytes`).
     public func readPackument(name: String, revision: String? = nil, maxBytes: Int = 1 << 30) throws -> [UInt8]? {
         let directory = absolutePackageDirectory(for: name)
         let path: String

@@ -15,7 +15,7 @@ extension PackageStore {
     /// the same version is replaced (npm never changes a published version's bytes).
     ///
     /// - Returns: the tarball's path relative to ``root``.
-    /// - Throws: ``StoreError``; `staleVerification` when the scratch file changed after it was
+    /// - Throws: ``StoreError``; `stale_verification` when the scratch file changed after it was
     ///   verified. Nothing partial is left under the root.
     @discardableResult
     public func commitTarball(_ tarball: VerifiedTarball) throws -> String {

@@ -43,7 +43,7 @@ public struct PackageStore: Sendable {
 
     /// Creates the root and scratch directories when missing.
     ///
-    /// - Throws: ``StoreError`` (`invalidConfiguration`, or a disk error creating the directories).
+    /// - Throws: ``StoreError`` (`invalid_configuration`, or a disk error creating the directories).
     public init(root: String, scratch: String, shardLength: Int = 2, packumentRevisionsKept: Int = 2) throws {
         try self.init(
             root: root,
@@ -98,7 +98,7 @@ public struct PackageStore: Sendable {
     /// basename is the name without its `@scope/`, both escaped; or `%%v-<version>.tgz` when
     /// that would pass 255 bytes.
     ///
-    /// - Throws: ``StoreError`` `invalidName` for an empty name or version, or a version whose
+    /// - Throws: ``StoreError`` `invalid_name` for an empty name or version, or a version whose
     ///   escaped form is still too long.
     public func tarballFileName(name: String, version: String) throws -> String {
         try Self.validate(name: name)

@@ -38,7 +38,7 @@ public struct ExpectedDigest: Hashable, Sendable {
     /// `sha512-` does not let a sha1 collision through. Only when `integrity` is absent or holds
     /// no usable token is `shasum` (40 hex digits, any case) used.
     ///
-    /// - Throws: ``TarballVerificationError`` with reason `noUsableDigest`.
+    /// - Throws: ``TarballVerificationError`` with reason `no_usable_digest`.
     public init(integrity: String?, shasum: String?) throws {
         var byAlgorithm: [DigestAlgorithm: [[UInt8]]] = [:]
         for token in (integrity ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }) {
@@ -139,7 +139,7 @@ public struct DigestVerifier {
         }
     }
 
-    /// - Throws: ``TarballVerificationError`` with reason `noUsableDigest`.
+    /// - Throws: ``TarballVerificationError`` with reason `no_usable_digest`.
     public init(integrity: String?, shasum: String?) throws {
         self.init(expected: try ExpectedDigest(integrity: integrity, shasum: shasum))
     }
@@ -169,7 +169,7 @@ public struct DigestVerifier {
 
     /// The digest of everything fed, checked against the expected ones.
     ///
-    /// - Throws: ``TarballVerificationError`` with reason `integrityMismatch`.
+    /// - Throws: ``TarballVerificationError`` with reason `integrity_mismatch`.
     public func finalize() throws -> DigestMatch {
         let digest: [UInt8]
         switch hash {

@@ -1,8 +1,8 @@
 import CArchive
 
 /// Owns a libarchive read handle configured for gzip'd tar only. Internal: the public face is
-/// ``TarballInspector``. Errors are ``TarballVerificationError``s with reason `corruptArchive`
-/// (or `notGzip` for a wrong filter chain).
+/// ``TarballInspector``. Errors are ``TarballVerificationError``s with reason `corrupt_archive`
+/// (or `not_gzip` for a wrong filter chain).
 struct LibArchiveReader: ~Copyable {
     static let fileTypeRegular: UInt32 = 0o100000
     static let fileTypeDirectory: UInt32 = 0o040000

@@ -28,22 +28,22 @@ public struct TarballSummary: Hashable, Sendable {
 /// The file is read from disk in a streaming way (libarchive, 64 KiB blocks): memory does not
 /// grow with the tarball size. Checks, in order of discovery:
 ///
-/// - the file starts with the gzip magic and is gzip'd exactly once (`notGzip`), and gzip and
-///   tar both read to the end without error (`corruptArchive`, which includes truncation);
-/// - at most ``Limits-swift.struct/maxEntries`` entries (`tooManyEntries`, refused as soon as
+/// - the file starts with the gzip magic and is gzip'd exactly once (`not_gzip`), and gzip and
+///   tar both read to the end without error (`corrupt_archive`, which includes truncation);
+/// - at most ``Limits-swift.struct/maxEntries`` entries (`too_many_entries`, refused as soon as
 ///   the count is passed) and at most ``Limits-swift.struct/maxUnpackedBytes`` in regular files,
-///   counted from the headers before any data is read (`tooLarge`);
-/// - no entry path is absolute (`/x`, `\x`, `C:x`: `absolutePath`) or has a `..` component
-///   (`pathTraversal`); `\` counts as a separator too, as it does for npm on Windows;
+///   counted from the headers before any data is read (`too_large`);
+/// - no entry path is absolute (`/x`, `\x`, `C:x`: `absolute_path`) or has a `..` component
+///   (`path_traversal`); `\` counts as a separator too, as it does for npm on Windows;
 /// - symlink targets are resolved against the entry's folder and must stay inside the entry's
 ///   top-level folder (npm unpacks with the first path component stripped); hardlink targets
-///   are archive paths and must be relative without `..` (`linkEscapes`);
-/// - only files, folders, symlinks and hardlinks (`unsupportedEntryType`);
+///   are archive paths and must be relative without `..` (`link_escapes`);
+/// - only files, folders, symlinks and hardlinks (`unsupported_entry_type`);
 /// - `<top>/package.json` exists, where `<top>` is `package` if that exists, or otherwise the
 ///   single top-level folder that has a `package.json` (some real tarballs use another folder
-///   name) — several candidates without `package` is `missingPackageJSON`;
-/// - it is a JSON object with string `name` and `version` (`malformedPackageJSON`) equal to the
-///   expected ones (`packageJSONMismatch`); versions are compared after trimming white space
+///   name) — several candidates without `package` is `missing_package_json`;
+/// - it is a JSON object with string `name` and `version` (`malformed_package_json`) equal to the
+///   expected ones (`package_json_mismatch`); versions are compared after trimming white space
 ///   and a leading `v` or `=`, as npm's `semver.clean` does.
 ///
 /// This does blocking file I/O: call it off the cooperative thread pool.

@@ -108,11 +108,10 @@ struct AdminEndpoints {
     }
 
     private func faultState() -> FaultState {
-        let lag = self.core.model.replicaLag.components
         return FaultState(
             rules: self.core.faults.rules,
             stallFeed: self.core.model.isStalled,
-            replicaLagSeconds: Double(lag.seconds) + Double(lag.attoseconds) / 1e18,
+            replicaLagSeconds: self.core.model.replicaLag / .seconds(1),
             fired: self.core.faults.firedCounts
         )
     }
