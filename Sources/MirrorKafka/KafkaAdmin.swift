@@ -1,5 +1,6 @@
 import CRdKafka
 import Logging
+import MirrorBlocking
 
 /// Topic management and read-only inspection: create topics, list partitions, read watermarks and
 /// the last message of every partition.
@@ -41,7 +42,7 @@ public final class KafkaAdmin: Sendable {
         if let existing = try await self.partitions(of: topic, timeout: timeout) {
             return .alreadyExists(partitionCount: existing.count)
         }
-        let outcome = try await BlockingCalls.run { [client] in
+        let outcome = try await BlockingWork.run { [client] in
             try Self.createTopic(client: client, topic: topic, partitions: partitions, replicationFactor: replicationFactor, timeout: timeout)
         }
         // Someone else created it between our look and our request: report what is there.
@@ -55,7 +56,7 @@ public final class KafkaAdmin: Sendable {
     ///
     /// It asks for the metadata of all topics, which never makes a broker auto-create the topic.
     public func partitions(of topic: String, timeout: Duration = .seconds(10)) async throws -> [PartitionMetadata]? {
-        try await BlockingCalls.run { [client] in
+        try await BlockingWork.run { [client] in
             try client.withHandle { handle in
                 var metadata: UnsafePointer<rd_kafka_metadata>?
                 let err = rd_kafka_metadata(handle, 1, nil, &metadata, Int32(clamping: timeout.milliseconds))
@@ -76,7 +77,7 @@ public final class KafkaAdmin: Sendable {
 
     /// The low and high watermarks of one partition, asked of its leader.
     public func watermarks(topic: String, partition: Int32, timeout: Duration = .seconds(10)) async throws -> KafkaWatermarks {
-        try await BlockingCalls.run { [client] in
+        try await BlockingWork.run { [client] in
             var low: Int64 = 0
             var high: Int64 = 0
             let err = client.withHandle { rd_kafka_query_watermark_offsets($0, topic, partition, &low, &high, Int32(clamping: timeout.milliseconds)) }
@@ -127,7 +128,7 @@ public final class KafkaAdmin: Sendable {
         properties["allow.auto.create.topics"] = "false"
         let reader = try RDKafkaClient(type: RD_KAFKA_CONSUMER, properties: properties, context: client.context)
         let brokers = client.brokers
-        return try await BlockingCalls.run {
+        return try await BlockingWork.run {
             try reader.withHandle { handle in
                 rd_kafka_poll_set_consumer(handle)
                 let list = RDKafkaTopicPartitionList(starts)

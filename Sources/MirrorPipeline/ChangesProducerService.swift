@@ -1,5 +1,6 @@
 import CoreMetrics
 import Logging
+import MirrorBlocking
 import MirrorConfig
 import MirrorKafka
 import NPMRegistry
@@ -220,7 +221,7 @@ public struct ChangesProducerService: Service {
                 let lastMessages = try await admin.lastMessages(topic: settings.topic)
                 return try await ResumePoint.resolve(
                     topicSeq: ResumePoint.highestSeq(in: lastMessages, logger: logger),
-                    checkpoint: try checkpoints.readProducer(),
+                    checkpoint: try await BlockingWork.run { [checkpoints] in try checkpoints.readProducer() },
                     configured: settings.startSequence,
                     registryHead: { try await feed.root().updateSeq }
                 )

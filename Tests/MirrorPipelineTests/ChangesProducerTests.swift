@@ -121,7 +121,7 @@ struct ChangesProducerTests {
         let harness = try ProducerHarness(simulator: simulator)
         let feed = try await harness.feed()
         let checkpointSeq = feed[feed.count - 4].seq
-        try CheckpointDirectory(path: harness.updateSeqDirectory).writeProducer(.init(updateSeq: checkpointSeq, feedReset: nil), lastMessage: nil)
+        try await CheckpointDirectory(path: harness.updateSeqDirectory).writeProducer(.init(updateSeq: checkpointSeq, feedReset: nil), lastMessage: nil)
         try await runToEnd(try harness.producer(["UPDATE_SEQ": "0"]))
         #expect(try await harness.messages().map(\.change.seq).sorted() == feed.suffix(3).map(\.seq))
     }
