@@ -82,6 +82,29 @@ struct ProducerProcessTests {
         #expect(checkpoint.updateSeq == produced.map(\.change.seq).max())
     }
 
+    @Test("SIGTERM while the broker is unreachable at start-up: exit status 0 within 20 s")
+    func stopDuringStartUpOutage() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: producerExecutable.path))
+        let simulator = try await startSimulator(packages: 10)
+        defer { Task { try? await simulator.stop() } }
+        let harness = try ProducerHarness(simulator: simulator)
+        try harness.cluster.setBrokerDown(1)
+        let process = try launch(harness)
+        // The producer is in its start-up retries: it has failed to reach the broker at least once.
+        let retrying = await eventually(within: .seconds(90)) { log(harness).contains("Could not make sure the topic exists") }
+        try #require(retrying, "no failed attempt to reach the broker within 90 s; log: \(log(harness))")
+        #expect(process.isRunning)
+        process.terminate()  // SIGTERM
+        let stopped = await waitForExit(process, within: .seconds(20))
+        if !stopped {
+            kill(process.processIdentifier, SIGKILL)
+            _ = await waitForExit(process, within: .seconds(10))
+        }
+        try #require(stopped, "did not stop within 20 s of SIGTERM; log: \(log(harness))")
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0, "log: \(log(harness))")
+    }
+
     @Test("--exit-when-caught-up stops with status 0 once the head is produced")
     func exitWhenCaughtUp() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: producerExecutable.path))
