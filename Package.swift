@@ -44,12 +44,17 @@ let package = Package(
             pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]
         ),
+        // The threads blocking calls run on (librdkafka's, the store's, checkpoint files), off Swift's cooperative pool.
+        .target(
+            name: "MirrorBlocking",
+            swiftSettings: swiftSettings
+        ),
         // Hash-sharded package store: name encoding, atomic writes, gzip'd packuments,
         // tarball verification (digests + archive safety), version retention.
         .target(
             name: "MirrorStore",
             dependencies: [
-                "CArchive",
+                "CArchive", "MirrorBlocking",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -94,7 +99,7 @@ let package = Package(
         .target(
             name: "MirrorKafka",
             dependencies: [
-                "CRdKafka",
+                "CRdKafka", "MirrorBlocking",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -130,7 +135,7 @@ let package = Package(
         .target(
             name: "MirrorPipeline",
             dependencies: [
-                "MirrorKafka", "MirrorConfig", "MirrorJSON", "NPMRegistry", "MirrorStore", "MirrorRecords",
+                "MirrorKafka", "MirrorConfig", "MirrorJSON", "NPMRegistry", "MirrorStore", "MirrorRecords", "MirrorBlocking",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,5 +1,6 @@
 import CRdKafka
 import Logging
+import MirrorBlocking
 
 /// Topic management and read-only inspection: create topics, list partitions, read watermarks and
 /// the last message of every partition.
@@ -41,7 +42,7 @@ public final class KafkaAdmin: Sendable {
         if let existing = try await self.partitions(of: topic, timeout: timeout) {
             return .alreadyExists(partitionCount: existing.count)
         }
-        let outcome = try await BlockingCalls.run { [client] in
+        let outcome = try await BlockingWork.run { [client] in
             try Self.createTopic(client: client, topic: topic, partitions: partitions, replicationFactor: replicationFactor, timeout: timeout)
         }
         // Someone else created it between our look and our request: report what is there.
@@ -55,12 +56,12 @@ public final class KafkaAdmin: Sendable {
     ///
     /// It asks for the metadata of all topics, which never makes a broker auto-create the topic.
     public func partitions(of topic: String, timeout: Duration = .seconds(10)) async throws -> [PartitionMetadata]? {
-        try await BlockingCalls.run { [client] in try client.partitions(of: topic, timeout: timeout) }
+        try await BlockingWork.run { [client] in try client.partitions(of: topic, timeout: timeout) }
     }
 
     /// The low and high watermarks of one partition, asked of its leader.
     public func watermarks(topic: String, partition: Int32, timeout: Duration = .seconds(10)) async throws -> KafkaWatermarks {
-        try await BlockingCalls.run { [client] in try client.watermarks(topic: topic, partition: partition, timeout: timeout) }
+        try await BlockingWork.run { [client] in try client.watermarks(topic: topic, partition: partition, timeout: timeout) }
     }
 
     /// The watermarks of every partition of `topic`; throws ``KafkaError/Code/topicNotFound`` when it is missing.
@@ -103,7 +104,7 @@ public final class KafkaAdmin: Sendable {
         properties["allow.auto.create.topics"] = "false"
         let reader = try RDKafkaClient(type: RD_KAFKA_CONSUMER, properties: properties, context: client.context)
         let brokers = client.brokers
-        return try await BlockingCalls.run {
+        return try await BlockingWork.run {
             try reader.withHandle { handle in
                 rd_kafka_poll_set_consumer(handle)
                 let list = RDKafkaTopicPartitionList(starts)

@@ -1,5 +1,6 @@
 import CRdKafka
 import Logging
+import MirrorBlocking
 import Synchronization
 
 /// A member of a Kafka consumer group that commits only the offsets its caller says are done.
@@ -81,7 +82,7 @@ public final class KafkaConsumer: Sendable {
     /// none came). Group membership and rebalances are served while it waits.
     public func poll(maxMessages: Int = 500, timeout: Duration = .milliseconds(100)) async throws -> [KafkaConsumerMessage] {
         try checkOpen()
-        return try await BlockingCalls.run { [client] in
+        return try await BlockingWork.run { [client] in
             var messages: [KafkaConsumerMessage] = []
             var wait = Int32(clamping: timeout.milliseconds)
             while messages.count < maxMessages {
@@ -125,7 +126,7 @@ public final class KafkaConsumer: Sendable {
         try checkOpen()
         guard !positions.isEmpty else { return }
         let next = positions.map { KafkaTopicPartitionOffset(topic: $0.topicPartition.topic, partition: $0.topicPartition.partition, offset: $0.offset + 1) }
-        try await BlockingCalls.run { [client] in
+        try await BlockingWork.run { [client] in
             let list = RDKafkaTopicPartitionList(next)
             let err = client.withHandle { rd_kafka_commit($0, list.pointer, 0) }
             let failed = list.entries.first { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
@@ -146,7 +147,7 @@ public final class KafkaConsumer: Sendable {
     /// Partitions with no committed offset are left out.
     public func committedOffsets(for partitions: [KafkaTopicPartition], timeout: Duration = .seconds(10)) async throws -> [KafkaTopicPartition: Int64] {
         try checkOpen()
-        return try await BlockingCalls.run { [client] in
+        return try await BlockingWork.run { [client] in
             let list = RDKafkaTopicPartitionList(partitions: partitions)
             let err = client.withHandle { rd_kafka_committed($0, list.pointer, Int32(clamping: timeout.milliseconds)) }
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
@@ -188,7 +189,7 @@ public final class KafkaConsumer: Sendable {
         let assigned = Array(assignment)
         guard !assigned.isEmpty else { return [:] }
         let committed = try await committedOffsets(for: assigned, timeout: timeout)
-        return try await BlockingCalls.run { [client] in
+        return try await BlockingWork.run { [client] in
             let list = RDKafkaTopicPartitionList(partitions: assigned)
             _ = client.withHandle { rd_kafka_position($0, list.pointer) }
             var result: [KafkaTopicPartition: Int64] = [:]
@@ -212,13 +213,13 @@ public final class KafkaConsumer: Sendable {
     /// when the topic is missing.
     public func groupPositions(topic: String, timeout: Duration = .seconds(10)) async throws -> [KafkaGroupPosition] {
         try checkOpen()
-        let partitions = try await BlockingCalls.run { [client] in try client.partitions(of: topic, timeout: timeout) }
+        let partitions = try await BlockingWork.run { [client] in try client.partitions(of: topic, timeout: timeout) }
         guard let partitions else {
             throw KafkaError(code: .topicNotFound, message: "no such topic", topic: topic, brokers: client.brokers, isRetriable: true)
         }
         let all = partitions.map { KafkaTopicPartition(topic: topic, partition: $0.id) }
         let committed = try await committedOffsets(for: all, timeout: timeout)
-        return try await BlockingCalls.run { [client] in
+        return try await BlockingWork.run { [client] in
             try all.map { partition in
                 KafkaGroupPosition(
                     partition: partition,
@@ -232,7 +233,7 @@ public final class KafkaConsumer: Sendable {
     /// Leaves the group (its partitions go to the other members at once) and stops consuming.
     public func close() async {
         guard !isClosed.exchange(true, ordering: .relaxed) else { return }
-        let err = await BlockingCalls.run { [client] in client.withHandle { rd_kafka_consumer_close($0) } }
+        let err = await BlockingWork.run { [client] in client.withHandle { rd_kafka_consumer_close($0) } }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             client.logger.warning("Consumer closed with an error", metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(err)))"])
         }

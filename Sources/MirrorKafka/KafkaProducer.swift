@@ -1,5 +1,6 @@
 import CRdKafka
 import Logging
+import MirrorBlocking
 import Synchronization
 
 /// Produces keyed messages and waits for the broker to acknowledge them.
@@ -134,7 +135,7 @@ public final class KafkaProducer: Sendable {
 
     /// Waits until every queued message is acknowledged or `timeout` passes.
     public func flush(timeout: Duration) async throws {
-        let err = await BlockingCalls.run { [client] in
+        let err = await BlockingWork.run { [client] in
             client.withHandle { rd_kafka_flush($0, Int32(clamping: timeout.milliseconds)) }
         }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {

@@ -1,5 +1,6 @@
 import Logging
 import MirrorKafka
+import Synchronization
 import Testing
 
 @Suite("Topic administration and the embedded cluster", .serialized, .timeLimit(.minutes(2)))
@@ -42,14 +43,25 @@ struct KafkaAdminTests {
         let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: testLogger)
         let topic = uniqueTopic("down")
         try cluster.createTopic(topic, partitions: 1)
-        let producer = try KafkaProducer(configuration: testProducerConfiguration(cluster), logger: Logger(label: "quiet") { _ in SwiftLogNoOpLogHandler() })
+        let logs = CapturedLogs()
+        let producer = try KafkaProducer(configuration: testProducerConfiguration(cluster), logger: logs.logger())
         // Connect and acknowledge once, so the outage starts on a working client.
         _ = try await producer.send(KafkaProducerMessage(topic: topic, key: "a", value: Array("before".utf8)))
+        let errorsBefore = logs.all.filter { $0.contains("Kafka client error") }.count
 
         try cluster.setBrokerDown(1)
-        let delivery = Task { try await producer.send(KafkaProducerMessage(topic: topic, key: "a", value: Array("during".utf8))) }
-        try await Task.sleep(for: .seconds(3))
+        let delivered = Atomic<Bool>(false)
+        let delivery = Task {
+            let report = try await producer.send(KafkaProducerMessage(topic: topic, key: "a", value: Array("during".utf8)))
+            delivered.store(true, ordering: .relaxed)
+            return report
+        }
+        // The client has felt the outage: librdkafka reported a failed connection to the broker.
+        let felt = await eventually(within: .seconds(30)) { logs.all.filter { $0.contains("Kafka client error") }.count > errorsBefore }
+        let deliveredWhileDown = delivered.load(ordering: .relaxed)
         try cluster.setBrokerUp(1)
+        #expect(felt, "no client error while the broker was down; log: \(logs.all.suffix(20))")
+        #expect(!deliveredWhileDown, "the message was acknowledged while the broker was down")
         let report = try await delivery.value
         #expect(report.offset == 1)
         await producer.shutdown()

@@ -299,10 +299,14 @@ struct ChangesConsumerTests {
         defer { Task { await harness.couch.stop() } }
         try await harness.produceFeed()
         try await harness.records.prepare()
-        await harness.couch.goDown()
+        // Down, but still accepting connections, so the double sees (and logs) each request it refuses.
+        harness.couch.clearRequestLog()
+        await harness.couch.goDown(.closeConnections)
         let application = try harness.application(exitWhenIdle: .seconds(2))
         let run = Task { try await application.runConsumer() }
-        try await Task.sleep(for: .seconds(4))
+        // The outage is felt: a request was refused and tried again.
+        let retried = await eventually(within: .seconds(30)) { harness.couch.requestLog.count >= 2 }
+        #expect(retried, "the consumer did not try CouchDB again while it was down: \(harness.couch.requestLog)")
         #expect(!(try await harness.committedToEnd()))
         try await harness.couch.comeBack()
         try await run.value

@@ -121,7 +121,7 @@ struct ChangesProducerTests {
         let harness = try ProducerHarness(simulator: simulator)
         let feed = try await harness.feed()
         let checkpointSeq = feed[feed.count - 4].seq
-        try CheckpointDirectory(path: harness.updateSeqDirectory).writeProducer(.init(updateSeq: checkpointSeq, feedReset: nil), lastMessage: nil)
+        try await CheckpointDirectory(path: harness.updateSeqDirectory).writeProducer(.init(updateSeq: checkpointSeq, feedReset: nil), lastMessage: nil)
         try await runToEnd(try harness.producer(["UPDATE_SEQ": "0"]))
         #expect(try await harness.messages().map(\.change.seq).sorted() == feed.suffix(3).map(\.seq))
     }
@@ -152,19 +152,26 @@ struct ChangesProducerTests {
         #expect(elapsed >= .seconds(2))
     }
 
-    @Test("the broker down for a while loses nothing")
+    @Test("the broker down mid-run: the page it did not acknowledge is sent again, nothing is lost")
     func brokerDown() async throws {
         let simulator = try await startSimulator()
         defer { Task { try? await simulator.stop() } }
         let harness = try ProducerHarness(simulator: simulator)
+        // 100 ms a page of 10: the 60 changes take 600 ms at least, so the broker goes down mid-run.
         simulator.faults.add(FaultRule(kind: .slowResponse, targets: [.changes], delayMilliseconds: 100))
-        let service = try harness.producer()
-        let run = Task { try await service.run() }
-        try await Task.sleep(for: .milliseconds(300))
-        try harness.cluster.setBrokerDown(1)
-        try await Task.sleep(for: .seconds(3))
-        try harness.cluster.setBrokerUp(1)
-        try await run.value
+        // Deliveries fail after 2 s rather than 5 minutes: the outage ends a send, and the follower sends the page again.
+        let service = try harness.producer(["CHANGES_LIMIT": "10"], messageTimeout: .seconds(2))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await runToEnd(service) }
+            let started = await eventually(within: .seconds(30)) { harness.metric("npm_mirror_producer_changes_produced_total") ?? 0 > 0 }
+            try #require(started, "no page was acknowledged within 30 s")
+            try harness.cluster.setBrokerDown(1)
+            let retried = await eventually(within: .seconds(60)) { harness.metric("npm_mirror_producer_page_retries_total") ?? 0 >= 1 }
+            try harness.cluster.setBrokerUp(1)
+            #expect(retried, "no page was refused and sent again while the broker was down")
+            try await group.waitForAll()
+        }
+        #expect(harness.metric("npm_mirror_producer_errors_total", labels: #"reason="deliveryFailed""#) ?? 0 >= 1, "no delivery failed")
         let feed = try await harness.feed()
         let produced = try await harness.messages()
         #expect(Set(produced.map(\.change.seq)) == Set(feed.map(\.seq)))
@@ -180,30 +187,40 @@ struct ChangesProducerTests {
         let highest = try CheckpointDirectory(path: harness.updateSeqDirectory).readProducer()!.updateSeq
         _ = simulator.faults.resetSequence()
         #expect(Int64(simulator.updateSeq) < highest)
+        let resets = { harness.metric("npm_mirror_producer_seq_resets_total") ?? 0 }
+        let changesRequests = { simulator.recentRequests().filter { $0.kind == "changes" }.count }
 
         // keep-highest (the default): detect, count, produce nothing from below our seq.
         let service = try harness.producer(exitWhenCaughtUp: false)
         let run = Task { try await service.run() }
-        try await Task.sleep(for: .seconds(1))
+        let detected = await eventually(within: .seconds(30)) { resets() >= 1 }
+        // After the reset was seen, the follower keeps polling the feed below it.
+        let polledAfter = changesRequests()
+        let keptPolling = await eventually(within: .seconds(30)) { changesRequests() >= polledAfter + 3 }
         run.cancel()
         _ = await run.result
-        #expect(harness.metric("npm_mirror_producer_seq_resets_total") ?? 0 >= 1)
+        #expect(detected, "the reset was not counted")
+        #expect(keptPolling, "the follower stopped polling after the reset")
         #expect(try await harness.messages().count == before)
 
         // restart-from-head: new changes after the reset are produced.
         let newHead = Int64(simulator.updateSeq)
         let follower = try harness.producer(["SEQ_RESET_POLICY": "restart-from-head"], exitWhenCaughtUp: false)
         let following = Task { try await follower.run() }
-        try await Task.sleep(for: .milliseconds(600))
+        let checkpoint = { (try? CheckpointDirectory(path: harness.updateSeqDirectory).readProducer()) ?? nil }
+        // It moved down to the new head (and said so in the checkpoint) before the new changes come.
+        let followedDown = await eventually(within: .seconds(30)) { checkpoint()?.feedReset == true }
         _ = try simulator.advance(by: 4)
-        try await Task.sleep(for: .seconds(1))
+        let newHeadAfter = Int64(simulator.updateSeq)
+        let caughtUp = await eventually(within: .seconds(30)) { checkpoint().map { $0.updateSeq >= newHeadAfter } ?? false }
         following.cancel()
         _ = await following.result
+        #expect(followedDown, "restart-from-head did not follow the feed down to its new head")
+        #expect(caughtUp, "the changes after the reset were not acknowledged")
         let produced = try await harness.messages()
         #expect(produced.filter { $0.change.seq > newHead && $0.change.seq < highest }.count >= 4)
-        let checkpoint = try CheckpointDirectory(path: harness.updateSeqDirectory).readProducer()
-        #expect(checkpoint?.feedReset == true)
-        #expect(checkpoint.map { $0.updateSeq < highest } == true)
+        #expect(checkpoint()?.feedReset == true)
+        #expect(checkpoint().map { $0.updateSeq < highest } == true)
     }
 
     @Test("a stalled feed makes the watchdog restart the follower, and too many restarts end the run")

@@ -70,12 +70,19 @@ struct ProducerHarness {
     }
 
     /// A producer service over these parts.
-    func producer(_ environment: [String: String] = [:], exitWhenCaughtUp: Bool = true, http: HTTPClient = .shared) throws -> ChangesProducerService {
+    /// `messageTimeout` replaces the producer's 5 minutes, so an outage can fail a delivery.
+    func producer(
+        _ environment: [String: String] = [:],
+        exitWhenCaughtUp: Bool = true,
+        messageTimeout: Duration? = nil,
+        http: HTTPClient = .shared
+    ) throws -> ChangesProducerService {
         let configuration = try configuration(environment)
         let metrics = PrometheusMetricsFactory(registry: registry)
         var producerConfiguration = KafkaProducer.Configuration(client: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers))
         producerConfiguration.client.reconnectBackoffMax = .milliseconds(500)
         producerConfiguration.linger = .milliseconds(1)
+        if let messageTimeout { producerConfiguration.messageTimeout = messageTimeout }
         return ChangesProducerService(
             settings: .init(configuration: configuration, exitWhenCaughtUp: exitWhenCaughtUp),
             feed: ReplicateClient(baseURL: simulator.replicateURL, http: RegistryHTTP(client: http, timeout: .seconds(5), metrics: metrics)),
@@ -127,6 +134,16 @@ func runToEnd(_ service: ChangesProducerService, limit: Duration = .seconds(60))
 }
 
 struct TimeLimitExceeded: Error {}
+
+/// Checks `condition` every 50 ms until it holds or `limit` passes; returns whether it held.
+func eventually(within limit: Duration, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while true {
+        if try await condition() { return true }
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+}
 
 /// Every message on `topic`, read from the start with a fresh consumer group.
 func readTopic(_ topic: String, on cluster: EmbeddedKafkaCluster, timeout: Duration = .seconds(30)) async throws -> [KafkaConsumerMessage] {

@@ -1,6 +1,7 @@
 import CRdKafka
 import Dispatch
 import Logging
+import MirrorBlocking
 import Synchronization
 
 /// Owns one `rd_kafka_t`.
@@ -54,28 +55,6 @@ final class RDKafkaClient: @unchecked Sendable {
     var logger: Logger { context.logger }
 }
 
-/// Runs librdkafka's blocking calls (flush, polls with a timeout, synchronous commits, metadata)
-/// off Swift's cooperative thread pool, on Dispatch threads of their own.
-enum BlockingCalls {
-    private static let queue = DispatchQueue(label: "npm-mirror.kafka.blocking", attributes: .concurrent)
-
-    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try body() })
-            }
-        }
-    }
-
-    static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            queue.async {
-                continuation.resume(returning: body())
-            }
-        }
-    }
-}
-
 /// Calls `rd_kafka_poll` on a thread of its own until stopped, so delivery reports and client
 /// errors are served without a Swift task blocking.
 final class RDKafkaPollLoop: Sendable {
@@ -100,11 +79,11 @@ final class RDKafkaPollLoop: Sendable {
     /// Stops the loop and waits for it: at most one poll interval (100 ms). Call it once.
     func stop() async {
         requestStop()
-        await BlockingCalls.run { [finished] in finished.wait() }
+        await BlockingWork.run { [finished] in finished.wait() }
     }
 }
 
-// MARK: Metadata and watermarks (blocking: call from BlockingCalls)
+// MARK: Metadata and watermarks (blocking: call from BlockingWork)
 
 extension RDKafkaClient {
     /// The partitions of `topic`, or nil when the cluster has no such topic.

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Logging
+import MirrorBlocking
 import MirrorStore
 import NIOCore
 import NPMRegistry
@@ -154,7 +155,7 @@ public struct ChangeProcessor: Sendable {
         }
         let start = ContinuousClock.now
         do {
-            result.removedVersions = try await StoreIO.run { [store] in
+            result.removedVersions = try await BlockingWork.run { [store] in
                 try body.withUnsafeReadableBytes { bytes in
                     _ = try store.storePackument(name: packument.name, rev: packument.rev ?? "0-unknown", json: bytes)
                 }
@@ -223,7 +224,7 @@ public struct ChangeProcessor: Sendable {
     private func removeIfConfigured(_ name: String, _ result: ProcessedChange) async throws(ProcessingFailure) -> ProcessedChange {
         guard settings.removeUnpublished else { return result }
         do {
-            _ = try await StoreIO.run { [store] in try store.removePackage(name: name) }
+            _ = try await BlockingWork.run { [store] in try store.removePackage(name: name) }
         } catch {
             throw storeFailure(error)
         }

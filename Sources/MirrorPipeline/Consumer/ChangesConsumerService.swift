@@ -1,5 +1,6 @@
 import CoreMetrics
 import Logging
+import MirrorBlocking
 import MirrorKafka
 import MirrorRecords
 import MirrorStore
@@ -112,7 +113,7 @@ public struct ChangesConsumerService: Service {
     }
 
     public func run() async throws {
-        let leftovers = (try? await StoreIO.run { [store] in try store.cleanScratch() }) ?? []
+        let leftovers = (try? await BlockingWork.run { [store] in try store.cleanScratch() }) ?? []
         if !leftovers.isEmpty { logger.notice("Removed \(leftovers.count) scratch files left by an earlier run") }
         guard try await retrying("prepare the record store", policy: .startUp, logger: logger, { try await records.prepare() }) != nil else { return }
         try consumer.subscribe(topics: [settings.topic])

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Logging
+import MirrorBlocking
 import MirrorKafka
 import MirrorStore
 
@@ -81,7 +82,7 @@ struct OffsetCommitter: Sendable {
             let checkpoint = Checkpoint(seq: seq, lastMessage: value, parked: parked())
             guard checkpoint != written else { return }
             metrics?.lastProcessedSeq.record(seq)
-            try await StoreIO.run { try Self.write(checkpoint, to: checkpoints) }
+            try await checkpoints.write(Self.contents(of: checkpoint), toFile: "consumer.json")
             written = checkpoint
         } catch {
             logger.warning("Offset commit failed; it will be retried", metadata: ["error": "\(error)"])
@@ -90,10 +91,9 @@ struct OffsetCommitter: Sendable {
 
     /// `consumer.json`: the highest seq processed with everything before it, its message, and how
     /// many changes were parked when it was written.
-    private static func write(_ checkpoint: Checkpoint, to checkpoints: CheckpointDirectory) throws {
+    private static func contents(of checkpoint: Checkpoint) throws -> Data {
         var object: [String: Any] = ["seq": checkpoint.seq, "parked": checkpoint.parked]
         object["last_message"] = try? JSONSerialization.jsonObject(with: Data(checkpoint.lastMessage))
-        try FileManager.default.createDirectory(atPath: checkpoints.path, withIntermediateDirectories: true)
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), to: checkpoints.file("consumer.json"))
+        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     }
 }

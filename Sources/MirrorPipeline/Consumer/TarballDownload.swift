@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CoreMetrics
 import Foundation
 import Logging
+import MirrorBlocking
 import MirrorStore
 import NIOHTTP1
 import NPMRegistry
@@ -36,7 +37,7 @@ struct TarballDownload: Sendable {
             do {
                 let verified = try await download(name, version)
                 let start = ContinuousClock.now
-                let committedPath = try await StoreIO.run { [store] in try store.commitTarball(verified) }
+                let committedPath = try await BlockingWork.run { [store] in try store.commitTarball(verified) }
                 metrics.stage("store", since: start)
                 return .stored(StoredVersion(integrity: verified.digest.integrity, bytes: verified.digest.byteCount, path: committedPath))
             } catch let failure as TarballVerificationError {
@@ -93,14 +94,14 @@ struct TarballDownload: Sendable {
             throw ProcessingFailure(code: .registry(.connection), message: "tarball download broke off: \(error)", isRetriable: true)
         }
         let complete = writer.handOver()
-        let file = try await StoreIO.run { try complete.finish() }
+        let file = try await BlockingWork.run { try complete.finish() }
         metrics.stage("tarball", since: start)
         metrics.tarballsDownloaded.increment()
         metrics.tarballBytes.increment(by: digest.byteCount)
         let verifyStart = ContinuousClock.now
         do {
             let match = try digest.finalize()
-            let verified = try await StoreIO.run { [verifier] in try verifier.verify(file, digest: match, name: name, version: version.version) }
+            let verified = try await BlockingWork.run { [verifier] in try verifier.verify(file, digest: match, name: name, version: version.version) }
             metrics.stage("verify", since: verifyStart)
             return verified
         } catch {

@@ -23,9 +23,10 @@ protocol RetryAfterCarrying: Error {
 extension ProcessingFailure: RetryAfterCarrying {}
 
 /// Runs `operation` until it succeeds, waiting per `policy` after each failure. Every failure is
-/// logged ("Could not <what>; retrying in …") and counted by `count` with a bounded reason. The wait
-/// is woken by a graceful shutdown: then (or when the task is cancelled) the loop stops and returns
-/// nil, and the caller hands its work back. `isRetriable` may end the loop early by rethrowing.
+/// logged ("Could not <what>; retrying in …") and counted by `count` with a bounded reason. A
+/// graceful shutdown cancels the attempt in flight (a client's own retries and timeouts included)
+/// and wakes the wait: then (or when the task is cancelled) the loop stops and returns nil, and the
+/// caller hands its work back. `isRetriable` may end the loop early by rethrowing.
 func retrying<T: Sendable>(
     _ what: String,
     policy: RetryPolicy,
@@ -33,13 +34,14 @@ func retrying<T: Sendable>(
     metadata: Logger.Metadata = [:],
     count: (any Error) -> Void = { _ in },
     isRetriable: (any Error) -> Bool = { _ in true },
-    _ operation: () async throws -> T
+    _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T? {
     var backoff = Backoff(base: policy.base, cap: policy.cap)
     while true {
         do {
-            return try await operation()
+            return try await cancelWhenGracefulShutdown(operation)
         } catch {
+            if Task.isShuttingDownGracefully || Task.isCancelled { return nil }
             guard isRetriable(error) else { throw error }
             count(error)
             let wait = backoff.next(retryAfter: (error as? any RetryAfterCarrying)?.retryAfter)

@@ -28,6 +28,8 @@ let ioChunkSize = 64 * 1024
 /// Thin POSIX wrappers that turn errno into ``StoreError`` and keep the atomic-write recipe in one place.
 struct FileOperations: Sendable {
     var faults: FaultInjection?
+    /// `close(2)`, or a stand-in from a test (same contract: 0, or -1 with `errno` set).
+    var closeDescriptor: @Sendable (Int32) -> Int32 = systemClose
 
     private func injected(_ operation: FaultInjection.Operation, _ path: String) -> Int32? {
         faults?.errnoFor(operation, path)
@@ -158,6 +160,18 @@ struct FileOperations: Sendable {
         }
     }
 
+    /// Runs `body` on the open descriptor `fd`, then closes `fd` exactly once whatever happened, and
+    /// reports `body`'s error, else the close's. A failed close is not repeated: the descriptor is
+    /// released even then (Linux; POSIX leaves it unspecified), and a second close of the same number
+    /// could close a descriptor another thread has just opened.
+    func closeOnce<T>(_ fd: Int32, path: String, after body: () throws -> T) throws -> T {
+        let result = Result { try body() }
+        let closeErrno = closeDescriptor(fd) == 0 ? nil : errno
+        let value = try result.get()
+        if let closeErrno { throw StoreError.system("close", path: path, errno: closeErrno) }
+        return value
+    }
+
     func sync(_ fd: Int32, path: String) throws {
         if let code = injected(.fsync, path) { throw StoreError.system("fsync", path: path, errno: code) }
         if fsync(fd) != 0 { throw StoreError.system("fsync", path: path, errno: errno) }
@@ -194,20 +208,20 @@ struct FileOperations: Sendable {
         defer { close(input) }
         let output = try createExclusive(destination)
         do {
-            var buffer = [UInt8](repeating: 0, count: ioChunkSize)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw StoreError.system("read", path: source, errno: errno)
+            try closeOnce(output, path: destination) {
+                var buffer = [UInt8](repeating: 0, count: ioChunkSize)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                    if count < 0 {
+                        if errno == EINTR { continue }
+                        throw StoreError.system("read", path: source, errno: errno)
+                    }
+                    if count == 0 { break }
+                    try buffer.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<count]), to: output, path: destination) }
                 }
-                if count == 0 { break }
-                try buffer.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<count]), to: output, path: destination) }
+                try sync(output, path: destination)
             }
-            try sync(output, path: destination)
-            if close(output) != 0 { throw StoreError.system("close", path: destination, errno: errno) }
         } catch {
-            close(output)
             try? removeFile(destination)
             throw error
         }
@@ -219,11 +233,11 @@ struct FileOperations: Sendable {
         let temporary = temporaryDirectory + "/" + Self.temporaryName()
         let fd = try createExclusive(temporary)
         do {
-            try write(bytes, to: fd, path: temporary)
-            try sync(fd, path: temporary)
-            if close(fd) != 0 { throw StoreError.system("close", path: temporary, errno: errno) }
+            try closeOnce(fd, path: temporary) {
+                try write(bytes, to: fd, path: temporary)
+                try sync(fd, path: temporary)
+            }
         } catch {
-            close(fd)
             try? removeFile(temporary)
             throw error
         }
@@ -313,6 +327,17 @@ extension FileOperations {
         }
         if systemRename(source, destination) != 0 { throw StoreError.system("rename", path: destination, errno: errno) }
     }
+}
+
+@Sendable
+private func systemClose(_ fd: Int32) -> Int32 {
+    #if canImport(Darwin)
+    return Darwin.close(fd)
+    #elseif canImport(Musl)
+    return Musl.close(fd)
+    #else
+    return Glibc.close(fd)
+    #endif
 }
 
 @inline(__always)

@@ -85,10 +85,8 @@ public struct ScratchHandOver: Sendable {
     /// fsyncs and closes the file. On failure the file is removed.
     public func finish() throws -> ScratchFile {
         do {
-            try operations.sync(fd, path: file.path)
-            if close(fd) != 0 { throw StoreError.system("close", path: file.path, errno: errno) }
+            try operations.closeOnce(fd, path: file.path) { try operations.sync(fd, path: file.path) }
         } catch {
-            close(fd)
             unlink(file.path)
             throw error
         }

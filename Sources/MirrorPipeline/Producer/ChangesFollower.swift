@@ -63,7 +63,7 @@ struct ChangesFollower: Sendable {
         metrics.lastAcknowledgedSeq.record(since)
         if start.source == .registryHead || start.source == .configuredSeq {
             // Pin the start, so a restart before the first page resumes here rather than at a later head.
-            try checkpoints.writeProducer(.init(updateSeq: since), lastMessage: nil)
+            try await checkpoints.writeProducer(.init(updateSeq: since), lastMessage: nil)
         }
 
         let target: Int64? = settings.exitWhenCaughtUp ? try await retrying(&failures, "read the registry head") { try await feed.root().updateSeq } : nil
@@ -122,7 +122,7 @@ struct ChangesFollower: Sendable {
                         if settings.seqResetPolicy == .restartFromHead {
                             since = head
                             feedReset = true
-                            try checkpoints.writeProducer(.init(updateSeq: since, feedReset: true), lastMessage: nil)
+                            try await checkpoints.writeProducer(.init(updateSeq: since, feedReset: true), lastMessage: nil)
                             progress.acknowledged(since)
                             logger.warning("Following the feed from its new head", metadata: ["npm.seq": "\(since)"])
                             continue
@@ -156,7 +156,7 @@ struct ChangesFollower: Sendable {
             }
             guard (try await retrying(&failures, "produce a page of \(messages.count) changes", { try await producer.send(messages) })) != nil else { break }
 
-            try checkpoints.writeProducer(.init(updateSeq: lastSeq, feedReset: feedReset ? true : nil), lastMessage: messages.last?.value)
+            try await checkpoints.writeProducer(.init(updateSeq: lastSeq, feedReset: feedReset ? true : nil), lastMessage: messages.last?.value)
             since = lastSeq
             progress.acknowledged(since)
             metrics.changesProduced.increment(by: messages.count)

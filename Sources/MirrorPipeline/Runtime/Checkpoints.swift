@@ -1,8 +1,10 @@
 import Foundation
+import MirrorBlocking
 import MirrorStore
 
 /// The checkpoint files in `UPDATE_SEQ_DIR`, each written atomically (temporary file, fsync, rename),
-/// so a crash leaves either the old or the new file, never a torn one.
+/// so a crash leaves either the old or the new file, never a torn one. The writes (each with its
+/// fsyncs) run on ``BlockingWork``'s threads, off Swift's cooperative pool.
 ///
 /// - `update_seq.json`: `{"update_seq": N}` — the producer's last acknowledged seq (plus
 ///   `"feed_reset": true` once the producer has followed a seq reset to a lower head).
@@ -10,9 +12,16 @@ import MirrorStore
 /// - `consumer.json`: the consumer's highest fully processed seq and its last message.
 public struct CheckpointDirectory: Sendable {
     public let path: String
+    /// Writes one whole file: ``AtomicFile/write(_:to:)``, or a stand-in from a test.
+    private let writeFile: @Sendable (Data, URL) throws -> Void
 
     public init(path: String) {
+        self.init(path: path) { try AtomicFile.write($0, to: $1) }
+    }
+
+    init(path: String, writeFile: @escaping @Sendable (Data, URL) throws -> Void) {
         self.path = path
+        self.writeFile = writeFile
     }
 
     /// The producer's checkpoint.
@@ -34,13 +43,29 @@ public struct CheckpointDirectory: Sendable {
     }
 
     /// Records an acknowledged page: `update_seq.json`, then `last_message.json`.
-    public func writeProducer(_ checkpoint: ProducerCheckpoint, lastMessage: [UInt8]?) throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    public func writeProducer(_ checkpoint: ProducerCheckpoint, lastMessage: [UInt8]?) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        try AtomicFile.write(try encoder.encode(checkpoint), to: file("update_seq.json"))
+        var files = [(name: "update_seq.json", contents: try encoder.encode(checkpoint))]
         if let lastMessage {
-            try AtomicFile.write(Data(lastMessage), to: file("last_message.json"))
+            files.append((name: "last_message.json", contents: Data(lastMessage)))
+        }
+        try await write(files)
+    }
+
+    /// Writes the file `name` of this directory (`consumer.json`, say) atomically.
+    public func write(_ contents: Data, toFile name: String) async throws {
+        try await write([(name: name, contents: contents)])
+    }
+
+    /// Creates the directory if needed, then writes `files` in order, each atomically, on a thread
+    /// for blocking work.
+    private func write(_ files: [(name: String, contents: Data)]) async throws {
+        try await BlockingWork.run { [self] in
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            for (name, contents) in files {
+                try writeFile(contents, file(name))
+            }
         }
     }
 

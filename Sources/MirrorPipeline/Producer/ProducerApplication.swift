@@ -55,32 +55,3 @@ public struct ProducerApplication: Sendable {
         try await runWithMetrics(producerService, metricsEndpoint: metricsEndpoint, httpClient: httpClient, signals: signals, logger: logger)
     }
 }
-
-/// Runs `service` beside its metrics endpoint in one service group: the group ends when the service
-/// does (or on SIGTERM/SIGINT, gracefully), and the HTTP client is shut down after it either way.
-func runWithMetrics(
-    _ service: some Service,
-    metricsEndpoint: MetricsEndpoint,
-    httpClient: HTTPClient,
-    signals: [UnixSignal],
-    logger: Logger
-) async throws {
-    let group = ServiceGroup(
-        configuration: ServiceGroupConfiguration(
-            services: [
-                .init(service: metricsEndpoint, successTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            gracefulShutdownSignals: signals,
-            logger: logger
-        )
-    )
-    do {
-        defer { metricsEndpoint.writeSnapshot() }
-        try await group.run()
-    } catch {
-        try? await httpClient.shutdown()
-        throw error
-    }
-    try await httpClient.shutdown()
-}

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Logging
+import MirrorBlocking
 import MirrorConfig
 import MirrorKafka
 import NPMRegistry
@@ -9,7 +10,9 @@ import ServiceLifecycle
 /// follower when the lag watchdog says so.
 ///
 /// On graceful shutdown (SIGTERM/SIGINT through the service group) the page in flight is finished,
-/// acknowledged and checkpointed, the producer is flushed, and `run()` returns.
+/// acknowledged and checkpointed, the producer is flushed, and `run()` returns. During start-up
+/// (the topic, the resume point) a shutdown ends the retries at once; a request to the cluster
+/// already in flight is waited for, and takes at most ``startUpRequestTimeout``.
 public struct ChangesProducerService: Service {
     public struct Settings: Sendable {
         public var topic: String
@@ -81,9 +84,17 @@ public struct ChangesProducerService: Service {
         self.logger = logger
     }
 
+    /// How long one start-up request to the cluster (topic metadata, watermarks, the partitions' last
+    /// messages) may take before it is retried. librdkafka's calls cannot be interrupted, so this is
+    /// also how long a graceful shutdown can wait during an outage at start-up.
+    public static let startUpRequestTimeout: Duration = .seconds(10)
+
     public func run() async throws {
         defer { logger.info("Producer stopped", metadata: ["npm.seq": "\(progress.acknowledgedSeq.map(String.init) ?? "none")"]) }
-        try await ensureTopic()
+        guard try await ensureTopic() else {
+            await producer.shutdown()
+            return
+        }
         var watchdog = LagWatchdogPolicy(
             threshold: Int64(settings.lagThreshold),
             stallChecks: settings.watchdogStallChecks,
@@ -91,7 +102,7 @@ public struct ChangesProducerService: Service {
             window: settings.watchdogRestartWindow
         )
         while !Task.isShuttingDownGracefully {
-            let start = try await resumePoint()
+            guard let start = try await resumePoint() else { break }
             logger.notice("Producer resumes", metadata: ["npm.seq": "\(start.seq)", "resume.source": "\(start.source.rawValue)"])
             let outcome = try await runOnce(from: start, watchdog: &watchdog)
             switch outcome {
@@ -189,11 +200,19 @@ public struct ChangesProducerService: Service {
         return .finished
     }
 
-    private func ensureTopic() async throws {
+    /// Makes sure the topic exists, retrying while the cluster cannot be reached. False when a graceful
+    /// shutdown came first.
+    private func ensureTopic() async throws -> Bool {
         var backoff = Backoff(base: .seconds(1), cap: .seconds(30))
-        while true {
+        while !Task.isShuttingDownGracefully {
             do {
-                switch try await admin.ensureTopic(settings.topic, partitions: settings.partitions, replicationFactor: settings.replicationFactor) {
+                let outcome = try await admin.ensureTopic(
+                    settings.topic,
+                    partitions: settings.partitions,
+                    replicationFactor: settings.replicationFactor,
+                    timeout: Self.startUpRequestTimeout
+                )
+                switch outcome {
                 case .created:
                     logger.notice("Created the topic", metadata: ["kafka.topic": "\(settings.topic)", "kafka.partitions": "\(settings.partitions)"])
                 case .alreadyExists(let count) where count != settings.partitions:
@@ -204,33 +223,50 @@ public struct ChangesProducerService: Service {
                 case .alreadyExists:
                     break
                 }
-                return
+                return true
             } catch let error as KafkaError where error.isRetriable {
                 let wait = backoff.next()
                 logger.warning("Could not make sure the topic exists; retrying in \(wait)", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: wait)
+                try await pauseUnlessShuttingDown(wait)
             }
         }
+        return false
     }
 
-    private func resumePoint() async throws -> ResumePoint {
+    /// Where to resume, retrying while the cluster or the registry cannot be reached. Nil when a
+    /// graceful shutdown came first.
+    private func resumePoint() async throws -> ResumePoint? {
         var backoff = Backoff(base: .seconds(1), cap: .seconds(30))
-        while true {
+        while !Task.isShuttingDownGracefully {
             do {
-                let lastMessages = try await admin.lastMessages(topic: settings.topic)
+                let lastMessages = try await admin.lastMessages(topic: settings.topic, timeout: Self.startUpRequestTimeout)
                 return try await ResumePoint.resolve(
                     topicSeq: ResumePoint.highestSeq(in: lastMessages, logger: logger),
-                    checkpoint: try checkpoints.readProducer(),
+                    checkpoint: try await BlockingWork.run { [checkpoints] in try checkpoints.readProducer() },
                     configured: settings.startSequence,
                     registryHead: { try await feed.root().updateSeq }
                 )
             } catch let error as CheckpointError {
                 throw error
             } catch {
+                if Task.isCancelled { throw error }
                 let wait = backoff.next(retryAfter: (error as? RegistryError)?.retryAfter)
                 logger.warning("Could not work out where to resume; retrying in \(wait)", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: wait)
+                try await pauseUnlessShuttingDown(wait)
             }
+        }
+        return nil
+    }
+
+    /// Sleeps for `duration`, waking early when the service group shuts down gracefully (the caller
+    /// then sees `Task.isShuttingDownGracefully`). Throws when the task is cancelled.
+    private func pauseUnlessShuttingDown(_ duration: Duration) async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await Task.sleep(for: duration)
+            }
+        } catch is CancellationError where Task.isShuttingDownGracefully && !Task.isCancelled {
+            return
         }
     }
 
