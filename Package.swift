@@ -108,6 +108,7 @@ let package = Package(
         .target(
             name: "MirrorConfig",
             dependencies: [
+                "MirrorKafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -302,7 +303,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MirrorConfigTests",
-            dependencies: ["MirrorConfig", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["MirrorConfig", "MirrorKafka", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import MirrorKafka
 
 /// The raw inputs of a configuration: the environment, the command-line flags that were given,
 /// and the file system (to read `config.json`).
@@ -40,14 +41,16 @@ extension MirrorConfiguration {
                 consumerGroup: resolver.value(.kafkaConsumerGroup, Parse.nonEmpty),
                 deadLetterTopic: resolver.value(.kafkaDeadLetterTopic, Parse.topicName),
                 eventsTopic: resolver.value(.kafkaEventsTopic, Parse.topicName),
-                securityProtocol: resolver.optional(.kafkaSecurityProtocol, Parse.oneOf(["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"])),
-                saslMechanism: resolver.optional(.kafkaSASLMechanism, Parse.nonEmpty),
-                saslUsername: resolver.optional(.kafkaSASLUsername, Parse.nonEmpty),
-                saslPassword: resolver.optional(.kafkaSASLPassword, Parse.any),
-                sslCALocation: resolver.optional(.kafkaSSLCALocation, Parse.nonEmpty),
-                sslCertificateLocation: resolver.optional(.kafkaSSLCertificateLocation, Parse.nonEmpty),
-                sslKeyLocation: resolver.optional(.kafkaSSLKeyLocation, Parse.nonEmpty),
-                sslKeyPassword: resolver.optional(.kafkaSSLKeyPassword, Parse.any)
+                security: KafkaSecurityConfiguration(
+                    securityProtocol: resolver.optional(.kafkaSecurityProtocol, Parse.oneOf(["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"])),
+                    saslMechanism: resolver.optional(.kafkaSASLMechanism, Parse.nonEmpty),
+                    saslUsername: resolver.optional(.kafkaSASLUsername, Parse.nonEmpty),
+                    saslPassword: resolver.optional(.kafkaSASLPassword, Parse.any),
+                    sslCALocation: resolver.optional(.kafkaSSLCALocation, Parse.nonEmpty),
+                    sslCertificateLocation: resolver.optional(.kafkaSSLCertificateLocation, Parse.nonEmpty),
+                    sslKeyLocation: resolver.optional(.kafkaSSLKeyLocation, Parse.nonEmpty),
+                    sslKeyPassword: resolver.optional(.kafkaSSLKeyPassword, Parse.any)
+                )
             ),
             registry: Registry(
                 replicateURL: resolver.value(.npmReplicateURL, Parse.httpURL),

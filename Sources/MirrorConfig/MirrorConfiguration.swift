@@ -1,3 +1,5 @@
+import MirrorKafka
+
 /// The whole configuration of an npm-mirror process, resolved from defaults, `config.json`, the
 /// environment and command-line flags (each later source wins). Build it with
 /// ``MirrorConfiguration/load(sources:)``; every value in it has been checked.
@@ -26,14 +28,8 @@ public struct MirrorConfiguration: Sendable, Equatable {
         public var consumerGroup: String
         public var deadLetterTopic: String
         public var eventsTopic: String
-        public var securityProtocol: String?
-        public var saslMechanism: String?
-        public var saslUsername: String?
-        public var saslPassword: String?
-        public var sslCALocation: String?
-        public var sslCertificateLocation: String?
-        public var sslKeyLocation: String?
-        public var sslKeyPassword: String?
+        /// `KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`, `KAFKA_SSL_*`: the Kafka layer's own type.
+        public var security: KafkaSecurityConfiguration
     }
 
     public struct Registry: Sendable, Equatable {

@@ -33,7 +33,7 @@ public struct KafkaClientConfiguration: Sendable {
 ///
 /// Every field maps to one librdkafka property; fields left `nil` are not set, so librdkafka's
 /// defaults apply.
-public struct KafkaSecurityConfiguration: Sendable {
+public struct KafkaSecurityConfiguration: Sendable, Equatable {
     /// `security.protocol`: `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`.
     public var securityProtocol: String?
     /// `sasl.mechanism`: `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`, …
@@ -51,7 +51,25 @@ public struct KafkaSecurityConfiguration: Sendable {
     /// `ssl.key.password`: the private key's passphrase. Never logged.
     public var sslKeyPassword: String?
 
-    public init() {}
+    public init(
+        securityProtocol: String? = nil,
+        saslMechanism: String? = nil,
+        saslUsername: String? = nil,
+        saslPassword: String? = nil,
+        sslCALocation: String? = nil,
+        sslCertificateLocation: String? = nil,
+        sslKeyLocation: String? = nil,
+        sslKeyPassword: String? = nil
+    ) {
+        self.securityProtocol = securityProtocol
+        self.saslMechanism = saslMechanism
+        self.saslUsername = saslUsername
+        self.saslPassword = saslPassword
+        self.sslCALocation = sslCALocation
+        self.sslCertificateLocation = sslCertificateLocation
+        self.sslKeyLocation = sslKeyLocation
+        self.sslKeyPassword = sslKeyPassword
+    }
 
     var properties: [String: String] {
         let pairs: [(String, String?)] = [

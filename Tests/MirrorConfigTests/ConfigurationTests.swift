@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MirrorConfig
+import MirrorKafka
 import Testing
 
 /// Sources with an in-memory file system: `files` maps paths to contents.
@@ -80,7 +81,7 @@ struct ConfigurationPrecedenceTests {
             sources: sources(environment: ["COUCHDB_PASSWORD": "s3cret-couch", "KAFKA_SASL_PASSWORD": "s3cret-kafka", "COUCHDB_USER": "admin"])
         )
         #expect(configuration.records.couchDBPassword == "s3cret-couch")
-        #expect(configuration.kafka.saslPassword == "s3cret-kafka")
+        #expect(configuration.kafka.security.saslPassword == "s3cret-kafka")
         let printed = configuration.redactedSummary.map { "\($0.setting.rawValue)=\($0.value)" }.joined(separator: "\n")
         #expect(!printed.contains("s3cret"))
         #expect(printed.contains("COUCHDB_PASSWORD=<redacted>"))

@@ -89,7 +89,7 @@ struct ChangesFollower: Sendable {
             if let prefetched {
                 fetched = prefetched
             } else {
-                fetched = try await retrying(&failures, "fetch a changes page", { try await feed.changes(since: since, limit: settings.limit) })
+                fetched = try await retrying(&failures, "fetch a changes page", { [since] in try await feed.changes(since: since, limit: settings.limit) })
             }
             guard let page = fetched else { break }
             metrics.pollDuration.record(duration: ContinuousClock.now - started)
@@ -140,7 +140,7 @@ struct ChangesFollower: Sendable {
                     since = page.lastSeq
                     continue
                 }
-                guard (try? await pause(idle.next())) != nil else { break }
+                guard await pauseUnlessShuttingDown(idle.next()) else { break }
                 continue
             }
             idle.reset()
@@ -168,40 +168,23 @@ struct ChangesFollower: Sendable {
 
     /// Runs `operation` until it succeeds, waiting with backoff after each failure. Returns nil when
     /// the task is cancelled or the service asked to shut down before it succeeded.
+    /// The follower's retries: one backoff across its requests; each failure counted by reason (a
+    /// broker's refusal also as a page to send again). The page in flight is never cancelled by a
+    /// graceful shutdown: it is finished and checkpointed first.
     private func retrying<T: Sendable>(
         _ backoff: inout Backoff,
         _ what: String,
-        _ operation: () async throws -> T
+        _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T? {
-        while !Task.isCancelled {
-            do {
-                let value = try await operation()
-                backoff.reset()
-                return value
-            } catch {
-                if Task.isCancelled { return nil }
-                let retryAfter = (error as? RegistryError)?.retryAfter
-                let wait = backoff.next(retryAfter: retryAfter)
-                let reason = (error as? RegistryError)?.code.description ?? (error as? KafkaError)?.shortDescription ?? "other"
-                metrics.failure(reason: reason)
+        try await MirrorPipeline.retrying(
+            what, backoff: &backoff, logger: logger,
+            count: { [metrics] error in
+                metrics.failure(reason: (error as? RegistryError)?.code.description ?? (error as? KafkaError)?.shortDescription ?? "other")
                 // Only the broker's answers are Kafka errors: a page that has to be sent again.
                 if error is KafkaError { metrics.pagesRetried.increment() }
-                logger.warning("Could not \(what); retrying in \(wait)", metadata: ["error": "\(error)", "attempt": "\(backoff.attempts)"])
-                if Task.isShuttingDownGracefully { return nil }
-                do {
-                    try await pause(wait)
-                } catch {
-                    return nil
-                }
-            }
-        }
-        return nil
-    }
-
-    /// Sleeps, waking early on cancellation or graceful shutdown (then it throws).
-    private func pause(_ duration: Duration) async throws {
-        try await cancelWhenGracefulShutdown {
-            try await Task.sleep(for: duration)
-        }
+            },
+            cancelledByShutdown: false,
+            operation
+        )
     }
 }

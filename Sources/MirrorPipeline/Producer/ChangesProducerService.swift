@@ -203,70 +203,42 @@ public struct ChangesProducerService: Service {
     /// Makes sure the topic exists, retrying while the cluster cannot be reached. False when a graceful
     /// shutdown came first.
     private func ensureTopic() async throws -> Bool {
-        var backoff = Backoff(base: .seconds(1), cap: .seconds(30))
-        while !Task.isShuttingDownGracefully {
-            do {
-                let outcome = try await admin.ensureTopic(
-                    settings.topic,
-                    partitions: settings.partitions,
-                    replicationFactor: settings.replicationFactor,
-                    timeout: Self.startUpRequestTimeout
-                )
-                switch outcome {
-                case .created:
-                    logger.notice("Created the topic", metadata: ["kafka.topic": "\(settings.topic)", "kafka.partitions": "\(settings.partitions)"])
-                case .alreadyExists(let count) where count != settings.partitions:
-                    logger.warning(
-                        "The topic exists with another partition count; going on with it",
-                        metadata: ["kafka.topic": "\(settings.topic)", "kafka.partitions": "\(count)", "configured": "\(settings.partitions)"]
-                    )
-                case .alreadyExists:
-                    break
-                }
-                return true
-            } catch let error as KafkaError where error.isRetriable {
-                let wait = backoff.next()
-                logger.warning("Could not make sure the topic exists; retrying in \(wait)", metadata: ["error": "\(error)"])
-                try await pauseUnlessShuttingDown(wait)
-            }
+        let outcome = try await retrying(
+            "make sure the topic exists", policy: .startUp, logger: logger,
+            isRetriable: { ($0 as? KafkaError)?.isRetriable ?? false }
+        ) { [admin, settings] in
+            try await admin.ensureTopic(settings.topic, partitions: settings.partitions, replicationFactor: settings.replicationFactor, timeout: Self.startUpRequestTimeout)
         }
-        return false
+        switch outcome {
+        case nil:
+            return false
+        case .created:
+            logger.notice("Created the topic", metadata: ["kafka.topic": "\(settings.topic)", "kafka.partitions": "\(settings.partitions)"])
+        case .alreadyExists(let count) where count != settings.partitions:
+            logger.warning(
+                "The topic exists with another partition count; going on with it",
+                metadata: ["kafka.topic": "\(settings.topic)", "kafka.partitions": "\(count)", "configured": "\(settings.partitions)"]
+            )
+        case .alreadyExists:
+            break
+        }
+        return true
     }
 
     /// Where to resume, retrying while the cluster or the registry cannot be reached. Nil when a
-    /// graceful shutdown came first.
+    /// graceful shutdown came first. A checkpoint that cannot be read is not retried: it is an error.
     private func resumePoint() async throws -> ResumePoint? {
-        var backoff = Backoff(base: .seconds(1), cap: .seconds(30))
-        while !Task.isShuttingDownGracefully {
-            do {
-                let lastMessages = try await admin.lastMessages(topic: settings.topic, timeout: Self.startUpRequestTimeout)
-                return try await ResumePoint.resolve(
-                    topicSeq: ResumePoint.highestSeq(in: lastMessages, logger: logger),
-                    checkpoint: try await BlockingWork.run { [checkpoints] in try checkpoints.readProducer() },
-                    configured: settings.startSequence,
-                    registryHead: { try await feed.root().updateSeq }
-                )
-            } catch let error as CheckpointError {
-                throw error
-            } catch {
-                if Task.isCancelled { throw error }
-                let wait = backoff.next(retryAfter: (error as? RegistryError)?.retryAfter)
-                logger.warning("Could not work out where to resume; retrying in \(wait)", metadata: ["error": "\(error)"])
-                try await pauseUnlessShuttingDown(wait)
-            }
-        }
-        return nil
-    }
-
-    /// Sleeps for `duration`, waking early when the service group shuts down gracefully (the caller
-    /// then sees `Task.isShuttingDownGracefully`). Throws when the task is cancelled.
-    private func pauseUnlessShuttingDown(_ duration: Duration) async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                try await Task.sleep(for: duration)
-            }
-        } catch is CancellationError where Task.isShuttingDownGracefully && !Task.isCancelled {
-            return
+        try await retrying(
+            "work out where to resume", policy: .startUp, logger: logger,
+            isRetriable: { !($0 is CheckpointError) }
+        ) { [admin, settings, checkpoints, feed, logger] in
+            let lastMessages = try await admin.lastMessages(topic: settings.topic, timeout: Self.startUpRequestTimeout)
+            return try await ResumePoint.resolve(
+                topicSeq: ResumePoint.highestSeq(in: lastMessages, logger: logger),
+                checkpoint: try await BlockingWork.run { [checkpoints] in try checkpoints.readProducer() },
+                configured: settings.startSequence,
+                registryHead: { try await feed.root().updateSeq }
+            )
         }
     }
 

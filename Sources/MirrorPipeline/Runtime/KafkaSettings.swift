@@ -6,14 +6,7 @@ extension MirrorConfiguration.Kafka {
     public func clientConfiguration(bootstrapServers: String, clientID: String) -> KafkaClientConfiguration {
         var client = KafkaClientConfiguration(bootstrapServers: bootstrapServers)
         client.clientID = clientID
-        client.security.securityProtocol = securityProtocol
-        client.security.saslMechanism = saslMechanism
-        client.security.saslUsername = saslUsername
-        client.security.saslPassword = saslPassword
-        client.security.sslCALocation = sslCALocation
-        client.security.sslCertificateLocation = sslCertificateLocation
-        client.security.sslKeyLocation = sslKeyLocation
-        client.security.sslKeyPassword = sslKeyPassword
+        client.security = security
         return client
     }
 }

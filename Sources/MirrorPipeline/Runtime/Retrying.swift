@@ -12,7 +12,7 @@ struct RetryPolicy: Sendable {
     /// Writes to the record store and the dead-letter topic: start fast, settle at 30 s.
     static let writes = RetryPolicy(base: .milliseconds(200), cap: .seconds(30))
     /// Start-up steps (preparing the record store, the topic, the resume point).
-    static let startUp = RetryPolicy(base: .milliseconds(500), cap: .seconds(30))
+    static let startUp = RetryPolicy(base: .seconds(1), cap: .seconds(30))
 }
 
 /// An error that carries a server's `Retry-After`.
@@ -21,12 +21,10 @@ protocol RetryAfterCarrying: Error {
 }
 
 extension ProcessingFailure: RetryAfterCarrying {}
+extension RegistryError: RetryAfterCarrying {}
 
-/// Runs `operation` until it succeeds, waiting per `policy` after each failure. Every failure is
-/// logged ("Could not <what>; retrying in …") and counted by `count` with a bounded reason. A
-/// graceful shutdown cancels the attempt in flight (a client's own retries and timeouts included)
-/// and wakes the wait: then (or when the task is cancelled) the loop stops and returns nil, and the
-/// caller hands its work back. `isRetriable` may end the loop early by rethrowing.
+/// Runs `operation` until it succeeds, waiting per `policy` after each failure: see
+/// ``retrying(_:backoff:logger:metadata:count:isRetriable:cancelledByShutdown:_:)``.
 func retrying<T: Sendable>(
     _ what: String,
     policy: RetryPolicy,
@@ -37,16 +35,38 @@ func retrying<T: Sendable>(
     _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T? {
     var backoff = Backoff(base: policy.base, cap: policy.cap)
+    return try await retrying(what, backoff: &backoff, logger: logger, metadata: metadata, count: count, isRetriable: isRetriable, operation)
+}
+
+/// Runs `operation` until it succeeds, waiting after each failure as `backoff` says (reset on
+/// success, so a caller that keeps one backoff across operations backs off across them). Every
+/// failure is logged ("Could not <what>; retrying in …", with the attempt) and counted by `count`.
+/// A graceful shutdown wakes the wait and, when `cancelledByShutdown`, cancels the attempt in flight
+/// too (a client's own retries and timeouts included); then (or when the task is cancelled) the loop
+/// stops and returns nil, and the caller hands its work back. `isRetriable` false rethrows.
+func retrying<T: Sendable>(
+    _ what: String,
+    backoff: inout Backoff,
+    logger: Logger,
+    metadata: Logger.Metadata = [:],
+    count: (any Error) -> Void = { _ in },
+    isRetriable: (any Error) -> Bool = { _ in true },
+    cancelledByShutdown: Bool = true,
+    _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T? {
     while true {
         do {
-            return try await cancelWhenGracefulShutdown(operation)
+            let value = cancelledByShutdown ? try await cancelWhenGracefulShutdown(operation) : try await operation()
+            backoff.reset()
+            return value
         } catch {
-            if Task.isShuttingDownGracefully || Task.isCancelled { return nil }
+            if Task.isCancelled || (cancelledByShutdown && Task.isShuttingDownGracefully) { return nil }
             guard isRetriable(error) else { throw error }
             count(error)
             let wait = backoff.next(retryAfter: (error as? any RetryAfterCarrying)?.retryAfter)
             var logged = metadata
             logged["error"] = "\(error)"
+            logged["attempt"] = "\(backoff.attempts)"
             logger.warning("Could not \(what); retrying in \(wait)", metadata: logged)
             guard await pauseUnlessShuttingDown(wait) else { return nil }
         }
