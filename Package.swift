@@ -155,12 +155,22 @@ let package = Package(
         .target(
             name: "MirrorEmbedded",
             dependencies: [
-                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "NPMRegistry", "RegistrySimulator",
+                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "NPMRegistry",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `npm-mirror demo`: the simulator in-process, mirrored to the end (kept out of MirrorEmbedded so
+        // `npm-mirror run` does not carry the simulator's generator and faults in its library).
+        .target(
+            name: "EmbeddedDemo",
+            dependencies: [
+                "MirrorEmbedded", "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "RegistrySimulator",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -204,7 +214,7 @@ let package = Package(
         .executableTarget(
             name: "npm-mirror",
             dependencies: [
-                "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "MirrorPipeline",
+                "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "EmbeddedDemo", "MirrorPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -223,7 +233,11 @@ let package = Package(
         // metrics files, the environment of the pipeline's processes.
         .target(
             name: "MirrorHarness",
-            dependencies: ["MirrorConfig", "MirrorKafka", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "MirrorBlocking", "MirrorConfig", "MirrorKafka",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The benchmark: the real binaries against a generated registry, beside curl.
@@ -295,7 +309,7 @@ let package = Package(
         .testTarget(
             name: "MirrorEmbeddedTests",
             dependencies: [
-                "MirrorEmbedded", "MirrorConfig", "MirrorRecords", "RegistrySimulator", "MirrorPipeline",
+                "MirrorEmbedded", "EmbeddedDemo", "MirrorConfig", "MirrorRecords", "RegistrySimulator", "MirrorPipeline",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

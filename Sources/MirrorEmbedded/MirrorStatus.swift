@@ -16,10 +16,9 @@ public enum MirrorStatus {
         var lines: [String] = []
         let checkpoints = CheckpointDirectory(path: configuration.storage.updateSeqDirectory)
         let produced = (try? checkpoints.readProducer())?.updateSeq
-        let consumerCheckpoint = (try? Data(contentsOf: checkpoints.file("consumer.json")))
-            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-        let processed = (consumerCheckpoint?["seq"] as? NSNumber)?.int64Value
-        let parked = (consumerCheckpoint?["parked"] as? NSNumber)?.intValue
+        let consumerCheckpoint = (try? Data(contentsOf: checkpoints.file("consumer.json"))).flatMap { try? JSONValue(parsing: $0) }
+        let processed = consumerCheckpoint?["seq"]?.intValue.map(Int64.init)
+        let parked = consumerCheckpoint?["parked"]?.intValue
 
         // Registry.
         let http = RegistryHTTP(client: .shared, timeout: .seconds(10), metrics: NOOPMetricsHandler.instance)
@@ -45,7 +44,7 @@ public enum MirrorStatus {
         }
 
         // Store and records.
-        let (tarballs, bytes) = MirrorDemo.tarballFiles(under: configuration.storage.remotePackageDirectory)
+        let (tarballs, bytes) = tarballFiles(under: configuration.storage.remotePackageDirectory)
         lines.append("package store   \(configuration.storage.remotePackageDirectory): \(tarballs) tarballs, \(ByteCountFormatter.string(fromByteCount: bytes, countStyle: .file))")
         do {
             let (records, location) = try EmbeddedMirror.recordStore(configuration, logger: logger)
@@ -86,5 +85,19 @@ public enum MirrorStatus {
             lines.append("kafka           \(brokers): unavailable (\(error))")
         }
         return lines
+    }
+
+    /// The number and total size of `.tgz` files under `root`.
+    public static func tarballFiles(under root: String) -> (count: Int, bytes: Int64) {
+        var count = 0
+        var bytes: Int64 = 0
+        let enumerator = FileManager.default.enumerator(atPath: root)
+        while let path = enumerator?.nextObject() as? String {
+            guard path.hasSuffix(".tgz") else { continue }
+            count += 1
+            let attributes = try? FileManager.default.attributesOfItem(atPath: root + "/" + path)
+            bytes += (attributes?[.size] as? NSNumber)?.int64Value ?? 0
+        }
+        return (count, bytes)
     }
 }

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Dispatch
 import Foundation
+import MirrorBlocking
 import Synchronization
 
 /// How a child process ended, how long it ran and, when measured, what it used.
@@ -112,12 +113,10 @@ public final class ChildProcess: Sendable {
     /// Waits for the program to end, on a thread of its own (never a cooperative one).
     public func wait() async throws -> ChildResult {
         let pid = self.pid
-        let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-            DispatchQueue.global().async {
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-                continuation.resume(returning: status)
-            }
+        let status = await BlockingWork.run {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            return status
         }
         reaped.withLock { $0 = true }
         let wall = (ContinuousClock.now - start).seconds

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Logging
 
@@ -43,4 +44,18 @@ public enum HarnessRun {
         try "{}".write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
+}
+
+/// The options every harness command (`npm-mirror-bench`, `npm-mirror-chaos`) takes.
+public struct HarnessOptions: ParsableArguments {
+    @Option(help: "Folder of the changes-producer and changes-consumer binaries (default: this program's folder).")
+    public var binaries: String?
+
+    @Option(help: "Scratch folder of the run, emptied first (default: ./bench-work or ./chaos-work).")
+    public var workDirectory: String?
+
+    @Flag(help: "Keep the scratch folder (stores, logs, metrics files) after the run.")
+    public var keepWork = false
+
+    public init() {}
 }

@@ -89,7 +89,7 @@ extension JSONScanner {
 
     /// A seq: a non-negative integer, or a string whose integer prefix is the seq (older feeds'
     /// `"123-g1AAA…"`); nil for anything else.
-    fileprivate mutating func readSeq() throws(JSONScanner.Failure) -> Int64? {
+    mutating func readSeq() throws(JSONScanner.Failure) -> Int64? {
         switch peek() {
         case UInt8(ascii: "\""):
             return ChangesPage.Seq.value(ofText: try readString())

@@ -1,5 +1,4 @@
-import Foundation
-import NIOFoundationCompat
+import MirrorJSON
 import NIOCore
 
 /// Reads the replicate service: its root (`update_seq`) and the `_changes` feed, by polling.
@@ -23,14 +22,31 @@ public struct ReplicateClient: Sendable {
     public func root() async throws(RegistryError) -> ReplicateRoot {
         let url = baseURL + "/"
         let body = try await http.get(url, target: .replicateRoot, maxBytes: 1 << 20)
-        struct Root: Decodable {
-            var update_seq: ChangesPage.Seq?
-            var doc_count: ChangesPage.Seq?
+        // One pass, stepping over the rest of the document: a seq as the feed's (a number, or a
+        // string with a numeric prefix).
+        let root = body.withUnsafeReadableBytes { bytes -> (updateSeq: Int64?, docCount: Int64?)? in
+            var scanner = JSONScanner(bytes)
+            var updateSeq: Int64?
+            var docCount: Int64?
+            do {
+                try scanner.readDocument { scanner throws(JSONScanner.Failure) in
+                    try scanner.readObject { scanner, key throws(JSONScanner.Failure) in
+                        switch key {
+                        case "update_seq": updateSeq = try scanner.readSeq()
+                        case "doc_count": docCount = try scanner.readSeq()
+                        default: try scanner.skipValue()
+                        }
+                    }
+                }
+            } catch {
+                return nil
+            }
+            return (updateSeq, docCount)
         }
-        guard let root = try? JSONDecoder().decode(Root.self, from: Data(buffer: body)), let updateSeq = root.update_seq?.value else {
+        guard let root, let updateSeq = root.updateSeq else {
             throw RegistryError(code: .malformedJSON, request: "GET \(url)", message: "no integer update_seq in the root document", status: 200)
         }
-        return ReplicateRoot(updateSeq: updateSeq, docCount: root.doc_count?.value)
+        return ReplicateRoot(updateSeq: updateSeq, docCount: root.docCount)
     }
 
     /// `GET {replicate}/registry/_changes?since=N&limit=L`.

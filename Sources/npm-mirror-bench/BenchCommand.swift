@@ -24,12 +24,6 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where to write the figures as JSON.")
     var json: String = "bench-results.json"
 
-    @Option(help: "Folder of the changes-producer and changes-consumer binaries (default: this program's folder).")
-    var binaries: String?
-
-    @Option(help: "Scratch folder of the run (emptied first).")
-    var workDirectory: String = "./bench-work"
-
     @Option(help: "Packages processed at once by the consumer, and curl's --parallel-max.")
     var concurrency: Int = 8
 
@@ -45,8 +39,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Profile the producer and consumer runs with `perf record` (cpu-clock, call graphs) into this folder; peak RSS is then perf's, not the program's.")
     var profile: String?
 
-    @Flag(help: "Keep the scratch folder (stores, logs, metrics files) after the run.")
-    var keepWork = false
+    @OptionGroup var harness: HarnessOptions
 
     func run() async throws {
         let logger = HarnessRun.bootstrapLogging(label: "bench", others: .error)
@@ -57,13 +50,13 @@ struct BenchCommand: AsyncParsableCommand {
             return workload
         }
         guard databaseLatencyMs >= 0 else { throw ValidationError("--database-latency-ms must be 0 or more, got \(databaseLatencyMs)") }
-        let binaries = try HarnessRun.pipelineBinaries(binaries, buildScript: "scripts/bench.sh")
+        let binaries = try HarnessRun.pipelineBinaries(harness.binaries, buildScript: "scripts/bench.sh")
         for (tool, why) in [("/usr/bin/curl", "the raw-download limit is measured with it"), (ChildProcess.timeExecutable, "peak memory is read through it")]
         where !FileManager.default.isExecutableFile(atPath: tool) {
             throw ValidationError("\(tool) is missing: \(why) (scripts/install-deps.sh installs it)")
         }
 
-        let work = try HarnessRun.freshDirectory(workDirectory)
+        let work = try HarnessRun.freshDirectory(harness.workDirectory ?? "./bench-work")
         let configFile = try HarnessRun.emptyConfigFile(in: work)
 
         let kafka = try EmbeddedKafkaCluster(brokerCount: 1, logger: Logger(label: "bench.kafka"))
@@ -100,7 +93,7 @@ struct BenchCommand: AsyncParsableCommand {
         try encoder.encode(report).write(to: URL(fileURLWithPath: json))
         print(report.table)
         print("Figures written to \(json)")
-        if !keepWork { try? FileManager.default.removeItem(atPath: work) }
+        if !harness.keepWork { try? FileManager.default.removeItem(atPath: work) }
     }
 }
 

@@ -31,14 +31,7 @@ struct ChaosCommand: AsyncParsableCommand {
     @Option(help: "Seed of the registry and of the kill times.")
     var seed: UInt64 = 7
 
-    @Option(help: "Folder of the changes-producer and changes-consumer binaries (default: this program's folder).")
-    var binaries: String?
-
-    @Option(help: "Scratch folder of the run (emptied first).")
-    var workDirectory: String = "./chaos-work"
-
-    @Flag(help: "Keep the scratch folder (logs, stores) after the run.")
-    var keepWork = false
+    @OptionGroup var harness: HarnessOptions
 
     func run() async throws {
         let logger = HarnessRun.bootstrapLogging(label: "chaos", others: .critical)
@@ -46,8 +39,8 @@ struct ChaosCommand: AsyncParsableCommand {
         if let unknown = selected.first(where: { !Suite.names.contains($0) }) {
             throw ValidationError("unknown scenario '\(unknown)'; known: \(Suite.names.joined(separator: ", "))")
         }
-        let binaries = try HarnessRun.pipelineBinaries(binaries, buildScript: "scripts/reliability.sh")
-        let work = try HarnessRun.freshDirectory(workDirectory)
+        let binaries = try HarnessRun.pipelineBinaries(harness.binaries, buildScript: "scripts/reliability.sh")
+        let work = try HarnessRun.freshDirectory(harness.workDirectory ?? "./chaos-work")
 
         let kafka = try EmbeddedKafkaCluster(brokerCount: 1, logger: Logger(label: "chaos.kafka"))
         let couch = try await CouchDBDouble.start()
@@ -58,7 +51,7 @@ struct ChaosCommand: AsyncParsableCommand {
         }
         await couch.stop()
         print(tally.summary)
-        if !keepWork { try? FileManager.default.removeItem(atPath: work) }
+        if !harness.keepWork { try? FileManager.default.removeItem(atPath: work) }
         if tally.failed { throw ExitCode(1) }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmbeddedDemo
 import Foundation
 import MirrorConfig
 import MirrorEmbedded

@@ -1,3 +1,4 @@
+import EmbeddedDemo
 import Foundation
 import Logging
 import MirrorConfig
@@ -35,7 +36,7 @@ struct EmbeddedMirrorTests {
         #expect(summary.packages == stored.filter { $0.body["type"] == "package" }.count)
         #expect(summary.changes == stored.filter { $0.body["type"] == "change" }.count)
         #expect(summary.changes >= 40)
-        let onDisk = MirrorDemo.tarballFiles(under: directory + "/packages")
+        let onDisk = MirrorStatus.tarballFiles(under: directory + "/packages")
         #expect(summary.tarballs == onDisk.count && summary.tarballs > 40)
         #expect(summary.tarballBytes == onDisk.bytes)
         // Every tarball a package record lists is on disk.
@@ -94,7 +95,7 @@ struct EmbeddedMirrorTests {
         #expect(!process.isRunning, "still running 30 s after SIGTERM")
         #expect(process.terminationStatus == 0)
         #expect(FileManager.default.fileExists(atPath: work + "/update_seq/update_seq.json"))
-        #expect(MirrorDemo.tarballFiles(under: work + "/packages").count > 0)
+        #expect(MirrorStatus.tarballFiles(under: work + "/packages").count > 0)
 
         let status = await MirrorStatus.report(
             configuration: try MirrorConfiguration.load(sources: ConfigurationSources(environment: [

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MirrorBlocking
 import MirrorKafka
+import MirrorRecords
 import MirrorStore
 
 /// The only place that commits offsets and writes `consumer.json`.
@@ -91,9 +92,9 @@ struct OffsetCommitter: Sendable {
 
     /// `consumer.json`: the highest seq processed with everything before it, its message, and how
     /// many changes were parked when it was written.
-    private static func contents(of checkpoint: Checkpoint) throws -> Data {
-        var object: [String: Any] = ["seq": checkpoint.seq, "parked": checkpoint.parked]
-        object["last_message"] = try? JSONSerialization.jsonObject(with: Data(checkpoint.lastMessage))
-        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    private static func contents(of checkpoint: Checkpoint) -> Data {
+        var object: [String: JSONValue] = ["seq": .number(Double(checkpoint.seq)), "parked": .number(Double(checkpoint.parked))]
+        object["last_message"] = try? JSONValue(parsing: checkpoint.lastMessage)
+        return Data(JSONValue.object(object).serializedBytes)
     }
 }

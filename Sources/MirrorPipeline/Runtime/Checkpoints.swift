@@ -1,4 +1,5 @@
 import Foundation
+import MirrorRecords
 import MirrorBlocking
 import MirrorStore
 
@@ -25,7 +26,7 @@ public struct CheckpointDirectory: Sendable {
     }
 
     /// The producer's checkpoint.
-    public struct ProducerCheckpoint: Sendable, Hashable, Codable {
+    public struct ProducerCheckpoint: Sendable, Hashable {
         public var updateSeq: Int64
         /// True once the producer followed the feed back to a lower head: this seq then wins over
         /// the (older, higher) seqs in the topic when resuming.
@@ -36,17 +37,25 @@ public struct CheckpointDirectory: Sendable {
             self.feedReset = feedReset
         }
 
-        enum CodingKeys: String, CodingKey {
-            case updateSeq = "update_seq"
-            case feedReset = "feed_reset"
+        /// `{"feed_reset":…,"update_seq":N}`.
+        var json: JSONValue {
+            var object: [String: JSONValue] = ["update_seq": .number(Double(updateSeq))]
+            if let feedReset { object["feed_reset"] = .bool(feedReset) }
+            return .object(object)
+        }
+
+        init(json: JSONValue) throws(CheckpointError.Reason) {
+            guard let seq = json["update_seq"]?.numberValue, seq == seq.rounded(), let updateSeq = Int64(exactly: seq) else {
+                throw .init(message: "no integer \"update_seq\"")
+            }
+            self.updateSeq = updateSeq
+            self.feedReset = json["feed_reset"]?.boolValue
         }
     }
 
     /// Records an acknowledged page: `update_seq.json`, then `last_message.json`.
     public func writeProducer(_ checkpoint: ProducerCheckpoint, lastMessage: [UInt8]?) async throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        var files = [(name: "update_seq.json", contents: try encoder.encode(checkpoint))]
+        var files = [(name: "update_seq.json", contents: Data(checkpoint.json.serializedBytes))]
         if let lastMessage {
             files.append((name: "last_message.json", contents: Data(lastMessage)))
         }
@@ -75,7 +84,7 @@ public struct CheckpointDirectory: Sendable {
         let url = file("update_seq.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         do {
-            return try JSONDecoder().decode(ProducerCheckpoint.self, from: Data(contentsOf: url))
+            return try ProducerCheckpoint(json: JSONValue(parsing: Data(contentsOf: url)))
         } catch {
             throw CheckpointError(path: url.path, message: "not a producer checkpoint ({\"update_seq\": N}): \(error)")
         }
@@ -90,4 +99,10 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let message: String
     public var description: String { "checkpoint \(path): \(message)" }
+
+    /// What is wrong with a checkpoint's content, before the path is known.
+    struct Reason: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MirrorEmbedded
 import MirrorConfig
 import MirrorKafka
 import MirrorPipeline
@@ -102,7 +103,7 @@ public enum MirrorDemo {
         let records = try await mirror.records.readAll(limit: Int.max / 2)
         let packages = records.filter { $0.body["type"]?.stringValue == "package" }
         let changes = records.filter { $0.body["type"]?.stringValue == "change" }
-        let (tarballs, bytes) = tarballFiles(under: mirror.configuration.storage.remotePackageDirectory)
+        let (tarballs, bytes) = MirrorStatus.tarballFiles(under: mirror.configuration.storage.remotePackageDirectory)
         return Summary(
             changes: changes.count,
             packages: packages.count,
@@ -116,20 +117,6 @@ public enum MirrorDemo {
             recordsLocation: mirror.recordsLocation,
             updateSeqDirectory: mirror.configuration.storage.updateSeqDirectory
         )
-    }
-
-    /// The number and total size of `.tgz` files under `root`.
-    public static func tarballFiles(under root: String) -> (count: Int, bytes: Int64) {
-        var count = 0
-        var bytes: Int64 = 0
-        let enumerator = FileManager.default.enumerator(atPath: root)
-        while let path = enumerator?.nextObject() as? String {
-            guard path.hasSuffix(".tgz") else { continue }
-            count += 1
-            let attributes = try? FileManager.default.attributesOfItem(atPath: root + "/" + path)
-            bytes += (attributes?[.size] as? NSNumber)?.int64Value ?? 0
-        }
-        return (count, bytes)
     }
 }
 
