@@ -283,3 +283,30 @@ struct PackumentWaitTests {
         }
     }
 }
+
+@Suite("Lane queue and cancellation")
+struct LaneQueueCancellationTests {
+    @Test("a lane waiting for work ends when its task is cancelled (its waits return at once, so it must not wait again)")
+    func cancelledWhileWaiting() async throws {
+        let queue = LaneQueue(maxParked: 8)
+        let worker = Task { await queue.next() }
+        try await Task.sleep(for: .milliseconds(100))
+        worker.cancel()
+        let ended = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                if case .done = await worker.value { return true }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(20))
+                return false
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first
+        }
+        #expect(ended, "the cancelled lane kept waiting (spinning) instead of ending")
+        // Unblock a still-spinning worker so the test process can end.
+        queue.abandon()
+    }
+}

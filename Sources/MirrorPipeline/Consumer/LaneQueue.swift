@@ -165,9 +165,10 @@ final class LaneQueue: Sendable {
     }
 
     /// The next change to run: the first ready package's first change, waiting for one when none is
-    /// ready (a new message, or the end of a parked change's backoff).
+    /// ready (a new message, or the end of a parked change's backoff). A cancelled task gets
+    /// ``Work/done``: its waits end at once, so it must not wait again.
     func next() async -> Work {
-        while true {
+        while !Task.isCancelled {
             let (work, wakeAt) = state.withLock { state -> (Work?, ContinuousClock.Instant?) in
                 if state.abandoned { return (.done, nil) }
                 let now = ContinuousClock.now
@@ -196,6 +197,7 @@ final class LaneQueue: Sendable {
             if let work { return work }
             await wakeup.wait(until: wakeAt)
         }
+        return .done
     }
 }
 
