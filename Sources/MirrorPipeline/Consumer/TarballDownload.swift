@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import MirrorBlocking
 import MirrorStore
+import NIOCore
 import NIOHTTP1
 import NPMRegistry
 
@@ -55,6 +56,9 @@ struct TarballDownload: Sendable {
         return .refused(lastFailure?.reason.description ?? "verification_failed")
     }
 
+    /// Bytes gathered before one write to the scratch file.
+    static let writeBatch = 256 << 10
+
     /// A version not stored for a reason that is not an error of the mirror.
     private struct VersionSkip: Error {
         let reason: String
@@ -78,14 +82,28 @@ struct TarballDownload: Sendable {
         var digest = try DigestVerifier(integrity: version.integrity, shasum: version.shasum)
         // A writer dropped before `finish()` deletes its scratch file: every early exit below cleans up.
         var writer = try store.makeScratchWriter()
+        // The body's pieces are written off the cooperative pool in batches of at least
+        // `Self.writeBatch` bytes: one hop to a blocking-work thread per batch, not per piece.
+        var pending = ByteBuffer()
+        var received: Int64 = 0
         do {
             for try await buffer in response.body {
                 digest.update(buffer)
-                try writer.write(buffer)
-                if writer.byteCount > maxTarballSize {
+                received += Int64(buffer.readableBytes)
+                if received > maxTarballSize {
                     throw VersionSkip(reason: "too_large")
                 }
+                if pending.readableBytes == 0, buffer.readableBytes >= Self.writeBatch {
+                    try await writer.write(offPool: buffer)
+                    continue
+                }
+                pending.writeImmutableBuffer(buffer)
+                if pending.readableBytes >= Self.writeBatch {
+                    try await writer.write(offPool: pending)
+                    pending.clear()
+                }
             }
+            if pending.readableBytes > 0 { try await writer.write(offPool: pending) }
         } catch let error as VersionSkip {
             throw error
         } catch let error as StoreError {

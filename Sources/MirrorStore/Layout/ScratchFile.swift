@@ -1,3 +1,4 @@
+import MirrorBlocking
 import NIOCore
 
 #if canImport(Glibc)
@@ -19,7 +20,8 @@ public struct ScratchFile: Hashable, Sendable {
 /// ``finish()`` (fsync + close) or ``discard()``. Dropped unfinished, it closes and removes its file,
 /// so an error while downloading leaves nothing behind.
 ///
-/// Writes are blocking `write(2)` calls: use it off the cooperative thread pool.
+/// The synchronous `write` methods are blocking `write(2)` calls, for callers already off the
+/// cooperative thread pool; ``write(offPool:)`` runs the call on ``BlockingWork``'s threads.
 public struct ScratchWriter: ~Copyable {
     public let file: ScratchFile
     private var fd: Int32
@@ -51,6 +53,16 @@ public struct ScratchWriter: ~Copyable {
 
     public mutating func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Writes `buffer` on a thread for blocking work, off the cooperative pool. Callers batch small
+    /// pieces first: each call is one hop to that thread.
+    public mutating func write(offPool buffer: ByteBuffer) async throws {
+        let (fd, operations, path) = (self.fd, self.operations, file.path)
+        try await BlockingWork.run {
+            try buffer.withUnsafeReadableBytes { try operations.write($0, to: fd, path: path) }
+        }
+        byteCount += Int64(buffer.readableBytes)
     }
 
     /// fsyncs and closes the file. On failure the file is removed.
