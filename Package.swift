@@ -143,11 +143,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `npm-mirror serve`: the store as a read-only npm registry (derived documents, HTTP, search).
+        .target(
+            name: "MirrorServe",
+            dependencies: [
+                "MirrorStore", "MirrorRecords", "MirrorJSON", "MirrorConfig",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The all-in-one mirror: `npm-mirror run` (embedded broker and database), `demo`, `status`.
         .target(
             name: "MirrorEmbedded",
             dependencies: [
-                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "NPMRegistry", "RegistrySimulator",
+                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "NPMRegistry", "RegistrySimulator", "MirrorServe",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -195,7 +213,7 @@ let package = Package(
         .executableTarget(
             name: "npm-mirror",
             dependencies: [
-                "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "MirrorPipeline",
+                "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "MirrorPipeline", "MirrorServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -289,6 +307,20 @@ let package = Package(
                 "MirrorEmbedded", "MirrorConfig", "MirrorRecords", "RegistrySimulator", "MirrorPipeline",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MirrorServeTests",
+            dependencies: [
+                "MirrorServe", "MirrorStore", "MirrorRecords", "MirrorConfig", "MirrorEmbedded", "RegistrySimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,134 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import MirrorRecords
+import MirrorStore
+import NIOCore
+import _NIOFileSystem
+
+/// An answer before it becomes a Hummingbird `Response`: status, headers, and a body either in
+/// memory or streamed from a file.
+struct RegistryAnswer: Sendable {
+    enum Body: Sendable {
+        case bytes([UInt8])
+        /// A file of known size, streamed in 64 KiB chunks.
+        case file(path: String, size: Int)
+        case empty
+    }
+
+    var status: HTTPResponse.Status
+    var headers: HTTPFields = [:]
+    var body: Body = .empty
+
+    static func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Self {
+        var answer = RegistryAnswer(status: status, body: .bytes(value.serializedBytes))
+        answer.headers[.contentType] = "application/json"
+        return answer
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ code: String, reason: String? = nil) -> Self {
+        var object: [String: JSONValue] = ["error": .string(code)]
+        if let reason { object["reason"] = .string(reason) }
+        return .json(status, .object(object))
+    }
+
+    static func rejection(_ rejection: RouteRejection) -> Self {
+        .error(rejection.status, rejection.code, reason: rejection.reason)
+    }
+
+    var bodyLength: Int {
+        switch body {
+        case .bytes(let bytes): bytes.count
+        case .file(_, let size): size
+        case .empty: 0
+        }
+    }
+}
+
+/// Answers the registry's requests (see `RegistryServer` for the endpoints).
+struct RegistryResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    let server: RegistryServerCore
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let start = ContinuousClock.now
+        let target = request.head.path ?? "/"
+        let (path, query) = Self.split(target)
+        let isHead = request.method == .head
+        var routeLabel = "rejected"
+        var answer: RegistryAnswer
+        do {
+            let route = try RegistryPaths.parse(path: path)
+            routeLabel = route.label
+            answer = await server.answer(route, request: request, query: query)
+        } catch let rejection {
+            if rejection == .notFound { routeLabel = "not_found" }
+            answer = .rejection(rejection)
+            if request.method != .get && request.method != .head && rejection == .notFound {
+                answer = Self.readOnly(request.method)
+            }
+        }
+        server.metrics.request(route: routeLabel, status: Int(answer.status.code), bytes: isHead ? 0 : answer.bodyLength, since: start)
+        return Self.response(answer, head: isHead)
+    }
+
+    static func readOnly(_ method: HTTPRequest.Method, allow: String = "GET, HEAD") -> RegistryAnswer {
+        var answer = RegistryAnswer.error(.methodNotAllowed, "method_not_allowed", reason: "this npm mirror is read-only: \(method.rawValue) is not supported here (allowed: \(allow))")
+        answer.headers[.allow] = allow
+        return answer
+    }
+
+    static func split(_ target: String) -> (path: String, query: [(name: String, value: String)]) {
+        guard let mark = target.firstIndex(of: "?") else { return (target, []) }
+        let path = String(target[..<mark])
+        var items: [(name: String, value: String)] = []
+        for pair in target[target.index(after: mark)...].split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decoded(_ text: Substring) -> String {
+                let spaced = text.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            items.append((decoded(parts[0]), parts.count > 1 ? decoded(parts[1]) : ""))
+        }
+        return (path, items)
+    }
+
+    static func response(_ answer: RegistryAnswer, head: Bool) -> Response {
+        var headers = answer.headers
+        switch answer.body {
+        case .empty:
+            return Response(status: answer.status, headers: headers, body: ResponseBody())
+        case .bytes(let bytes):
+            if head {
+                headers[.contentLength] = String(bytes.count)
+                return Response(status: answer.status, headers: headers, body: ResponseBody())
+            }
+            return Response(status: answer.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        case .file(let path, let size):
+            headers[.contentLength] = String(size)
+            if head || size == 0 { return Response(status: answer.status, headers: headers, body: ResponseBody()) }
+            return Response(status: answer.status, headers: headers, body: fileBody(path: path, size: size))
+        }
+    }
+
+    /// Streams a file: memory per response is one chunk, whatever the file's size. Files under the
+    /// store are never rewritten in place (derived files are content-keyed, tarballs are the
+    /// registry's bytes), so the size found before is the size read; a file removed meanwhile ends
+    /// the response early (the client sees a short body, never wrong bytes).
+    static func fileBody(path: String, size: Int) -> ResponseBody {
+        ResponseBody(contentLength: size) { writer in
+            try await FileSystem.shared.withFileHandle(forReadingAt: .init(path)) { handle in
+                for try await chunk in handle.readChunks(in: 0..<Int64(size), chunkLength: .kibibytes(64)) {
+                    try await writer.write(chunk)
+                }
+            }
+            try await writer.finish(nil)
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let vary = HTTPField.Name("Vary")!
+    static let xForwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+}
