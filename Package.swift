@@ -149,6 +149,7 @@ let package = Package(
             dependencies: [
                 "MirrorStore", "MirrorRecords", "MirrorJSON", "MirrorConfig",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),

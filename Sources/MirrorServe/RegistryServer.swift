@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import MirrorRecords
 import MirrorStore
@@ -27,11 +28,13 @@ public final class RegistryServer: Service, Sendable {
     private let portStream: AsyncStream<Int>
     private let portContinuation: AsyncStream<Int>.Continuation
 
-    /// - Throws: ``StoreError`` `invalidConfiguration` when the store folder does not exist.
+    /// - Throws: ``ServeError`` when the store folder does not exist, ``StoreError`` when the store cannot be opened.
     public init(configuration: ServeConfiguration, records: (any RecordStore)?, metricsFactory: any MetricsFactory, logger: Logger) throws {
+        var configuration = configuration
+        while configuration.publicURL?.hasSuffix("/") == true { configuration.publicURL?.removeLast() }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: configuration.storeDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw StoreError(code: .invalidConfiguration, message: "REMOTE_PACKAGE_DIR \(configuration.storeDirectory) is not a folder: there is no store to serve")
+            throw ServeError.invalidConfiguration("REMOTE_PACKAGE_DIR \(configuration.storeDirectory) is not a folder: there is no store to serve")
         }
         let store = try PackageStore(root: configuration.storeDirectory, scratch: configuration.scratchDirectory, shardLength: configuration.shardLength)
         core = RegistryServerCore(configuration: configuration, store: store, records: records, metrics: ServeMetrics(factory: metricsFactory), logger: logger)

@@ -110,16 +110,22 @@ final class RegistryServerCore: Sendable {
 
     private static let notFound = RegistryAnswer.error(.notFound, "not_found")
 
-    private func servedEntry(_ name: String, base: String) async throws -> Result<ServedDocuments.Entry, RegistryAnswer> {
-        guard let entry = try await documents.entry(name: name, tarballBase: base) else { return .failure(Self.notFound) }
+    /// A package's derived documents, or the answer when there are none to serve.
+    private enum Lookup {
+        case found(ServedDocuments.Entry)
+        case answer(RegistryAnswer)
+    }
+
+    private func servedEntry(_ name: String, base: String) async throws -> Lookup {
+        guard let entry = try await documents.entry(name: name, tarballBase: base) else { return .answer(Self.notFound) }
         if let gone = entry.gonePath {
             let body = (try? await StoreIO.run { try ServedDocuments.readWholeFile(gone, maxBytes: 1 << 20) }) ?? []
             var answer = RegistryAnswer(status: .notFound, body: .bytes(body))
             answer.headers[.contentType] = "application/json"
-            return .failure(answer)
+            return .answer(answer)
         }
-        if await deletions.isDeleted(name) { return .failure(Self.notFound) }
-        return .success(entry)
+        if await deletions.isDeleted(name) { return .answer(Self.notFound) }
+        return .found(entry)
     }
 
     private func packument(_ name: String, request: Request, base: String) async throws -> RegistryAnswer {
@@ -128,8 +134,8 @@ final class RegistryServerCore: Sendable {
         for _ in 0..<2 {
             let entry: ServedDocuments.Entry
             switch try await servedEntry(name, base: base) {
-            case .success(let found): entry = found
-            case .failure(let answer): return answer
+            case .found(let found): entry = found
+            case .answer(let answer): return answer
             }
             let path = entry.path(form, gzip: gzip)
             // Removed by another process's rotation between the lookup and now: look again.
@@ -147,8 +153,8 @@ final class RegistryServerCore: Sendable {
     private func version(_ name: String, _ versionOrTag: String, request: Request, base: String) async throws -> RegistryAnswer {
         let entry: ServedDocuments.Entry
         switch try await servedEntry(name, base: base) {
-        case .success(let found): entry = found
-        case .failure(let answer): return answer
+        case .found(let found): entry = found
+        case .answer(let answer): return answer
         }
         let index = try await documents.index(of: entry)
         guard let version = index.version(for: versionOrTag), let range = index.versionRanges[version] else {

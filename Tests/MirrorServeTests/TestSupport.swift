@@ -125,21 +125,22 @@ enum RawHTTP {
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
         let request = Array(head.utf8) + body
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try exchange(port: port, request: request, isHead: method == "HEAD") })
-            }
+        return try await onOwnThread { try exchange(port: port, request: request, isHead: method == "HEAD") }
+    }
+
+    /// Runs a blocking exchange on a thread of its own: neither a cooperative thread nor one of
+    /// Dispatch's shared workers (which the server's file I/O runs on) waits for the socket.
+    private static func onOwnThread(_ work: @escaping @Sendable () throws -> RawResponse) async throws -> RawResponse {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try work() }) }
+            thread.start()
         }
     }
 
     /// A request whose target holds raw bytes (a NUL, for instance).
     static func request(port: Int, rawTarget: [UInt8]) async throws -> RawResponse {
         let request = Array("GET ".utf8) + rawTarget + Array(" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try exchange(port: port, request: request, isHead: false) })
-            }
-        }
+        return try await onOwnThread { try exchange(port: port, request: request, isHead: false) }
     }
 
     struct Failure: Error, CustomStringConvertible { var description: String }

@@ -97,7 +97,7 @@ final class ServedDocuments: Sendable {
             }
             do {
                 try await flight.value
-            } catch let error as StoreError where error.code == .notFound && attempt == 0 {
+            } catch let error as ServeError where error.isPackumentGone && attempt == 0 {
                 // The revision was replaced while it was read: look again.
                 continue
             }
@@ -128,15 +128,15 @@ final class ServedDocuments: Sendable {
         if fileStatus(entry.indexPath) != nil || fileStatus(entry.directory + "/" + entry.key + ".gone.json") != nil { return }
         let start = ContinuousClock.now
         guard let packument = try store.readPackument(name: entry.name, revision: revision, maxBytes: maximumPackumentBytes) else {
-            throw StoreError(code: .notFound, message: "the packument of \(entry.name.prefix(100)) is gone")
+            throw ServeError.packumentGone("the packument revision of \(entry.name.prefix(100)) was replaced while it was read")
         }
         let derivation = PackumentDerivation(heldVersions: held, tarballBase: tarballBase)
         let outcome: PackumentDerivation.Outcome
         do {
-            outcome = try packument.withUnsafeBytes { bytes throws(PackumentDerivation.Failure) in try derivation.derive(packument: bytes, name: entry.name) }
+            outcome = try packument.withUnsafeBytes { bytes in try derivation.derive(packument: bytes, name: entry.name) }
         } catch {
             metrics.derivation(result: "failed", since: start)
-            throw StoreError(code: .corruptStoredFile, message: error.description)
+            throw ServeError.corruptPackument("\(error)")
         }
         switch outcome {
         case .unpublished(let body):
@@ -178,7 +178,7 @@ final class ServedDocuments: Sendable {
             try Self.readWholeFile(entry.indexPath, maxBytes: 64 << 20)
         }
         guard let index = DocumentIndex(json: try JSONValue(parsing: bytes)) else {
-            throw StoreError(code: .corruptStoredFile, message: "\(entry.indexPath) is not a served index")
+            throw ServeError.unreadableFile("\(entry.indexPath) is not a served index")
         }
         return index
     }
@@ -187,14 +187,14 @@ final class ServedDocuments: Sendable {
     func read(_ path: String, range: Range<Int>) async throws -> [UInt8] {
         try await StoreIO.run {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw StoreError(code: .notFound, message: "cannot open \(path)") }
+            guard fd >= 0 else { throw ServeError.unreadableFile("cannot open \(path)") }
             defer { close(fd) }
             var bytes = [UInt8](repeating: 0, count: range.count)
             var done = 0
             while done < range.count {
                 let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, range.count - done, off_t(range.lowerBound + done)) }
                 if count < 0, errno == EINTR { continue }
-                guard count > 0 else { throw StoreError(code: .corruptStoredFile, message: "\(path) is shorter than its index says") }
+                guard count > 0 else { throw ServeError.unreadableFile("\(path) is shorter than its index says") }
                 done += count
             }
             return bytes
@@ -203,20 +203,20 @@ final class ServedDocuments: Sendable {
 
     static func readWholeFile(_ path: String, maxBytes: Int) throws -> [UInt8] {
         guard let status = fileStatus(path), status.size <= maxBytes else {
-            throw StoreError(code: .notFound, message: "cannot read \(path)")
+            throw ServeError.unreadableFile("cannot read \(path) (missing, or over \(maxBytes) bytes)")
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw StoreError(code: .notFound, message: "cannot open \(path)") }
+        guard fd >= 0 else { throw ServeError.unreadableFile("cannot open \(path)") }
         defer { close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(bytes.count)) }
             if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { throw StoreError(code: .ioError, message: "cannot read \(path)") }
+            guard count >= 0 else { throw ServeError.unreadableFile("cannot read \(path): errno \(errno)") }
             if count == 0 { return bytes }
             bytes.append(contentsOf: chunk[0..<count])
-            guard bytes.count <= maxBytes else { throw StoreError(code: .corruptStoredFile, message: "\(path) is larger than \(maxBytes) bytes") }
+            guard bytes.count <= maxBytes else { throw ServeError.unreadableFile("\(path) is larger than \(maxBytes) bytes") }
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -58,7 +59,7 @@ struct RegistryResponder: HTTPResponder {
         let isHead = request.method == .head
         var routeLabel = "rejected"
         var answer: RegistryAnswer
-        do {
+        do throws(RouteRejection) {
             let route = try RegistryPaths.parse(path: path)
             routeLabel = route.label
             answer = await server.answer(route, request: request, query: query)
@@ -129,6 +130,5 @@ struct RegistryResponder: HTTPResponder {
 }
 
 extension HTTPField.Name {
-    static let vary = HTTPField.Name("Vary")!
     static let xForwardedProto = HTTPField.Name("X-Forwarded-Proto")!
 }

@@ -47,10 +47,6 @@ enum RegistryPaths {
     static let maximumNameLength = 214
     static let maximumVersionLength = 256
 
-    static func route(path: String) -> Result<RegistryRoute, RouteRejection> {
-        Result { () throws(RouteRejection) -> RegistryRoute in try parse(path: path) }
-    }
-
     static func parse(path: String) throws(RouteRejection) -> RegistryRoute {
         guard path.utf8.count <= maximumPathLength else {
             throw RouteRejection(status: .uriTooLong, code: "uri_too_long", reason: "the path is longer than \(maximumPathLength) bytes")
