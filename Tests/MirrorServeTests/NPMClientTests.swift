@@ -4,6 +4,7 @@ import MirrorConfig
 import MirrorEmbedded
 import MirrorRecords
 import MirrorServe
+import MirrorStore
 import RegistrySimulator
 import Testing
 
@@ -79,6 +80,18 @@ struct NPMClientTests {
             let trimmedRegistryLatest = try #require(packages.first { $0.id == trimmed }?.body["latest_version"]?.stringValue)
             #expect(trimmedDocument["dist-tags"]?["latest"]?.stringValue != trimmedRegistryLatest, "the unheld latest must not be served")
 
+            // Deprecations survive into the served documents, version by version.
+            var deprecated = 0
+            for record in packages {
+                let served = try await abbreviated(record.id)
+                let stored = try JSONValue(parsing: try #require(try store.store.readPackument(name: record.id)))
+                for (version, document) in served["versions"]?.objectValue ?? [:] {
+                    #expect(document["deprecated"] == stored["versions"]?[version]?["deprecated"], "\(record.id)@\(version)")
+                    if document["deprecated"] != nil { deprecated += 1 }
+                }
+            }
+            #expect(deprecated > 0, "the generated registry has deprecated versions among those held")
+
             let home = work + "/home"
             try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
             try Data().write(to: URL(fileURLWithPath: home + "/.npmrc"))
@@ -132,7 +145,7 @@ struct NPMClientTests {
             #expect(view.status == 0, "npm view: \(view.output)")
             #expect(view.output.trimmingCharacters(in: .whitespacesAndNewlines) == (try await abbreviated(scoped))["dist-tags"]?["latest"]?.stringValue)
 
-            let ping = try await run(["ping"], in: project, environment: environment(cache: work + "/cache1"))
+            let ping = try await run(["ping", "--loglevel", "notice"], in: project, environment: environment(cache: work + "/cache1"))
             #expect(ping.status == 0, "npm ping: \(ping.output)")
             #expect(ping.output.contains("PONG"))
 
