@@ -263,3 +263,60 @@ func withServer<T: Sendable>(
         }
     }
 }
+
+/// A client socket the test drives by hand: connected (optionally with a tiny receive buffer), and
+/// written to or read from only when the test says.
+final class ManualSocket: @unchecked Sendable {
+    let fd: Int32
+
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RawHTTP.Failure(description: "socket failed") }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw RawHTTP.Failure(description: "connect failed: errno \(errno)")
+        }
+    }
+
+    func send(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Reads until the peer closes (or the 30 s receive timeout); the bytes read and whether the
+    /// connection was closed by the peer.
+    func drain() async -> (bytes: Int, closedByPeer: Bool) {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { [fd] in
+                var total = 0
+                var chunk = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    if count > 0 {
+                        total += count
+                        continue
+                    }
+                    if count < 0 && errno == EINTR { continue }
+                    // 0: orderly close; ECONNRESET: closed with unread data; EAGAIN: timed out.
+                    continuation.resume(returning: (total, count == 0 || errno == ECONNRESET))
+                    return
+                }
+            }
+            thread.start()
+        }
+    }
+
+    deinit { close(fd) }
+}
