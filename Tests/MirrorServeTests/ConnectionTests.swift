@@ -34,8 +34,11 @@ struct ConnectionTests {
         let store = try TestStore()
         try await withServer(store: store, { $0.maximumConnections = 2 }) { server in
             var idle = [try ManualSocket(port: server.port), try ManualSocket(port: server.port)]
-            // Both held connections are accepted (a request on one is answered).
-            idle[0].send("GET /-/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            // Both held connections are accepted: a request on each is answered (and they stay open).
+            for socket in idle {
+                socket.send("GET /-/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                #expect(await socket.receive(until: "{}"))
+            }
             let finished = Mutex(false)
             let answered = Task {
                 let status = try await server.get("/-/ping").status

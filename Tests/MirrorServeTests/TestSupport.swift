@@ -295,6 +295,25 @@ final class ManualSocket: @unchecked Sendable {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// Reads until the received bytes end with `suffix` (or the 30 s receive timeout); whether they did.
+    func receive(until suffix: String) async -> Bool {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { [fd] in
+                let wanted = Array(suffix.utf8)
+                var received: [UInt8] = []
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                while !received.reversed().starts(with: wanted.reversed()) {
+                    let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    if count < 0 && errno == EINTR { continue }
+                    if count <= 0 { break }
+                    received.append(contentsOf: chunk[0..<count])
+                }
+                continuation.resume(returning: received.reversed().starts(with: wanted.reversed()))
+            }
+            thread.start()
+        }
+    }
+
     /// Reads until the peer closes (or the 30 s receive timeout); the bytes read and whether the
     /// connection was closed by the peer.
     func drain() async -> (bytes: Int, closedByPeer: Bool) {

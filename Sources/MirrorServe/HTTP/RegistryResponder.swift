@@ -5,7 +5,14 @@ import Logging
 import MirrorRecords
 import MirrorStore
 import NIOCore
-import _NIOFileSystem
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An answer before it becomes a Hummingbird `Response`: status, headers, and a body either in
 /// memory or streamed from a file.
@@ -113,20 +120,53 @@ struct RegistryResponder: HTTPResponder {
         }
     }
 
-    /// Streams a file: memory per response is one chunk, whatever the file's size. Files under the
-    /// store are never rewritten in place (derived files are content-keyed, tarballs are the
-    /// registry's bytes), so the size found before is the size read; a file removed meanwhile ends
-    /// the response early (the client sees a short body, never wrong bytes).
+    /// Streams a file: memory per response is one chunk, whatever the file's size — each chunk is
+    /// read only once the previous one was accepted by the connection (`write` waits while the
+    /// client's socket is full). Files under the store are never rewritten in place (derived files
+    /// are content-keyed, tarballs are the registry's bytes), so the size found before is the size
+    /// read; a file removed meanwhile ends the response early (a short body, never wrong bytes).
     static func fileBody(path: String, size: Int) -> ResponseBody {
         ResponseBody(contentLength: size) { writer in
-            try await FileSystem.shared.withFileHandle(forReadingAt: .init(path)) { handle in
-                for try await chunk in handle.readChunks(in: 0..<Int64(size), chunkLength: .kibibytes(64)) {
-                    try await writer.write(chunk)
-                }
+            let file = try await StoreIO.run { try ReadOnlyFile(path: path) }
+            var offset = 0
+            while offset < size {
+                let (start, count) = (offset, min(Self.chunkSize, size - offset))
+                let chunk = try await StoreIO.run { try file.read(at: start, count: count) }
+                offset += chunk.readableBytes
+                try await writer.write(chunk)
             }
             try await writer.finish(nil)
         }
     }
+
+    static let chunkSize = 64 * 1024
+}
+
+/// An open file read with `pread` (no shared offset, so reads need no lock); closed when released.
+final class ReadOnlyFile: Sendable {
+    let fd: Int32
+    let path: String
+
+    init(path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ServeError.unreadableFile("cannot open \(path): errno \(errno)") }
+        self.fd = fd
+        self.path = path
+    }
+
+    /// Up to `count` bytes at `offset`; throws at the end of the file (it is shorter than announced).
+    func read(at offset: Int, count: Int) throws -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: count)
+        let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { bytes in
+            var result: Int
+            repeat { result = pread(fd, bytes.baseAddress, count, off_t(offset)) } while result < 0 && errno == EINTR
+            return max(result, 0)
+        }
+        guard read > 0 else { throw ServeError.unreadableFile("\(path) ended before its announced size") }
+        return buffer
+    }
+
+    deinit { close(fd) }
 }
 
 extension HTTPField.Name {
