@@ -53,9 +53,21 @@ struct RegistryAnswer: Sendable {
     }
 }
 
+/// The request context of the registry: Hummingbird's core context, and the connection's channel,
+/// which the file streaming paces its writes by.
+struct RegistryRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
 /// Answers the registry's requests (see `RegistryServer` for the endpoints).
 struct RegistryResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = RegistryRequestContext
 
     let server: RegistryServerCore
 
@@ -78,7 +90,7 @@ struct RegistryResponder: HTTPResponder {
             }
         }
         server.metrics.request(route: routeLabel, status: Int(answer.status.code), bytes: isHead ? 0 : answer.bodyLength, since: start)
-        return Self.response(answer, head: isHead)
+        return Self.response(answer, head: isHead, channel: context.channel)
     }
 
     static func readOnly(_ method: HTTPRequest.Method, allow: String = "GET, HEAD") -> RegistryAnswer {
@@ -102,7 +114,7 @@ struct RegistryResponder: HTTPResponder {
         return (path, items)
     }
 
-    static func response(_ answer: RegistryAnswer, head: Bool) -> Response {
+    static func response(_ answer: RegistryAnswer, head: Bool, channel: any Channel) -> Response {
         var headers = answer.headers
         switch answer.body {
         case .empty:
@@ -116,16 +128,19 @@ struct RegistryResponder: HTTPResponder {
         case .file(let path, let size):
             headers[.contentLength] = String(size)
             if head || size == 0 { return Response(status: answer.status, headers: headers, body: ResponseBody()) }
-            return Response(status: answer.status, headers: headers, body: fileBody(path: path, size: size))
+            return Response(status: answer.status, headers: headers, body: fileBody(path: path, size: size, channel: channel))
         }
     }
 
-    /// Streams a file: memory per response is one chunk, whatever the file's size — each chunk is
-    /// read only once the previous one was accepted by the connection (`write` waits while the
-    /// client's socket is full). Files under the store are never rewritten in place (derived files
-    /// are content-keyed, tarballs are the registry's bytes), so the size found before is the size
-    /// read; a file removed meanwhile ends the response early (a short body, never wrong bytes).
-    static func fileBody(path: String, size: Int) -> ResponseBody {
+    /// Streams a file: memory per response is a few chunks, whatever the file's size. A chunk is
+    /// read only once the previous one reached the channel: `write` hands a chunk to the event loop
+    /// and returns at once while the connection counts as writable, so without the round trip to
+    /// the event loop (which runs after the handed-over writes, in order) a busy loop would let
+    /// every connection queue megabytes before the channel turns unwritable and `write` waits.
+    /// Files under the store are never rewritten in place (derived files are content-keyed,
+    /// tarballs are the registry's bytes), so the size found before is the size read; a file
+    /// removed meanwhile ends the response early (a short body, never wrong bytes).
+    static func fileBody(path: String, size: Int, channel: any Channel) -> ResponseBody {
         ResponseBody(contentLength: size) { writer in
             let file = try await StoreIO.run { try ReadOnlyFile(path: path) }
             var offset = 0
@@ -134,6 +149,7 @@ struct RegistryResponder: HTTPResponder {
                 let chunk = try await StoreIO.run { try file.read(at: start, count: count) }
                 offset += chunk.readableBytes
                 try await writer.write(chunk)
+                try await channel.eventLoop.submit {}.get()
             }
             try await writer.finish(nil)
         }
