@@ -66,7 +66,7 @@ final class RegistryServerCore: Sendable {
                 case .version(let name, let versionOrTag):
                     return try await version(name, versionOrTag, request: request, base: base)
                 case .tarball(let name, let version):
-                    return tarball(name, version, request: request)
+                    return await tarball(name, version, request: request)
                 case .audit:
                     return .error(.notImplemented, "not_implemented")
                 }
@@ -145,7 +145,7 @@ final class RegistryServerCore: Sendable {
             if let notModified = notModified(request, headers: headers) { return notModified }
             headers[.contentType] = form == .abbreviated ? Negotiation.abbreviatedMediaType : "application/json"
             if gzip { headers[.contentEncoding] = "gzip" }
-            return RegistryAnswer(status: .ok, headers: headers, body: .file(path: path, size: status.size))
+            return RegistryAnswer(status: .ok, headers: headers, body: await Self.body(path: path, size: status.size, isHead: request.method == .head))
         }
         return .error(.serviceUnavailable, "busy", reason: "the package's documents changed while they were read; try again")
     }
@@ -177,7 +177,7 @@ final class RegistryServerCore: Sendable {
 
     // MARK: Tarballs
 
-    private func tarball(_ name: String, _ version: String, request: Request) -> RegistryAnswer {
+    private func tarball(_ name: String, _ version: String, request: Request) async -> RegistryAnswer {
         guard configuration.fetchTarballs else {
             return .error(.notFound, "not_found", reason: "this mirror keeps metadata only (FETCH_TARBALLS=false)")
         }
@@ -189,7 +189,22 @@ final class RegistryServerCore: Sendable {
         var headers = validators(etag: "\"t-\(status.size)-\(status.modified)\"", modified: status.modified)
         if let notModified = notModified(request, headers: headers) { return notModified }
         headers[.contentType] = "application/octet-stream"
-        return RegistryAnswer(status: .ok, headers: headers, body: .file(path: store.absolutePackageDirectory(for: name) + "/" + fileName, size: status.size))
+        let path = store.absolutePackageDirectory(for: name) + "/" + fileName
+        return RegistryAnswer(status: .ok, headers: headers, body: await Self.body(path: path, size: status.size, isHead: request.method == .head))
+    }
+
+    /// Files up to this size are read in one go and answered from memory (one hop to the store's
+    /// threads, one write); larger ones are streamed.
+    static let wholeReadLimit = 128 * 1024
+
+    /// The body of a file answer: its bytes when small, else a stream (HEAD: the size only).
+    private static func body(path: String, size: Int, isHead: Bool) async -> RegistryAnswer.Body {
+        guard !isHead, size <= wholeReadLimit else { return .file(path: path, size: size) }
+        // Read failing (removed meanwhile): stream instead, which ends the answer early.
+        guard let bytes = try? await StoreIO.run({ try ServedDocuments.readWholeFile(path, maxBytes: wholeReadLimit) }), bytes.count == size else {
+            return .file(path: path, size: size)
+        }
+        return .bytes(bytes)
     }
 
     // MARK: Search
