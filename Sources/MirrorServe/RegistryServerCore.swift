@@ -116,8 +116,8 @@ final class RegistryServerCore: Sendable {
         case answer(RegistryAnswer)
     }
 
-    private func servedEntry(_ name: String, base: String) async throws -> Lookup {
-        guard let entry = try await documents.entry(name: name, tarballBase: base) else { return .answer(Self.notFound) }
+    private func servedEntry(_ name: String, base: String, fresh: Bool = false) async throws -> Lookup {
+        guard let entry = try await documents.entry(name: name, tarballBase: base, fresh: fresh) else { return .answer(Self.notFound) }
         if let gone = entry.gonePath {
             let body = (try? await StoreIO.run { try ServedDocuments.readWholeFile(gone, maxBytes: 1 << 20) }) ?? []
             var answer = RegistryAnswer(status: .notFound, body: .bytes(body))
@@ -131,9 +131,9 @@ final class RegistryServerCore: Sendable {
     private func packument(_ name: String, request: Request, base: String) async throws -> RegistryAnswer {
         let form: ServedDocuments.Form = Negotiation.wantsAbbreviated(accept: request.headers[.accept]) ? .abbreviated : .full
         let gzip = Negotiation.acceptsGzip(acceptEncoding: request.headers[.acceptEncoding])
-        for _ in 0..<2 {
+        for attempt in 0..<2 {
             let entry: ServedDocuments.Entry
-            switch try await servedEntry(name, base: base) {
+            switch try await servedEntry(name, base: base, fresh: attempt > 0) {
             case .found(let found): entry = found
             case .answer(let answer): return answer
             }
@@ -151,12 +151,23 @@ final class RegistryServerCore: Sendable {
     }
 
     private func version(_ name: String, _ versionOrTag: String, request: Request, base: String) async throws -> RegistryAnswer {
-        let entry: ServedDocuments.Entry
+        var entry: ServedDocuments.Entry
         switch try await servedEntry(name, base: base) {
         case .found(let found): entry = found
         case .answer(let answer): return answer
         }
-        let index = try await documents.index(of: entry)
+        let index: DocumentIndex
+        if let found = try? await documents.index(of: entry) {
+            index = found
+        } else {
+            // Removed by another process's rotation since the lookup: look again.
+            switch try await servedEntry(name, base: base, fresh: true) {
+            case .found(let again):
+                entry = again
+                index = try await documents.index(of: again)
+            case .answer(let answer): return answer
+            }
+        }
         guard let version = index.version(for: versionOrTag), let range = index.versionRanges[version] else {
             return .error(.notFound, "not_found", reason: "version not found: \(versionOrTag)")
         }

@@ -399,6 +399,44 @@ struct RegistryServerTests {
         }
     }
 
+    @Test("an unchanged package is answered from the last lookup; a new tarball or revision is seen at once")
+    func recentLookups() async throws {
+        let store = try fixtureStore()
+        let folder = store.store.absolutePackageDirectory(for: "@scope/pkg")
+        // Older than the two seconds within which a stamp is not trusted; always the same instant, so
+        // only what else changed (size, inode) can tell a folder or packument apart.
+        let past = Date(timeIntervalSince1970: 1_700_000_000)
+        @Sendable func age() throws {
+            for path in [folder, store.store.packumentFilePath(for: "@scope/pkg")] {
+                try FileManager.default.setAttributes([.modificationDate: past], ofItemAtPath: path)
+            }
+        }
+        try await withServer(store: store) { server in
+            try age()
+            #expect(try await server.get("/@scope/pkg").json()["dist-tags"]?["latest"] == "1.1.0")
+            #expect(try await server.get("/@scope/pkg").json()["dist-tags"]?["latest"] == "1.1.0")
+            try store.tarball("@scope/pkg", "2.0.0", Array("tarball 2.0.0".utf8))
+            #expect(try await server.get("/@scope/pkg").json()["dist-tags"]?["latest"] == "2.0.0")
+            try age()
+            _ = try await server.get("/@scope/pkg")
+            try store.packument("@scope/pkg", rev: "9-new", Array(scopedPackument.replacingOccurrences(of: "a scoped package", with: "newer").utf8))
+            try FileManager.default.setAttributes([.modificationDate: past], ofItemAtPath: folder)
+            // Only packument.json.gz (a new inode) tells the new revision here.
+            #expect(try await server.get("/@scope/pkg").json()["description"] == "newer")
+            // Served files removed behind the server's back (another process's rotation): looked up again.
+            try age()
+            _ = try await server.get("/@scope/pkg")
+            for file in try store.store.servedFiles(name: "@scope/pkg") {
+                try store.store.removeServedFile(name: "@scope/pkg", fileName: file.fileName)
+            }
+            try age()
+            let again = try await server.get("/@scope/pkg")
+            #expect(again.status == 200)
+            #expect(try again.json()["description"] == "newer")
+            #expect(try await server.get("/@scope/pkg/1.0.0").status == 200)
+        }
+    }
+
     @Test("search: npm's shape over the package records")
     func search() async throws {
         let store = try fixtureStore()

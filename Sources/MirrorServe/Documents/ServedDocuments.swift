@@ -68,6 +68,17 @@ final class ServedDocuments: Sendable {
     let metrics: ServeMetrics
     let logger: Logger
     private let derivations = Mutex<[String: Task<Void, any Error>]>([:])
+    /// The last entry found per package and tarball base, with what it was found from: reused while
+    /// the package folder (tarballs added or removed) and `packument.json.gz` (a new revision) are
+    /// unchanged, so a request costs two `stat`s instead of two folder listings.
+    private let recent = Mutex<[String: RecentEntry]>([:])
+    static let recentLimit = 100_000
+
+    private struct RecentEntry: Sendable {
+        var folder: FileStamp
+        var packument: FileStamp
+        var entry: Entry
+    }
 
     init(store: PackageStore, onlyHeldVersions: Bool, maximumPackumentBytes: Int, metrics: ServeMetrics, logger: Logger) {
         self.store = store
@@ -78,8 +89,29 @@ final class ServedDocuments: Sendable {
     }
 
     /// The package's derived documents for `tarballBase`, deriving them first when needed; nil when
-    /// no packument is stored.
-    func entry(name: String, tarballBase: String) async throws -> Entry? {
+    /// no packument is stored. `fresh` looks at the store again instead of reusing the last answer
+    /// (after a file of that answer turned out to be gone).
+    func entry(name: String, tarballBase: String, fresh: Bool = false) async throws -> Entry? {
+        let recentKey = name + "\n" + tarballBase
+        let folderPath = store.absolutePackageDirectory(for: name)
+        // Taken before looking, so a change made while looking shows as a newer stamp next time.
+        let folder = FileStamp(folderPath)
+        let packument = FileStamp(store.packumentFilePath(for: name))
+        if !fresh, let folder, let packument, let known = recent.withLock({ $0[recentKey] }), known.folder == folder, known.packument == packument {
+            return known.entry
+        }
+        guard let found = try await locateOrDerive(name: name, tarballBase: tarballBase) else { return nil }
+        // Stamps within the last two seconds may not show a change made in the same clock tick.
+        if let folder, let packument, folder.isOlder(than: .seconds(2)), packument.isOlder(than: .seconds(2)) {
+            recent.withLock { recent in
+                if recent.count >= Self.recentLimit { recent.removeAll(keepingCapacity: true) }
+                recent[recentKey] = RecentEntry(folder: folder, packument: packument, entry: found)
+            }
+        }
+        return found
+    }
+
+    private func locateOrDerive(name: String, tarballBase: String) async throws -> Entry? {
         for attempt in 0..<2 {
             guard let located = try await StoreIO.run({ [self] in try self.locate(name: name, tarballBase: tarballBase) }) else {
                 return nil
@@ -226,6 +258,35 @@ final class ServedDocuments: Sendable {
         input.writeBytes(bytes)
         var output = try input.compress(with: .gzip())
         return output.readBytes(length: output.readableBytes) ?? []
+    }
+}
+
+/// What identifies a file's or folder's current state: device, inode, size and modification time.
+struct FileStamp: Sendable, Equatable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var modifiedNanoseconds: Int64
+
+    init?(_ path: String) {
+        var result = stat()
+        guard lstat(path, &result) == 0 else { return nil }
+        device = UInt64(result.st_dev)
+        inode = UInt64(result.st_ino)
+        size = Int64(result.st_size)
+        #if canImport(Darwin)
+        modifiedNanoseconds = Int64(result.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(result.st_mtimespec.tv_nsec)
+        #else
+        modifiedNanoseconds = Int64(result.st_mtim.tv_sec) * 1_000_000_000 + Int64(result.st_mtim.tv_nsec)
+        #endif
+    }
+
+    func isOlder(than age: Duration) -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let nowNanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        let (seconds, attoseconds) = age.components
+        return nowNanoseconds - modifiedNanoseconds > seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
 

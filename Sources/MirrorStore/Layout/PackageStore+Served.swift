@@ -90,3 +90,10 @@ extension PackageStore {
         return PackumentIdentity(revision: try currentRevision(inDirectory: directory), file: file)
     }
 }
+
+extension PackageStore {
+    /// The path of the package's current packument file (`packument.json.gz`).
+    public func packumentFilePath(for name: String) -> String {
+        absolutePackageDirectory(for: name) + "/" + Self.packumentFileName
+    }
+}
