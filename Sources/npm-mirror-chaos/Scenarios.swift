@@ -351,12 +351,12 @@ struct Suite: Sendable {
         guard fired >= 20 else { throw ChaosError("only \(fired) faults fired: the scenario proved nothing") }
         tally.update { $0.faultsInjected += fired }
         let audit = try await audit(rig)
-        let bound = baseline * 3 + 30
+        let bound = baseline * 3 + 60
         guard faulted <= bound else {
             throw ChaosError(String(format: "the consumer took %.0f s under faults, %.0f s without (bound %.0f s)", faulted, baseline, bound))
         }
         return String(
-            format: "%d registry faults at default settings: consumed in %.1f s (%.1f s without faults; bound 3 × + 30 s); 5 created-then-deleted packages; %d changes recorded once",
+            format: "%d registry faults at default settings: consumed in %.1f s (%.1f s without faults; bound 3 × + 60 s); 5 created-then-deleted packages; %d changes recorded once",
             fired, faulted, baseline, audit.distinctSeqs
         )
     }
