@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "CouchDBDouble",
             dependencies: [
-                "MirrorRecords",
+                "MirrorJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -112,7 +112,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The single-pass JSON reader shared by the registry clients and the record stores.
+        // JSON: the single-pass scanner shared by the registry clients and the record stores, `JSONValue`
+        // (records) with its parser and writer, the one string escaper.
         .target(
             name: "MirrorJSON",
             swiftSettings: swiftSettings

@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import MirrorRecords
+import MirrorJSON
 import NIOCore
 import ServiceLifecycle
 import Synchronization
