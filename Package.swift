@@ -214,6 +214,8 @@ let package = Package(
             name: "npm-registry-sim",
             dependencies: [
                 "RegistrySimulator",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
