@@ -252,14 +252,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the test targets share (loggers, temporary folders, child processes, the built binaries,
+        // simulator and consumer-harness scopes); test targets depend on it, production targets never do.
+        .target(
+            name: "MirrorTestSupport",
+            dependencies: [
+                "MirrorPipeline", "MirrorHarness", "MirrorKafka", "MirrorConfig", "NPMRegistry", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/MirrorTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MirrorKafkaTests",
-            dependencies: ["MirrorKafka", "CRdKafka"],
+            dependencies: ["MirrorKafka", "CRdKafka", "MirrorTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "MirrorPipelineTests",
             dependencies: [
+                "MirrorTestSupport",
                 "MirrorPipeline", "MirrorHarness", "MirrorKafka", "MirrorConfig", "NPMRegistry", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -274,6 +289,7 @@ let package = Package(
         .testTarget(
             name: "MirrorRecordsTests",
             dependencies: [
+                "MirrorTestSupport",
                 "MirrorRecords",
                 "CouchDBDouble",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -297,6 +313,7 @@ let package = Package(
         .testTarget(
             name: "MirrorEmbeddedTests",
             dependencies: [
+                "MirrorTestSupport",
                 "MirrorEmbedded", "MirrorConfig", "MirrorRecords", "RegistrySimulator", "MirrorPipeline",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -311,6 +328,7 @@ let package = Package(
         .testTarget(
             name: "RegistrySimulatorTests",
             dependencies: [
+                "MirrorTestSupport",
                 "RegistrySimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
