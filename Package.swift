@@ -320,6 +320,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The built binaries end to end: the reliability suite, the benchmark's smoke run, the processes'
+        // signals and exit codes. The binaries are found in NPM_MIRROR_BINARIES (default .build/debug).
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "MirrorTestSupport", "MirrorEmbedded", "MirrorConfig", "MirrorRecords", "MirrorPipeline", "MirrorKafka", "RegistrySimulator",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MirrorConfigTests",
             dependencies: ["MirrorConfig", .product(name: "ArgumentParser", package: "swift-argument-parser")],
