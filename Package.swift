@@ -81,11 +81,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A service run beside a scope and stopped when it ends (the doubles' `with…` scopes).
+        .target(
+            name: "ServiceScope",
+            dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Test support: an in-process CouchDB 3.x protocol double with fault hooks.
         .target(
             name: "CouchDBDouble",
             dependencies: [
                 "MirrorJSON",
+                "ServiceScope",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -170,6 +180,7 @@ let package = Package(
             name: "RegistrySimulator",
             dependencies: [
                 "MirrorJSON",
+                "ServiceScope",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),

@@ -1,35 +1,21 @@
 import Logging
-import ServiceLifecycle
+import ServiceScope
 import Synchronization
 
-/// Runs a simulator beside `body` and stops it when `body` ends, also when it throws: the simulator's
-/// `run()` is a child task of this call, and leaving the body triggers its graceful shutdown and waits
-/// for it (as Hummingbird's live test framework runs an application). Rethrows `body`'s error first,
-/// else a server failure.
+/// Runs a simulator beside `body` and stops it when `body` ends, also when it throws (`withRunningService`:
+/// the simulator's `run()` is a child task of this call, and leaving the body triggers its graceful shutdown
+/// and waits for it). Rethrows `body`'s error first, else a server failure.
 public func withRegistrySimulator<Value>(
     configuration: RegistrySimulator.Configuration = RegistrySimulator.Configuration(),
     logger: Logger = Logger(label: "npm-registry-sim"),
     _ body: (RegistrySimulator) async throws -> Value
 ) async throws -> Value {
-    let simulator = try RegistrySimulator(configuration: configuration, logger: logger)
-    let serviceGroup = ServiceGroup(
-        configuration: ServiceGroupConfiguration(services: [simulator], gracefulShutdownSignals: [], logger: logger)
+    try await withRunningService(
+        try RegistrySimulator(configuration: configuration, logger: logger),
+        logger: logger,
+        ready: { try await $0.listening() },
+        body
     )
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await serviceGroup.run() }
-        let result: Value
-        do {
-            try await simulator.listening()
-            result = try await body(simulator)
-        } catch {
-            await serviceGroup.triggerGracefulShutdown()
-            try? await group.waitForAll()
-            throw error
-        }
-        await serviceGroup.triggerGracefulShutdown()
-        try await group.waitForAll()
-        return result
-    }
 }
 
 /// The ports the two servers bound: filled by their `onServerRunning`, awaited by `listening()`.
