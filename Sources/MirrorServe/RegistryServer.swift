@@ -53,8 +53,8 @@ public final class RegistryServer: Service, Sendable {
 
     public func run() async throws {
         let configuration = core.configuration
-        let stall = TimeAmount.nanoseconds(Int64(configuration.writeStallTimeout.components.seconds) * 1_000_000_000 + configuration.writeStallTimeout.components.attoseconds / 1_000_000_000)
-        let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout.components.seconds) * 1_000_000_000 + configuration.idleTimeout.components.attoseconds / 1_000_000_000)
+        let stall = TimeAmount(configuration.writeStallTimeout)
+        let idle = TimeAmount(configuration.idleTimeout)
         let application = Application(
             responder: RegistryResponder(server: core),
             server: .http1(configuration: .init(

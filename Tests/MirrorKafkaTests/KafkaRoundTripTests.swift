@@ -126,11 +126,12 @@ struct ProducerQueueFullTests {
     @Test("a send waiting for room in a full local queue stops when its task is cancelled instead of spinning until room comes")
     func cancelledWhileQueueFull() async throws {
         // Nothing listens on the bootstrap port and the local queue holds one message: the second
-        // message of the batch waits for room, which comes only when the first one times out (1 s).
+        // message of the batch waits for room, which comes only when the first one times out (5 s,
+        // long after the cancellation even on a loaded machine).
         var client = KafkaClientConfiguration(bootstrapServers: "127.0.0.1:1")
         client.additionalProperties = ["queue.buffering.max.messages": "1"]
         var configuration = KafkaProducer.Configuration(client: client)
-        configuration.messageTimeout = .seconds(1)
+        configuration.messageTimeout = .seconds(5)
         let producer = try KafkaProducer(configuration: configuration, logger: kafkaTestLogger)
         let send = Task {
             try await producer.send([

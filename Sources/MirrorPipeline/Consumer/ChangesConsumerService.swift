@@ -121,30 +121,33 @@ public struct ChangesConsumerService: Service {
 
         var ending: (any Error)?
         await withTaskGroup(of: Void.self) { group in
+            // The committer is finished, not cancelled: it serves every request made before the end.
             group.addTask { await committer.run() }
-            group.addTask { await watchRebalances() }
-            group.addTask { await commitPeriodically() }
-            await withGracefulShutdownHandler {
-                await withTaskGroup(of: Void.self) { laneGroup in
-                    for lane in lanes {
-                        laneGroup.addTask { await work(lane) }
+            await withTaskGroup(of: Void.self) { helpers in
+                helpers.addTask { await watchRebalances() }
+                helpers.addTask { await commitPeriodically() }
+                await withGracefulShutdownHandler {
+                    await withTaskGroup(of: Void.self) { laneGroup in
+                        for lane in lanes {
+                            laneGroup.addTask { await work(lane) }
+                        }
+                        do {
+                            try await pollLoop()
+                        } catch {
+                            ending = error
+                            // On an error the lanes' work is handed back: uncommitted, redone after a restart.
+                            for lane in lanes { lane.abandon() }
+                        }
+                        // No more messages: the lanes finish what they hold (or drop it, on shutdown).
+                        for lane in lanes { lane.close() }
                     }
-                    do {
-                        try await pollLoop()
-                    } catch {
-                        ending = error
-                        // On an error the lanes' work is handed back: uncommitted, redone after a restart.
-                        for lane in lanes { lane.abandon() }
-                    }
-                    // No more messages: the lanes finish what they hold (or drop it, on shutdown).
-                    for lane in lanes { lane.close() }
+                } onGracefulShutdown: {
+                    for lane in lanes where lane.abandon() > 0 { state.abandon() }
                 }
-            } onGracefulShutdown: {
-                for lane in lanes where lane.abandon() > 0 { state.abandon() }
+                helpers.cancelAll()
             }
             await committer.commitDone()
             committer.finish()
-            group.cancelAll()
         }
         logger.notice("Consumer stopped", metadata: ["npm.seq": "\(state.tracker { $0.highestCompleteSeq }.map(String.init) ?? "none")"])
         if let ending { throw ending }

@@ -5,12 +5,17 @@ import MirrorBlocking
 import MirrorKafka
 import MirrorRecords
 import MirrorStore
+import Synchronization
 
 /// The only place that commits offsets and writes `consumer.json`.
 ///
 /// Commits come from a timer (every `COMMIT_INTERVAL`), from the revoke handler and from the end of
 /// the run; all go through ``run()``, one at a time and in order, so a commit computed earlier can
 /// never land after a later one and move the group's offset backwards.
+///
+/// Every request is answered: served, or released at once when the committer has finished or its
+/// task was cancelled (a request left waiting would hang the task that made it, and the task group
+/// that waits for that task).
 struct OffsetCommitter: Sendable {
     typealias Commit = @Sendable ([KafkaTopicPartitionOffset]) async throws -> Void
 
@@ -21,8 +26,12 @@ struct OffsetCommitter: Sendable {
     private let checkpoints: CheckpointDirectory?
     private let metrics: ConsumerMetrics?
     private let logger: Logger
-    private let requests: AsyncStream<CheckedContinuation<Void, Never>>.Continuation
-    private let stream: AsyncStream<CheckedContinuation<Void, Never>>
+    private struct Requests {
+        var waiting: [CheckedContinuation<Void, Never>] = []
+        var closed = false
+    }
+    private let requests = Mutex(Requests())
+    private let wakeup = Wakeup()
 
     init(
         state: ConsumerState,
@@ -38,15 +47,34 @@ struct OffsetCommitter: Sendable {
         self.checkpoints = checkpoints
         self.metrics = metrics
         self.logger = logger
-        (stream, requests) = AsyncStream.makeStream()
     }
 
-    /// Serves commit requests until ``finish()``.
+    /// Serves commit requests until ``finish()`` (then it serves what was asked before) or until its
+    /// task is cancelled (then it releases every request unserved).
     func run() async {
         var written: Checkpoint?
-        for await request in stream {
-            await commitNow(written: &written)
-            request.resume()
+        while true {
+            let (batch, closed) = requests.withLock { requests in
+                defer { requests.waiting = [] }
+                return (requests.waiting, requests.closed)
+            }
+            if !batch.isEmpty {
+                // One commit serves every request made before it began.
+                await commitNow(written: &written)
+                for request in batch { request.resume() }
+                continue
+            }
+            if closed { return }
+            if Task.isCancelled {
+                let left = requests.withLock { requests in
+                    requests.closed = true
+                    defer { requests.waiting = [] }
+                    return requests.waiting
+                }
+                for request in left { request.resume() }
+                return
+            }
+            await wakeup.wait(until: nil)
         }
     }
 
@@ -61,13 +89,19 @@ struct OffsetCommitter: Sendable {
     /// (or has failed and been logged). After ``finish()`` it returns at once.
     func commitDone() async {
         await withCheckedContinuation { continuation in
-            if case .terminated = requests.yield(continuation) { continuation.resume() }
+            let accepted = requests.withLock { requests in
+                guard !requests.closed else { return false }
+                requests.waiting.append(continuation)
+                return true
+            }
+            if accepted { wakeup.signal() } else { continuation.resume() }
         }
     }
 
     /// Ends ``run()`` once the requests already made are served.
     func finish() {
-        requests.finish()
+        requests.withLock { $0.closed = true }
+        wakeup.signal()
     }
 
     private func commitNow(written: inout Checkpoint?) async {

@@ -286,8 +286,7 @@ struct FileStamp: Sendable, Equatable {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let nowNanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-        let (seconds, attoseconds) = age.components
-        return nowNanoseconds - modifiedNanoseconds > seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        return nowNanoseconds - modifiedNanoseconds > Int64(age / .nanoseconds(1))
     }
 }
 
