@@ -16,7 +16,7 @@ import Synchronization
 /// Every request is answered: served, or released at once when the committer has finished or its
 /// task was cancelled (a request left waiting would hang the task that made it, and the task group
 /// that waits for that task).
-struct OffsetCommitter: Sendable {
+final class OffsetCommitter: Sendable {
     typealias Commit = @Sendable ([KafkaTopicPartitionOffset]) async throws -> Void
 
     private let state: ConsumerState
