@@ -1,4 +1,3 @@
-import MirrorJSON
 import Synchronization
 
 /// Writes the documents of concurrent callers together ("group commit").

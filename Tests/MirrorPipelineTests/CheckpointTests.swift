@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import MirrorTestSupport
 import Synchronization
 import Testing
 

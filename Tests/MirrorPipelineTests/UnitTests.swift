@@ -1,7 +1,6 @@
 import Foundation
 import MirrorConfig
 import MirrorPipeline
-import MirrorTestSupport
 import NPMRegistry
 import Testing
 

@@ -1,6 +1,5 @@
 import Foundation
 import MirrorRecords
-import MirrorTestSupport
 import Testing
 
 /// Record-store scenarios written once and run against the double (`CouchDBRecordStoreTests`) and, when

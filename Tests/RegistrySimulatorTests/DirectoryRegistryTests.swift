@@ -70,7 +70,7 @@ struct DirectoryRegistryTests {
         var configuration = RegistrySimulator.Configuration()
         configuration.directory = empty.path
         await #expect(throws: RegistrySimulatorError.self) {
-            try await withRegistrySimulator(configuration: configuration) { _ in }
+            _ = try await RegistrySimulator.start(configuration: configuration)
         }
     }
 }

@@ -2,7 +2,6 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import Logging
-import MirrorTestSupport
 import NIOCore
 import NIOHTTP1
 import RegistrySimulator
@@ -46,14 +45,28 @@ enum HTTP {
     }
 }
 
-/// Runs `body` beside a simulator (40 packages, seed 7 unless told), stopping it afterwards (also on failure).
+/// Starts a simulator, runs `body`, stops it (also when `body` throws).
 func withSimulator<T>(
     packages: Int = 40,
     seed: UInt64 = 7,
     _ configure: (inout RegistrySimulator.Configuration) -> Void = { _ in },
     _ body: (RegistrySimulator) async throws -> T
 ) async throws -> T {
-    try await MirrorTestSupport.withSimulator(packages: packages, seed: seed, logLevel: .warning, configure, body)
+    var configuration = RegistrySimulator.Configuration()
+    configuration.packages = packages
+    configuration.seed = seed
+    configure(&configuration)
+    var logger = Logger(label: "registry-simulator-tests")
+    logger.logLevel = .warning
+    let simulator = try await RegistrySimulator.start(configuration: configuration, logger: logger)
+    do {
+        let result = try await body(simulator)
+        try await simulator.stop()
+        return result
+    } catch {
+        try await simulator.stop()
+        throw error
+    }
 }
 
 enum Fixtures {

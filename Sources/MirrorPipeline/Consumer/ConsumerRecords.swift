@@ -1,4 +1,3 @@
-import MirrorJSON
 import MirrorRecords
 import NPMRegistry
 

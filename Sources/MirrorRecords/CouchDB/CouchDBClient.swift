@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
-import MirrorJSON
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1

@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
-import MirrorJSON
 import Synchronization
 
 /// `RecordStore` over CouchDB 3.x.

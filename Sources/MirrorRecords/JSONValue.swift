@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON value: the body of a record.
 ///
 /// Objects are unordered (`[String: JSONValue]`); every encoding this module produces writes
