@@ -113,10 +113,14 @@ public final class ChildProcess: Sendable {
     /// Waits for the program to end, on a thread of its own (never a cooperative one).
     public func wait() async throws -> ChildResult {
         let pid = self.pid
-        let status = await BlockingWork.run {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            return status
+        // A thread of its own for a wait that lasts as long as the program: on BlockingWork's
+        // (Dispatch's) few pool threads, waits of minutes starve every other blocking call.
+        let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+            Thread.detachNewThread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                continuation.resume(returning: status)
+            }
         }
         reaped.withLock { $0 = true }
         let wall = (ContinuousClock.now - start).seconds

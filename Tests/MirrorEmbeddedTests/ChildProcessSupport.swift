@@ -12,7 +12,9 @@ func runToEnd(
     mergingStandardError: Bool = false
 ) async throws -> (status: Int32, output: String) {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
+        // A thread of its own: a wait of minutes on Dispatch's pool would take one of its few
+        // threads from every blocking call of the process (Kafka polls, store writes) meanwhile.
+        Thread.detachNewThread {
             let process = Process()
             process.executableURL = executable
             process.arguments = arguments

@@ -15,7 +15,8 @@ private let npm = "/usr/bin/npm"
 /// its status and its standard output and error, merged.
 private func run(_ arguments: [String], in directory: String, environment: [String: String]) async throws -> (status: Int32, output: String) {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
+        // A thread of its own, not one of Dispatch's few pool threads (see ChildProcessSupport).
+        Thread.detachNewThread {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: npm)
             process.arguments = arguments
