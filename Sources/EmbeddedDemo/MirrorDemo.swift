@@ -41,15 +41,12 @@ public enum MirrorDemo {
         }
     }
 
-    /// Runs the demo in `directory` over `packages` generated packages; `configureSimulator` may
-    /// change the generated registry further (the serve end-to-end test asks for dependencies npm
-    /// can resolve).
+    /// Runs the demo in `directory` over `packages` generated packages.
     public static func run(
         base: MirrorConfiguration,
         directory: String,
         packages: Int,
         seed: UInt64,
-        configureSimulator: (inout RegistrySimulator.Configuration) -> Void = { _ in },
         logger: Logger
     ) async throws -> Summary {
         let started = ContinuousClock.now
@@ -61,7 +58,6 @@ public enum MirrorDemo {
         var simulatorConfiguration = RegistrySimulator.Configuration()
         simulatorConfiguration.packages = packages
         simulatorConfiguration.seed = seed
-        configureSimulator(&simulatorConfiguration)
         var quiet = logger
         quiet.logLevel = .warning
         let simulator = try await RegistrySimulator.start(configuration: simulatorConfiguration, logger: quiet)

@@ -27,8 +27,7 @@ final class SimulatorCore: Sendable {
                 packageCount: configuration.packages,
                 seed: configuration.seed,
                 hugePackumentBytes: configuration.hugePackumentBytes,
-                hugeTarballBytes: configuration.hugeTarballBytes,
-                resolvableDependencies: configuration.resolvableDependencies
+                hugeTarballBytes: configuration.hugeTarballBytes
             )
             let generated = generator.generate()
             initial = generated.packages
