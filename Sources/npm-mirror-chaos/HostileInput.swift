@@ -43,7 +43,10 @@ extension Suite {
         }
         // Nothing may have appeared beside the store's own folders.
         let outside = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { $0 != "packages" && $0 != "scratch" }
-        let escaped = ((try? FileManager.default.contentsOfDirectory(atPath: workDirectory)) ?? []).filter { !Suite.names.contains($0) }
+        // Each scenario's rigs are named after it (`registry-liveness`, `registry-liveness-baseline`).
+        let escaped = ((try? FileManager.default.contentsOfDirectory(atPath: workDirectory)) ?? []).filter { entry in
+            !Suite.names.contains { entry == $0 || entry.hasPrefix($0 + "-") }
+        }
         tally.update { $0.filesOutside += outside.count + escaped.count }
         guard outside.isEmpty, escaped.isEmpty else { throw ChaosError("files outside the store: \(outside + escaped)") }
 

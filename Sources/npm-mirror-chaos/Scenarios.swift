@@ -343,7 +343,7 @@ struct Suite: Sendable {
             try await rig.consumeToEnd(settings: settings, timeout: .seconds(900))
             return (rig, simulator, (ContinuousClock.now - start).seconds)
         }
-        let (_, clean, baseline) = try await workload("liveness-baseline", faults: false)
+        let (_, clean, baseline) = try await workload("registry-liveness-baseline", faults: false)
         try? await clean.stop()
         let (rig, faulty, faulted) = try await workload("registry-liveness", faults: true)
         defer { Task { try? await faulty.stop() } }
