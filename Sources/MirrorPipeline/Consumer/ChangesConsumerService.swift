@@ -295,7 +295,7 @@ public struct ChangesConsumerService: Service {
         job.firstAttempt = started
         let key = job.message.key ?? []
         do {
-            let processed = try await cancelWhenGracefulShutdown { [processor] () async throws(ProcessingFailure) -> ProcessedChange in
+            let processed = try await cancelledByGracefulShutdown { [processor] () async throws(ProcessingFailure) -> ProcessedChange in
                 try await processor.process(change, isSuperseded: { lane.hasLaterChange(of: key) })
             }
             var deadLetter: DeadLetter?

@@ -56,7 +56,7 @@ func retrying<T: Sendable>(
 ) async throws -> T? {
     while true {
         do {
-            let value = cancelledByShutdown ? try await cancelWhenGracefulShutdown(operation) : try await operation()
+            let value = cancelledByShutdown ? try await cancelledByGracefulShutdown(operation) : try await operation()
             backoff.reset()
             return value
         } catch {
@@ -77,6 +77,25 @@ func retrying<T: Sendable>(
 /// its course and the caller should go on, false when it should stop.
 func pauseUnlessShuttingDown(_ duration: Duration) async -> Bool {
     guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return false }
-    _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+    _ = try? await cancelledByGracefulShutdown { try await Task.sleep(for: duration) }
     return !Task.isShuttingDownGracefully && !Task.isCancelled
+}
+
+/// Runs `operation`, cancelling it when a graceful shutdown begins (or when this task is cancelled).
+///
+/// Not swift-service-lifecycle's `cancelWhenGracefulShutdown`: its waiter can miss a cancellation
+/// that comes before it has stored its continuation (an operation that finishes at once), and then
+/// it never returns. Called for every attempt and every write, that hung runs. Here both events
+/// cancel a task handle, which cannot be missed.
+func cancelledByGracefulShutdown<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    let task = Task { try await operation() }
+    return try await withTaskCancellationHandler {
+        try await withGracefulShutdownHandler {
+            try await task.value
+        } onGracefulShutdown: {
+            task.cancel()
+        }
+    } onCancel: {
+        task.cancel()
+    }
 }
