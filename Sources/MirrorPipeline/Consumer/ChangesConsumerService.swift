@@ -142,7 +142,7 @@ public struct ChangesConsumerService: Service {
                         for lane in lanes { lane.close() }
                     }
                 } onGracefulShutdown: {
-                    for lane in lanes where lane.abandon() > 0 { state.abandon() }
+                    for lane in lanes { lane.abandon() }
                 }
                 helpers.cancelAll()
             }
@@ -264,7 +264,7 @@ public struct ChangesConsumerService: Service {
                         lane.park(job, until: .now)
                     }
                 case .handedBack:
-                    state.abandon()
+                    // Uncommitted: redone after the restart.
                     lane.finished(key)
                 }
             }

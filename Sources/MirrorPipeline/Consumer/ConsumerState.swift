@@ -8,8 +8,6 @@ final class ConsumerState: Sendable {
         var tracker = OffsetTracker()
         var lastActivity = ContinuousClock.now
         var highest: (seq: Int64, value: [UInt8])?
-        var abandoned = false
-        var wasAssigned = false
     }
     private let values = Mutex(Values())
 
@@ -19,18 +17,10 @@ final class ConsumerState: Sendable {
 
     var lastActivity: ContinuousClock.Instant { values.withLock { $0.lastActivity } }
 
-    /// The group has given this member partitions at least once.
-    var wasAssigned: Bool { values.withLock { $0.wasAssigned } }
+    /// The group has given this member partitions: that counts as activity for the idle rule.
     func assigned() {
-        values.withLock { state in
-            state.wasAssigned = true
-            state.lastActivity = .now
-        }
+        values.withLock { $0.lastActivity = .now }
     }
-
-    /// Some change was handed back on shutdown: it stays uncommitted and will be redone.
-    var abandoned: Bool { values.withLock { $0.abandoned } }
-    func abandon() { values.withLock { $0.abandoned = true } }
 
     var progress: ConsumerProgress {
         values.withLock { state in

@@ -29,7 +29,7 @@ struct RecordStep: Sendable {
         let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
         switch outcome {
         case .notAChange(let letter):
-            guard await sendDeadLetter(letter, message: message, change: nil) else { return state.abandon() }
+            guard await sendDeadLetter(letter, message: message, change: nil) else { return }
             metrics.change(result: "dead_lettered")
             state.completed(partition, offset: message.offset, value: nil, seq: nil)
         case .change(let change, let processed, let deadLetter, let attempts):
@@ -51,13 +51,13 @@ struct RecordStep: Sendable {
         if let processed, processed.outcome != .superseded {
             documents.insert(ConsumerRecords.package(change: change, processed: processed, processedAt: processedAt), at: 0)
         }
-        guard let rejected = await writeRecords(documents, change: change) else { return state.abandon() }
+        guard let rejected = await writeRecords(documents, change: change) else { return }
         if deadLetter == nil, let rejection = rejected.first {
             deadLetter = DeadLetter(reason: "record_\(rejection.code)", message: rejection.description, attempts: attempts)
         }
 
         if let deadLetter {
-            guard await sendDeadLetter(deadLetter, message: message, change: change) else { return state.abandon() }
+            guard await sendDeadLetter(deadLetter, message: message, change: change) else { return }
         }
         await emitEvents(change: change, processed: processed, deadLetter: deadLetter)
         metrics.change(result: deadLetter != nil ? "dead_lettered" : processed?.outcome.rawValue ?? "skipped")
