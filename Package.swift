@@ -81,11 +81,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A service run beside a scope and stopped when it ends (the doubles' `with…` scopes).
+        .target(
+            name: "ServiceScope",
+            dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Test support: an in-process CouchDB 3.x protocol double with fault hooks.
         .target(
             name: "CouchDBDouble",
             dependencies: [
-                "MirrorRecords",
+                "MirrorJSON",
+                "ServiceScope",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -113,7 +123,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The single-pass JSON reader shared by the registry clients and the record stores.
+        // JSON: the single-pass scanner shared by the registry clients and the record stores, `JSONValue`
+        // (records) with its parser and writer, the one string escaper.
         .target(
             name: "MirrorJSON",
             swiftSettings: swiftSettings
@@ -180,6 +191,7 @@ let package = Package(
             name: "RegistrySimulator",
             dependencies: [
                 "MirrorJSON",
+                "ServiceScope",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
@@ -224,6 +236,8 @@ let package = Package(
             name: "npm-registry-sim",
             dependencies: [
                 "RegistrySimulator",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -264,14 +278,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the test targets share (loggers, temporary folders, child processes, the built binaries,
+        // simulator and consumer-harness scopes); test targets depend on it, production targets never do.
+        .target(
+            name: "MirrorTestSupport",
+            dependencies: [
+                "MirrorPipeline", "MirrorHarness", "MirrorKafka", "MirrorConfig", "NPMRegistry", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/MirrorTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MirrorKafkaTests",
-            dependencies: ["MirrorKafka", "CRdKafka"],
+            dependencies: ["MirrorKafka", "CRdKafka", "MirrorTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "MirrorPipelineTests",
             dependencies: [
+                "MirrorTestSupport",
                 "MirrorPipeline", "MirrorHarness", "MirrorKafka", "MirrorConfig", "NPMRegistry", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -286,6 +315,7 @@ let package = Package(
         .testTarget(
             name: "MirrorRecordsTests",
             dependencies: [
+                "MirrorTestSupport",
                 "MirrorRecords",
                 "CouchDBDouble",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -309,9 +339,20 @@ let package = Package(
         .testTarget(
             name: "MirrorEmbeddedTests",
             dependencies: [
+                "MirrorTestSupport",
                 "MirrorEmbedded", "EmbeddedDemo", "MirrorConfig", "MirrorRecords", "RegistrySimulator", "MirrorPipeline",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The built binaries end to end: the reliability suite, the benchmark's smoke run, the processes'
+        // signals and exit codes. The binaries are found in NPM_MIRROR_BINARIES (default .build/debug).
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "MirrorTestSupport", "MirrorEmbedded", "MirrorConfig", "MirrorRecords", "MirrorPipeline", "MirrorKafka", "RegistrySimulator",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -323,6 +364,7 @@ let package = Package(
         .testTarget(
             name: "RegistrySimulatorTests",
             dependencies: [
+                "MirrorTestSupport",
                 "RegistrySimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

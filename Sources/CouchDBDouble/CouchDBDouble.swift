@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import MirrorRecords
+import MirrorJSON
 import NIOCore
 import ServiceLifecycle
 import Synchronization
@@ -10,12 +10,15 @@ import Synchronization
 /// An in-process CouchDB 3.x for tests: an HTTP server on 127.0.0.1 (an ephemeral port) that answers the
 /// requests a record store makes the way CouchDB 3.5.0 does (see `CouchDBModel`), with fault hooks.
 ///
+/// A `Service`: `run()` keeps the double until graceful shutdown (or cancellation), then stops it. Tests
+/// use the scope, which stops it when the body ends:
+///
 /// ```swift
-/// let double = try await CouchDBDouble.start(adminUser: "admin", adminPassword: "secret")
-/// defer { Task { await double.stop() } }
-/// let store = try CouchDBRecordStore(url: double.url, database: "db", user: "admin", password: "secret")
+/// try await withCouchDBDouble(adminUser: "admin", adminPassword: "secret") { double in
+///     let store = try CouchDBRecordStore(url: double.url, database: "db", user: "admin", password: "secret")
+/// }
 /// ```
-public actor CouchDBDouble {
+public actor CouchDBDouble: Service {
     /// How the double is unreachable while down.
     public enum Outage: Sendable {
         /// The listener is closed: connecting fails with "connection refused".
@@ -33,6 +36,7 @@ public actor CouchDBDouble {
     private nonisolated let state: DoubleState
     private let logger: Logger
     private var server: RunningServer?
+    private var stopped = false
 
     private init(port: Int, adminUser: String, adminPassword: String, state: DoubleState, server: RunningServer, logger: Logger) {
         self.port = port
@@ -57,8 +61,17 @@ public actor CouchDBDouble {
 
     /// Stops the server (waiting for requests in flight). The double cannot be restarted after `stop`.
     public func stop() async {
+        self.stopped = true
         await self.server?.stop()
         self.server = nil
+    }
+
+    /// Keeps the double listening (outages aside) until graceful shutdown or cancellation, then stops it.
+    /// The double listens from `start`, so that its port is known before anything runs; a listener
+    /// closed and reopened by an outage belongs to the double, not to this call.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await self.stop()
     }
 
     // MARK: Faults
@@ -77,7 +90,7 @@ public actor CouchDBDouble {
     /// Ends an outage: listens again on the same port and answers normally.
     public func comeBack() async throws {
         self.state.storage.withLock { $0.closeConnections = false }
-        if self.server == nil {
+        if self.server == nil, !self.stopped {
             self.server = try await RunningServer.start(port: self.port, state: self.state, logger: self.logger)
         }
     }

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import MirrorRecords
+import MirrorJSON
 
 /// CouchDB 3.x semantics without HTTP: databases, documents, MVCC revisions, `_bulk_docs`, `_all_docs`, `_changes`.
 ///
@@ -188,12 +188,19 @@ struct CouchDBModel: Sendable {
         )
     }
 
+    /// The server's rule (`^[a-z][a-z0-9_$()+/-]*$`), stated here rather than taken from the client it checks.
+    static func isLegalDatabaseName(_ name: String) -> Bool {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_$()+-/".unicodeScalars)
+        guard let first = name.unicodeScalars.first, first >= "a", first <= "z" else { return false }
+        return name.unicodeScalars.allSatisfy(allowed.contains)
+    }
+
     static func illegalDatabaseNameReason(_ name: String) -> String {
         "Name: '\(name)'. Only lowercase characters (a-z), digits (0-9), and any of the characters _, $, (, ), +, -, and / are allowed. Must begin with a letter."
     }
 
     private mutating func createDatabase(_ db: String, request: Request) -> Response {
-        guard CouchDBConfiguration.isValidDatabaseName(db) else {
+        guard Self.isLegalDatabaseName(db) else {
             return Self.error(400, "illegal_database_name", Self.illegalDatabaseNameReason(db))
         }
         guard self.databases[db] == nil else {

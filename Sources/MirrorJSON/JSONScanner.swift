@@ -5,7 +5,7 @@
 /// Skipped values are walked with a depth counter rather than recursion, so no nesting can exhaust
 /// the stack; brackets must balance and strings must close, so a body cut anywhere ends inside a
 /// value and is an error. The readers of `_changes` pages and of packuments (`NPMRegistry`) and
-/// `JSONValue(parsing:)` (`MirrorRecords`: CouchDB's answers, records) are built on it.
+/// `JSONValue(parsing:)` (CouchDB's answers, records) are built on it.
 package struct JSONScanner {
     package struct Failure: Error, CustomStringConvertible {
         package var message: String

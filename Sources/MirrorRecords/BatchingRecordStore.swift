@@ -1,3 +1,4 @@
+import MirrorJSON
 import Synchronization
 
 /// Writes the documents of concurrent callers together ("group commit").

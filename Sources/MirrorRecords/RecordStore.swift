@@ -1,3 +1,6 @@
+/// Records are `JSONValue`s: importing this module imports `MirrorJSON`.
+@_exported import MirrorJSON
+
 /// Where the consumer writes its records: one document per package and one per change.
 ///
 /// The interface speaks of documents, not of a database protocol: `CouchDBRecordStore` implements it

@@ -2,107 +2,120 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// An npm registry simulator: the replicate service (`GET /`, `GET /registry/_changes`)
 /// and the registry service (packuments, tarballs) on loopback, with fault injection.
 ///
+/// A `Service`: `run()` serves until graceful shutdown (or cancellation). Tests use the scope, which
+/// runs it beside the body and stops it when the body ends:
+///
 /// ```swift
 /// var configuration = RegistrySimulator.Configuration()
 /// configuration.packages = 200
-/// let sim = try await RegistrySimulator.start(configuration: configuration)
-/// // sim.replicateURL, sim.registryURL → NPM_REPLICATE_URL, NPM_REGISTRY_URL
-/// sim.faults.add(FaultRule(kind: .rateLimited, targets: [.changes], count: 2))
-/// try sim.publish(.newVersion())
-/// try await sim.stop()
+/// try await withRegistrySimulator(configuration: configuration) { sim in
+///     // sim.replicateURL, sim.registryURL → NPM_REPLICATE_URL, NPM_REGISTRY_URL
+///     sim.faults.add(FaultRule(kind: .rateLimited, targets: [.changes], count: 2))
+///     try sim.publish(.newVersion())
+/// }
 /// ```
-public final class RegistrySimulator: Sendable {
-    /// Base URL of the replicate service, without a trailing slash (`http://127.0.0.1:PORT`).
-    public let replicateURL: String
-    /// Base URL of the registry service, without a trailing slash.
-    public let registryURL: String
+public final class RegistrySimulator: Service, Sendable {
+    /// Base URL of the replicate service, without a trailing slash (`http://127.0.0.1:PORT`);
+    /// set once `listening()` has returned.
+    public var replicateURL: String { self.core.replicateURL }
+    /// Base URL of the registry service, without a trailing slash; set once `listening()` has returned.
+    public var registryURL: String { self.core.registryURL }
     /// Run-time fault control.
     public let faults: FaultController
     /// Generated packages by kind (empty when serving a directory).
     public var notablePackages: NotablePackages { self.core.notable }
 
     let core: SimulatorCore
-    private let serviceGroup: ServiceGroup
-    private let runTask: Task<Void, any Error>
+    private let services: [any Service]
+    private let ports: ListeningPorts
+    private let logger: Logger
+    /// Set by `start`: the group running this simulator and its task, for `stop`.
+    private let started = Mutex<(group: ServiceGroup, task: Task<Void, any Error>)?>(nil)
 
-    private init(
-        core: SimulatorCore,
-        replicateURL: String,
-        registryURL: String,
-        serviceGroup: ServiceGroup,
-        runTask: Task<Void, any Error>
-    ) {
+    /// Builds the registry (generated or from `configuration.directory`); nothing listens until `run()`.
+    public init(
+        configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "npm-registry-sim")
+    ) throws {
+        try configuration.validate()
+        let core = try SimulatorCore(configuration: configuration)
+        let ports = ListeningPorts { registryPort, replicatePort in
+            let urlHost = Self.urlHost(configuration.host)
+            let registryURL = configuration.publicRegistryURL ?? "http://\(urlHost):\(registryPort)"
+            let replicateURL = "http://\(urlHost):\(replicatePort)"
+            core.setBaseURLs(registry: registryURL, replicate: replicateURL)
+            logger.info(
+                "registry simulator listening",
+                metadata: ["sim.registry_url": "\(registryURL)", "sim.replicate_url": "\(replicateURL)"]
+            )
+        }
+        var services: [any Service] = [
+            Self.application(.registry, core: core, host: configuration.host, port: configuration.registryPort, ports: ports, logger: logger),
+            Self.application(.replicate, core: core, host: configuration.host, port: configuration.replicatePort, ports: ports, logger: logger),
+        ]
+        if configuration.publishRate > 0 {
+            services.append(LivePublisher.Service(publisher: core.publisher, rate: configuration.publishRate))
+        }
         self.core = core
-        self.serviceGroup = serviceGroup
-        self.replicateURL = replicateURL
-        self.registryURL = registryURL
+        self.services = services
+        self.ports = ports
+        self.logger = logger
         self.faults = FaultController(core: core)
-        self.runTask = runTask
     }
 
-    /// Builds the registry (generated or from `configuration.directory`), binds both
-    /// services and returns once they accept connections.
+    /// Serves both services (and the live publisher) until graceful shutdown or cancellation; in-flight
+    /// requests finish. Throws a server failure, e.g. a port already in use. Runs once.
+    public func run() async throws {
+        // A service group follows the graceful shutdown of the task it runs in.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: self.services, logger: self.logger))
+        do {
+            try await group.run()
+        } catch {
+            self.ports.end(error)
+            throw error
+        }
+        self.ports.end(RegistrySimulatorError.startFailed("a server stopped before it was listening"))
+    }
+
+    /// Returns once both services accept connections (then `replicateURL` and `registryURL` are set);
+    /// throws if `run()` ended before that.
+    public func listening() async throws {
+        try await self.ports.wait()
+    }
+
+    /// Builds a simulator, runs it in a task of its own and returns once it listens: for a simulator whose
+    /// life is not one scope (the demo, a chaos scenario that compares two runs). Prefer
+    /// `withRegistrySimulator`, which cannot leave one running; whoever calls `start` awaits `stop()`.
     public static func start(
         configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "npm-registry-sim")
     ) async throws -> RegistrySimulator {
-        try configuration.validate()
-        let core = try SimulatorCore(configuration: configuration)
-        let (registryPorts, registryContinuation) = AsyncStream<Int>.makeStream()
-        let (replicatePorts, replicateContinuation) = AsyncStream<Int>.makeStream()
-        let registry = Self.application(
-            .registry, core: core, host: configuration.host, port: configuration.registryPort,
-            ports: registryContinuation, logger: logger
+        let simulator = try RegistrySimulator(configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: [simulator], gracefulShutdownSignals: [], logger: logger)
         )
-        let replicate = Self.application(
-            .replicate, core: core, host: configuration.host, port: configuration.replicatePort,
-            ports: replicateContinuation, logger: logger
-        )
-        var services: [any Service] = [registry, replicate]
-        if configuration.publishRate > 0 {
-            services.append(LivePublisher.Service(publisher: core.publisher, rate: configuration.publishRate))
+        let task = Task { try await group.run() }
+        simulator.started.withLock { $0 = (group, task) }
+        do {
+            try await simulator.listening()
+        } catch {
+            try? await task.value
+            throw error
         }
-        let serviceGroup = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
-        let runTask = Task {
-            defer {
-                registryContinuation.finish()
-                replicateContinuation.finish()
-            }
-            try await serviceGroup.run()
-        }
-        var registryIterator = registryPorts.makeAsyncIterator()
-        var replicateIterator = replicatePorts.makeAsyncIterator()
-        guard let registryPort = await registryIterator.next(), let replicatePort = await replicateIterator.next() else {
-            await serviceGroup.triggerGracefulShutdown()
-            try await runTask.value
-            throw RegistrySimulatorError.startFailed("a server stopped before it was listening")
-        }
-        let urlHost = Self.urlHost(configuration.host)
-        let registryURL = configuration.publicRegistryURL ?? "http://\(urlHost):\(registryPort)"
-        let replicateURL = "http://\(urlHost):\(replicatePort)"
-        core.setBaseURLs(registry: registryURL, replicate: replicateURL)
-        logger.info(
-            "registry simulator listening",
-            metadata: ["sim.registry_url": "\(registryURL)", "sim.replicate_url": "\(replicateURL)"]
-        )
-        return RegistrySimulator(
-            core: core,
-            replicateURL: replicateURL,
-            registryURL: registryURL,
-            serviceGroup: serviceGroup,
-            runTask: runTask
-        )
+        return simulator
     }
 
-    /// Stops both services and the live publisher gracefully (in-flight requests
-    /// finish), and waits for them. Rethrows a server failure, if one happened.
+    /// Stops a simulator made by `start` gracefully (in-flight requests finish) and waits for it.
+    /// Rethrows a server failure, if one happened.
     public func stop() async throws {
-        await self.serviceGroup.triggerGracefulShutdown()
-        try await self.runTask.value
+        guard let (group, task) = self.started.withLock({ $0 }) else { return }
+        await group.triggerGracefulShutdown()
+        try await task.value
     }
 
     // MARK: Observing
@@ -180,7 +193,7 @@ public final class RegistrySimulator: Sendable {
         core: SimulatorCore,
         host: String,
         port: Int,
-        ports: AsyncStream<Int>.Continuation,
+        ports: ListeningPorts,
         logger: Logger
     ) -> Application<SimulatorResponder> {
         Application(
@@ -190,8 +203,7 @@ public final class RegistrySimulator: Sendable {
                 serverName: "npm-registry-sim"
             ),
             onServerRunning: { channel in
-                ports.yield(channel.localAddress?.port ?? port)
-                ports.finish()
+                ports.bound(service, port: channel.localAddress?.port ?? port)
             },
             logger: logger
         )

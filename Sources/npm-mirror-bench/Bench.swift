@@ -112,15 +112,7 @@ struct Bench: Sendable {
         // Every tarball a run fetches stays built, so no stage pays for building them.
         configuration.tarballCacheBytes = 8 << 30
         configuration.packumentCacheBytes = 2 << 30
-        let simulator = try await RegistrySimulator.start(configuration: configuration, logger: Logger(label: "bench.simulator", factory: { _ in SwiftLogNoOpLogHandler() }))
-        do {
-            let result = try await body(simulator)
-            try await simulator.stop()
-            return result
-        } catch {
-            try? await simulator.stop()
-            throw error
-        }
+        return try await withRegistrySimulator(configuration: configuration, logger: Logger(label: "bench.simulator", factory: { _ in SwiftLogNoOpLogHandler() }), body)
     }
 
     // MARK: Producer

@@ -90,46 +90,46 @@ extension Suite {
         var configuration = RegistrySimulator.Configuration()
         configuration.packages = 20
         configuration.seed = seed
-        let simulator = try await RegistrySimulator.start(configuration: configuration)
-        defer { Task { try? await simulator.stop() } }
-        let couchSecret = "couch-S3cret-\(UUID().uuidString.prefix(8))"
-        let saslSecret = "sasl-S3cret-\(UUID().uuidString.prefix(8))"
-        let keySecret = "key-S3cret-\(UUID().uuidString.prefix(8))"
-        let rig = try Rig(
-            name: "secrets", directory: "\(workDirectory)/secrets", binaries: binaries, simulator: simulator, kafka: kafka, couch: couch,
-            extraSettings: [.couchDBPassword: couchSecret, .logLevel: "trace"], logger: logger
-        )
-        try await rig.produceToEnd()
-        // A wrong CouchDB password: every write answers 401, logged at every level up to trace.
-        let consumer = try rig.startConsumer(settings: [.metricsFile: "\(rig.directory)/logs/consumer.prom"])
-        try await Task.sleep(for: .seconds(8))
-        consumer.send(SIGTERM)
-        _ = try await consumer.wait(timeout: .seconds(60))
-        // SASL to a broker that does not speak it, and an SSL key password: the client fails to connect or start.
-        let sasl = try rig.startConsumer(exitWhenIdle: 1, settings: [
-            .kafkaSecurityProtocol: "sasl_plaintext", .kafkaSASLMechanism: "PLAIN", .kafkaSASLUsername: "mirror",
-            .kafkaSASLPassword: saslSecret, .kafkaSSLKeyPassword: keySecret,
-        ])
-        try await Task.sleep(for: .seconds(5))
-        sasl.send(SIGTERM)
-        _ = try await sasl.wait(timeout: .seconds(60))
+        return try await withRegistrySimulator(configuration: configuration) { simulator in
+            let couchSecret = "couch-S3cret-\(UUID().uuidString.prefix(8))"
+            let saslSecret = "sasl-S3cret-\(UUID().uuidString.prefix(8))"
+            let keySecret = "key-S3cret-\(UUID().uuidString.prefix(8))"
+            let rig = try Rig(
+                name: "secrets", directory: "\(workDirectory)/secrets", binaries: binaries, simulator: simulator, kafka: kafka, couch: couch,
+                extraSettings: [.couchDBPassword: couchSecret, .logLevel: "trace"], logger: logger
+            )
+            try await rig.produceToEnd()
+            // A wrong CouchDB password: every write answers 401, logged at every level up to trace.
+            let consumer = try rig.startConsumer(settings: [.metricsFile: "\(rig.directory)/logs/consumer.prom"])
+            try await Task.sleep(for: .seconds(8))
+            consumer.send(SIGTERM)
+            _ = try await consumer.wait(timeout: .seconds(60))
+            // SASL to a broker that does not speak it, and an SSL key password: the client fails to connect or start.
+            let sasl = try rig.startConsumer(exitWhenIdle: 1, settings: [
+                .kafkaSecurityProtocol: "sasl_plaintext", .kafkaSASLMechanism: "PLAIN", .kafkaSASLUsername: "mirror",
+                .kafkaSASLPassword: saslSecret, .kafkaSSLKeyPassword: keySecret,
+            ])
+            try await Task.sleep(for: .seconds(5))
+            sasl.send(SIGTERM)
+            _ = try await sasl.wait(timeout: .seconds(60))
 
-        var texts: [(String, String)] = []
-        for file in (try? FileManager.default.contentsOfDirectory(atPath: "\(rig.directory)/logs")) ?? [] {
-            texts.append((file, (try? String(contentsOfFile: "\(rig.directory)/logs/\(file)", encoding: .utf8)) ?? ""))
+            var texts: [(String, String)] = []
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: "\(rig.directory)/logs")) ?? [] {
+                texts.append((file, (try? String(contentsOfFile: "\(rig.directory)/logs/\(file)", encoding: .utf8)) ?? ""))
+            }
+            for topic in [rig.eventsTopic, rig.deadLetterTopic] {
+                let messages = try await TopicReader.readAll(topic, bootstrapServers: kafka.bootstrapServers, logger: logger)
+                texts.append((topic, messages.map { String(decoding: $0.value, as: UTF8.self) }.joined(separator: "\n")))
+            }
+            let log = texts.first { $0.0 == "consumer.log" }?.1 ?? ""
+            guard log.contains("401") || log.localizedCaseInsensitiveContains("unauthorized") || log.contains("credentials") else {
+                throw ChaosError("the consumer never reported the refused credentials (see \(rig.directory)/logs/consumer.log)")
+            }
+            let leaks = texts.filter { _, text in [couchSecret, saslSecret, keySecret].contains { text.contains($0) } }.map(\.0)
+            tally.update { $0.secretLeaks += leaks.count }
+            guard leaks.isEmpty else { throw ChaosError("a password appears in \(leaks)") }
+            let bytes = texts.reduce(0) { $0 + $1.1.utf8.count }
+            return "3 passwords (CouchDB, SASL, SSL key), wrong on purpose, absent from \(texts.count) logs, metrics files and topics (\(bytes / 1000) kB, trace level)"
         }
-        for topic in [rig.eventsTopic, rig.deadLetterTopic] {
-            let messages = try await TopicReader.readAll(topic, bootstrapServers: kafka.bootstrapServers, logger: logger)
-            texts.append((topic, messages.map { String(decoding: $0.value, as: UTF8.self) }.joined(separator: "\n")))
-        }
-        let log = texts.first { $0.0 == "consumer.log" }?.1 ?? ""
-        guard log.contains("401") || log.localizedCaseInsensitiveContains("unauthorized") || log.contains("credentials") else {
-            throw ChaosError("the consumer never reported the refused credentials (see \(rig.directory)/logs/consumer.log)")
-        }
-        let leaks = texts.filter { _, text in [couchSecret, saslSecret, keySecret].contains { text.contains($0) } }.map(\.0)
-        tally.update { $0.secretLeaks += leaks.count }
-        guard leaks.isEmpty else { throw ChaosError("a password appears in \(leaks)") }
-        let bytes = texts.reduce(0) { $0 + $1.1.utf8.count }
-        return "3 passwords (CouchDB, SASL, SSL key), wrong on purpose, absent from \(texts.count) logs, metrics files and topics (\(bytes / 1000) kB, trace level)"
     }
 }

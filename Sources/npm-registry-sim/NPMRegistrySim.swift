@@ -1,9 +1,9 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
 import RegistrySimulator
-import Synchronization
+import ServiceLifecycle
+import UnixSignals
 
 @main
 struct NPMRegistrySim: AsyncParsableCommand {
@@ -81,45 +81,21 @@ struct NPMRegistrySim: AsyncParsableCommand {
         configuration.faultSeed = self.faultSeed
         configuration.stallFeed = self.stallFeed
 
-        let simulator = try await RegistrySimulator.start(configuration: configuration, logger: logger)
-        // Unbuffered, so scripts reading a pipe see the URLs at once.
-        let announcement = "NPM_REPLICATE_URL=\(simulator.replicateURL)\nNPM_REGISTRY_URL=\(simulator.registryURL)\n"
-        FileHandle.standardOutput.write(Data(announcement.utf8))
-
-        let signal = await Self.terminationSignal()
-        logger.info("stopping", metadata: ["sim.signal": "\(signal)"])
-        try await simulator.stop()
-    }
-
-    /// Waits for SIGINT or SIGTERM.
-    private static func terminationSignal() async -> Int32 {
-        let queue = DispatchQueue(label: "npm-registry-sim.signals")
-        let sources = [SIGINT, SIGTERM].map { signalNumber -> (Int32, any DispatchSourceSignal) in
-            signal(signalNumber, SIG_IGN)
-            return (signalNumber, DispatchSource.makeSignalSource(signal: signalNumber, queue: queue))
-        }
-        let once = ResumeOnce()
-        let received = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-            for (signalNumber, source) in sources {
-                source.setEventHandler {
-                    if once.claim() { continuation.resume(returning: signalNumber) }
-                }
-                source.resume()
-            }
-        }
-        for (_, source) in sources { source.cancel() }
-        return received
-    }
-}
-
-/// Lets exactly one signal handler resume the continuation.
-private final class ResumeOnce: Sendable {
-    private let done = Mutex(false)
-
-    func claim() -> Bool {
-        self.done.withLock { done in
-            defer { done = true }
-            return !done
+        let simulator = try RegistrySimulator(configuration: configuration, logger: logger)
+        let serviceGroup = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [simulator],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await serviceGroup.run() }
+            try await simulator.listening()
+            // Unbuffered, so scripts reading a pipe see the URLs at once.
+            let announcement = "NPM_REPLICATE_URL=\(simulator.replicateURL)\nNPM_REGISTRY_URL=\(simulator.registryURL)\n"
+            FileHandle.standardOutput.write(Data(announcement.utf8))
+            try await group.waitForAll()
         }
     }
 }

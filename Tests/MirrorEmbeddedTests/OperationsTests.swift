@@ -6,11 +6,11 @@ import Logging
 import MirrorConfig
 import MirrorEmbedded
 import MirrorPipeline
+import MirrorTestSupport
 import Prometheus
 import RegistrySimulator
 import Testing
 
-private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 private let logger: Logger = {
     var logger = Logger(label: "operations-tests") { StreamLogHandler.standardError(label: $0) }
@@ -30,28 +30,28 @@ private func mirrorWithFaults() async throws -> EmbeddedMirror {
     simulatorConfiguration.packages = 30
     simulatorConfiguration.seed = 21
     simulatorConfiguration.hugeTarballBytes = 2_000_000
-    let simulator = try await RegistrySimulator.start(configuration: simulatorConfiguration, logger: logger)
-    defer { Task { try? await simulator.stop() } }
-    let victim = try #require(simulator.notablePackages.ordinary.first)
-    simulator.faults.add([
-        FaultRule(kind: .rateLimited, targets: [.changes], count: 1, retryAfterSeconds: 1),
-        FaultRule(kind: .httpError, targets: [.packument], count: 1, status: 503),
-        FaultRule(kind: .corruptTarball, targets: [.tarball], pathPrefix: "/\(victim)/-/"),
-    ])
-    let work = NSTemporaryDirectory() + "npm-mirror-ops-\(UUID().uuidString)"
-    let configuration = try MirrorConfiguration.load(
-        sources: ConfigurationSources(environment: [
-            "NPM_REPLICATE_URL": simulator.replicateURL, "NPM_REGISTRY_URL": simulator.registryURL, "UPDATE_SEQ": "0",
-            "UPDATE_SEQ_DIR": work + "/update_seq", "REMOTE_PACKAGE_DIR": work + "/packages", "LOCAL_PACKAGE_DIR": work + "/temp",
-            "DBDATA_DIR": work + "/dbdata", "KAFKA_SESSION_TIMEOUT": "6s", "POLL_INTERVAL": "50ms", "MAX_SIZE": "1MB",
-            "PROCESSING_RETRY_MAX": "2m",
-        ]) { _ in nil }
-    )
-    let mirror = try EmbeddedMirror(configuration: configuration, consumers: 1, exitWhenCaughtUp: true, exitWhenIdle: .seconds(2), logger: logger)
-    try await mirror.producer.producerService.run()
-    try await mirror.consumers[0].runConsumer()
-    await mirror.shutdownClients()
-    return mirror
+    return try await withRegistrySimulator(configuration: simulatorConfiguration, logger: logger) { simulator in
+        let victim = try #require(simulator.notablePackages.ordinary.first)
+        simulator.faults.add([
+            FaultRule(kind: .rateLimited, targets: [.changes], count: 1, retryAfterSeconds: 1),
+            FaultRule(kind: .httpError, targets: [.packument], count: 1, status: 503),
+            FaultRule(kind: .corruptTarball, targets: [.tarball], pathPrefix: "/\(victim)/-/"),
+        ])
+        let work = NSTemporaryDirectory() + "npm-mirror-ops-\(UUID().uuidString)"
+        let configuration = try MirrorConfiguration.load(
+            sources: ConfigurationSources(environment: [
+                "NPM_REPLICATE_URL": simulator.replicateURL, "NPM_REGISTRY_URL": simulator.registryURL, "UPDATE_SEQ": "0",
+                "UPDATE_SEQ_DIR": work + "/update_seq", "REMOTE_PACKAGE_DIR": work + "/packages", "LOCAL_PACKAGE_DIR": work + "/temp",
+                "DBDATA_DIR": work + "/dbdata", "KAFKA_SESSION_TIMEOUT": "6s", "POLL_INTERVAL": "50ms", "MAX_SIZE": "1MB",
+                "PROCESSING_RETRY_MAX": "2m",
+            ]) { _ in nil }
+        )
+        let mirror = try EmbeddedMirror(configuration: configuration, consumers: 1, exitWhenCaughtUp: true, exitWhenIdle: .seconds(2), logger: logger)
+        try await mirror.producer.producerService.run()
+        try await mirror.consumers[0].runConsumer()
+        await mirror.shutdownClients()
+        return mirror
+    }
 }
 
 @Suite("Operations: the Docker stack, Prometheus and Grafana files against the running services", .serialized, .timeLimit(.minutes(4)))

@@ -1,5 +1,6 @@
 import Logging
 import MirrorKafka
+import MirrorTestSupport
 import Synchronization
 import Testing
 
@@ -7,9 +8,9 @@ import Testing
 struct KafkaAdminTests {
     @Test("topics created on the embedded cluster have the chosen partition count; an existing topic is reported")
     func embeddedTopicCreation() async throws {
-        let cluster = try EmbeddedKafkaCluster(brokerCount: 2, logger: testLogger)
+        let cluster = try EmbeddedKafkaCluster(brokerCount: 2, logger: kafkaTestLogger)
         #expect(cluster.bootstrapServers.contains(":"))
-        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: testLogger)
+        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: kafkaTestLogger)
         let topic = uniqueTopic("created")
         #expect(try await admin.partitions(of: topic) == nil)
         try cluster.createTopic(topic, partitions: 12)
@@ -26,8 +27,8 @@ struct KafkaAdminTests {
 
     @Test("CreateTopics against the mock (which never answers it) times out cleanly")
     func createTopicsTimesOut() async throws {
-        let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: testLogger)
-        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: testLogger)
+        let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: kafkaTestLogger)
+        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: kafkaTestLogger)
         let started = ContinuousClock.now
         let error = await #expect(throws: KafkaError.self) {
             try await admin.ensureTopic(uniqueTopic("never"), partitions: 3, timeout: .seconds(2))
@@ -40,7 +41,7 @@ struct KafkaAdminTests {
 
     @Test("a broker that is down makes produce wait, and the message lands once it is back")
     func produceWaitsForBrokerDown() async throws {
-        let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: testLogger)
+        let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: kafkaTestLogger)
         let topic = uniqueTopic("down")
         try cluster.createTopic(topic, partitions: 1)
         let logs = CapturedLogs()
@@ -66,7 +67,7 @@ struct KafkaAdminTests {
         #expect(report.offset == 1)
         await producer.shutdown()
 
-        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: testLogger)
+        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: kafkaTestLogger)
         #expect(try await admin.watermarks(topic: topic, partition: 0) == KafkaWatermarks(low: 0, high: 2))
         let last = try await admin.lastMessages(topic: topic)
         #expect(last[0].map { String(decoding: $0.value, as: UTF8.self) } == "during")
@@ -74,7 +75,7 @@ struct KafkaAdminTests {
 
     @Test("injected produce errors are retried by the idempotent producer without duplicates")
     func produceRetriesInjectedErrors() async throws {
-        let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: testLogger)
+        let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: kafkaTestLogger)
         let topic = uniqueTopic("errors")
         try cluster.createTopic(topic, partitions: 1)
         let producer = try KafkaProducer(configuration: testProducerConfiguration(cluster), logger: Logger(label: "quiet") { _ in SwiftLogNoOpLogHandler() })
@@ -83,7 +84,7 @@ struct KafkaAdminTests {
         let reports = try await producer.send((0..<20).map { KafkaProducerMessage(topic: topic, key: "a", value: Array("m\($0)".utf8)) })
         #expect(reports.map(\.offset) == Array(1...20))
         await producer.shutdown()
-        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: testLogger)
+        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: kafkaTestLogger)
         #expect(try await admin.watermarks(topic: topic, partition: 0).high == 21)
     }
 
@@ -92,7 +93,7 @@ struct KafkaAdminTests {
         var configuration = KafkaClientConfiguration(bootstrapServers: "127.0.0.1:1")
         configuration.additionalProperties = ["no.such.property": "1"]
         let error = #expect(throws: KafkaError.self) {
-            try KafkaProducer(configuration: KafkaProducer.Configuration(client: configuration), logger: testLogger)
+            try KafkaProducer(configuration: KafkaProducer.Configuration(client: configuration), logger: kafkaTestLogger)
         }
         #expect(error?.code == .configuration)
         #expect(error?.description.contains("no.such.property") == true)
@@ -102,7 +103,7 @@ struct KafkaAdminTests {
         secret.security.saslMechanism = "NO-SUCH-MECHANISM"
         secret.security.securityProtocol = "sasl_plaintext"
         let secretError = #expect(throws: KafkaError.self) {
-            try KafkaProducer(configuration: KafkaProducer.Configuration(client: secret), logger: testLogger)
+            try KafkaProducer(configuration: KafkaProducer.Configuration(client: secret), logger: kafkaTestLogger)
         }
         #expect(secretError?.description.contains("hunter2") == false)
     }

@@ -1,16 +1,17 @@
 import Logging
 import MirrorKafka
+import MirrorTestSupport
 import Testing
 
 @Suite("Kafka layer against the embedded mock cluster", .serialized, .timeLimit(.minutes(3)))
 struct KafkaRoundTripTests {
     @Test("keyed messages: one key, one partition, order kept; every message consumed once")
     func keyedRoundTrip() async throws {
-        let cluster = try EmbeddedKafkaCluster(brokerCount: 3, logger: testLogger)
+        let cluster = try EmbeddedKafkaCluster(brokerCount: 3, logger: kafkaTestLogger)
         let topic = uniqueTopic("keyed")
         try cluster.createTopic(topic, partitions: 12, replicationFactor: 3)
 
-        let producer = try KafkaProducer(configuration: testProducerConfiguration(cluster), logger: testLogger)
+        let producer = try KafkaProducer(configuration: testProducerConfiguration(cluster), logger: kafkaTestLogger)
         let keys = (0..<40).map { "package-\($0)" }
         // 10 rounds over 40 keys; each value says which key and which round.
         let messages = (0..<10).flatMap { round in
@@ -21,7 +22,7 @@ struct KafkaRoundTripTests {
         #expect(Set(reports.map(\.topic)) == [topic])
         await producer.shutdown()
 
-        let consumer = try KafkaConsumer(configuration: testConsumerConfiguration(cluster, group: "g-\(topic)"), logger: testLogger)
+        let consumer = try KafkaConsumer(configuration: testConsumerConfiguration(cluster, group: "g-\(topic)"), logger: kafkaTestLogger)
         try consumer.subscribe(topics: [topic])
         let received = try await consume(consumer, count: messages.count)
         await consumer.close()
@@ -49,16 +50,16 @@ struct KafkaRoundTripTests {
 
     @Test("committed offsets survive a consumer restart: the next member starts where the last stopped")
     func committedOffsetsSurviveRestart() async throws {
-        let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: testLogger)
+        let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: kafkaTestLogger)
         let topic = uniqueTopic("commit")
         try cluster.createTopic(topic, partitions: 3)
-        let producer = try KafkaProducer(configuration: testProducerConfiguration(cluster), logger: testLogger)
+        let producer = try KafkaProducer(configuration: testProducerConfiguration(cluster), logger: kafkaTestLogger)
         let messages = (0..<90).map { KafkaProducerMessage(topic: topic, key: "k\($0 % 9)", value: Array("v\($0)".utf8)) }
         _ = try await producer.send(messages)
         await producer.shutdown()
 
         let group = "g-\(topic)"
-        let first = try KafkaConsumer(configuration: testConsumerConfiguration(cluster, group: group), logger: testLogger)
+        let first = try KafkaConsumer(configuration: testConsumerConfiguration(cluster, group: group), logger: kafkaTestLogger)
         try first.subscribe(topics: [topic])
         let firstBatch = try await consume(first, count: 40)
         #expect(firstBatch.count == 40)
@@ -72,7 +73,7 @@ struct KafkaRoundTripTests {
         }
         await first.close()
 
-        let second = try KafkaConsumer(configuration: testConsumerConfiguration(cluster, group: group), logger: testLogger)
+        let second = try KafkaConsumer(configuration: testConsumerConfiguration(cluster, group: group), logger: kafkaTestLogger)
         try second.subscribe(topics: [topic])
         let committedCount = doneThrough.values.reduce(0) { $0 + Int($1) + 1 }
         let rest = try await consume(second, count: 90 - committedCount)
@@ -91,10 +92,10 @@ struct KafkaRoundTripTests {
 
     @Test("watermarks and the last message of every partition read back")
     func watermarksAndLastMessages() async throws {
-        let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: testLogger)
+        let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: kafkaTestLogger)
         let topic = uniqueTopic("tail")
         try cluster.createTopic(topic, partitions: 4)
-        let producer = try KafkaProducer(configuration: testProducerConfiguration(cluster), logger: testLogger)
+        let producer = try KafkaProducer(configuration: testProducerConfiguration(cluster), logger: kafkaTestLogger)
         // Partition p gets (p + 1) * 5 messages, except partition 3, which stays empty.
         var messages: [KafkaProducerMessage] = []
         for partition in 0..<3 {
@@ -105,7 +106,7 @@ struct KafkaRoundTripTests {
         _ = try await producer.send(messages)
         await producer.shutdown()
 
-        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: testLogger)
+        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: kafkaTestLogger)
         let marks = try await admin.watermarks(topic: topic)
         #expect(marks == [0: KafkaWatermarks(low: 0, high: 5), 1: KafkaWatermarks(low: 0, high: 10), 2: KafkaWatermarks(low: 0, high: 15), 3: KafkaWatermarks(low: 0, high: 0)])
 
@@ -131,7 +132,7 @@ struct ProducerQueueFullTests {
         client.additionalProperties = ["queue.buffering.max.messages": "1"]
         var configuration = KafkaProducer.Configuration(client: client)
         configuration.messageTimeout = .seconds(5)
-        let producer = try KafkaProducer(configuration: configuration, logger: testLogger)
+        let producer = try KafkaProducer(configuration: configuration, logger: kafkaTestLogger)
         let send = Task {
             try await producer.send([
                 KafkaProducerMessage(topic: "full", key: "a", value: [1]),

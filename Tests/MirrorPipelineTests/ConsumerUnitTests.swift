@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import MirrorKafka
 import MirrorPipeline
+import MirrorTestSupport
 import NIOCore
 import NPMRegistry
 import Prometheus
@@ -140,38 +141,38 @@ struct PackumentTests {
         configuration.packages = 150
         configuration.seed = 7
         configuration.hugePackumentBytes = 2 << 20
-        let simulator = try await RegistrySimulator.start(configuration: configuration)
-        let client = PackageClient(registryURL: simulator.registryURL, http: RegistryHTTP(client: .shared, timeout: .seconds(10), metrics: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())))
-        var compared = 0
-        for name in simulator.packageNames {
-            // Deleted packages answer 404.
-            guard let buffer = try? await client.packument(name, maxBytes: 1 << 28) else { continue }
-            let body = Array(buffer.readableBytesView)
-            let packument = try Packument.parse(body, expectedName: name)
-            let tree = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
-            #expect(packument.rev == tree["_rev"] as? String, "\(name)")
-            #expect(packument.distTags == (tree["dist-tags"] as? [String: String] ?? [:]), "\(name)")
-            var time = tree["time"] as? [String: Any] ?? [:]
-            #expect(packument.isUnpublished == (time.removeValue(forKey: "unpublished") != nil), "\(name)")
-            #expect(packument.time == time.compactMapValues { $0 as? String }, "\(name)")
-            let versions = tree["versions"] as? [String: [String: Any]] ?? [:]
-            #expect(Set(packument.versions.keys).union(packument.malformedVersions.keys) == Set(versions.keys), "\(name)")
-            for (version, entry) in versions {
-                guard let parsed = packument.versions[version] else { continue }
-                let dist = entry["dist"] as? [String: Any] ?? [:]
-                #expect(parsed.integrity == dist["integrity"] as? String && parsed.shasum == dist["shasum"] as? String, "\(name)@\(version)")
-                #expect(parsed.tarballURL == dist["tarball"] as? String, "\(name)@\(version)")
-                #expect(parsed.size == (dist["size"] as? NSNumber)?.int64Value, "\(name)@\(version)")
-                #expect(parsed.dependencies == (entry["dependencies"] as? [String: String] ?? [:]), "\(name)@\(version)")
-                let author = (entry["author"] as? String) ?? ((entry["author"] as? [String: Any])?["name"] as? String)
-                #expect(parsed.author == author, "\(name)@\(version)")
+        try await withRegistrySimulator(configuration: configuration) { simulator in
+            let client = PackageClient(registryURL: simulator.registryURL, http: RegistryHTTP(client: .shared, timeout: .seconds(10), metrics: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())))
+            var compared = 0
+            for name in simulator.packageNames {
+                // Deleted packages answer 404.
+                guard let buffer = try? await client.packument(name, maxBytes: 1 << 28) else { continue }
+                let body = Array(buffer.readableBytesView)
+                let packument = try Packument.parse(body, expectedName: name)
+                let tree = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+                #expect(packument.rev == tree["_rev"] as? String, "\(name)")
+                #expect(packument.distTags == (tree["dist-tags"] as? [String: String] ?? [:]), "\(name)")
+                var time = tree["time"] as? [String: Any] ?? [:]
+                #expect(packument.isUnpublished == (time.removeValue(forKey: "unpublished") != nil), "\(name)")
+                #expect(packument.time == time.compactMapValues { $0 as? String }, "\(name)")
+                let versions = tree["versions"] as? [String: [String: Any]] ?? [:]
+                #expect(Set(packument.versions.keys).union(packument.malformedVersions.keys) == Set(versions.keys), "\(name)")
+                for (version, entry) in versions {
+                    guard let parsed = packument.versions[version] else { continue }
+                    let dist = entry["dist"] as? [String: Any] ?? [:]
+                    #expect(parsed.integrity == dist["integrity"] as? String && parsed.shasum == dist["shasum"] as? String, "\(name)@\(version)")
+                    #expect(parsed.tarballURL == dist["tarball"] as? String, "\(name)@\(version)")
+                    #expect(parsed.size == (dist["size"] as? NSNumber)?.int64Value, "\(name)@\(version)")
+                    #expect(parsed.dependencies == (entry["dependencies"] as? [String: String] ?? [:]), "\(name)@\(version)")
+                    let author = (entry["author"] as? String) ?? ((entry["author"] as? [String: Any])?["name"] as? String)
+                    #expect(parsed.author == author, "\(name)@\(version)")
+                }
+                let maintainers = (tree["maintainers"] as? [Any] ?? []).compactMap { ($0 as? [String: Any])?["name"] as? String ?? $0 as? String }
+                #expect(packument.maintainers == maintainers, "\(name)")
+                compared += 1
             }
-            let maintainers = (tree["maintainers"] as? [Any] ?? []).compactMap { ($0 as? [String: Any])?["name"] as? String ?? $0 as? String }
-            #expect(packument.maintainers == maintainers, "\(name)")
-            compared += 1
+            #expect(compared > 100)
         }
-        #expect(compared > 100)
-        try await simulator.stop()
     }
 
     @Test("a version without a usable dist is set aside, the others kept")

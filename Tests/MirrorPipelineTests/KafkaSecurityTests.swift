@@ -2,6 +2,7 @@ import Logging
 import MirrorConfig
 @testable import MirrorKafka
 import MirrorPipeline
+import MirrorTestSupport
 import Testing
 
 /// The Kafka security settings reach librdkafka: each environment variable becomes its librdkafka

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Logging
 import MirrorKafka
+import MirrorTestSupport
 import NPMRegistry
 import Prometheus
 import RegistrySimulator
@@ -232,54 +233,54 @@ struct PackumentWaitTests {
 
     @Test("a lagging replica with 429s and 500s during the wait: the wait keeps its deadline and ends with what it saw (stale)")
     func lagWithFaults() async throws {
-        let simulator = try await startSimulator(packages: 5)
-        defer { Task { try? await simulator.stop() } }
-        let name = try #require(simulator.notablePackages.ordinary.first)
-        // The first read succeeds (an older revision: the wait begins); then half the reads fail.
-        simulator.faults.add([
-            FaultRule(kind: .httpError, targets: [.packument], probability: 0.35, skip: 1, status: 500),
-            FaultRule(kind: .rateLimited, targets: [.packument], probability: 0.35, skip: 1, retryAfterSeconds: 1),
-        ])
-        let change = ChangeMessage(seq: 1, id: name, rev: "999-ffff", deleted: false, readAt: "")
-        let found = try await wait(simulator, for: .seconds(4)).fetch(change, isSuperseded: { false })
-        guard case .packument(_, _, let stale) = found else {
-            Issue.record("expected the packument, got \(found)")
-            return
+        try await withSimulator(packages: 5) { simulator in
+            let name = try #require(simulator.notablePackages.ordinary.first)
+            // The first read succeeds (an older revision: the wait begins); then half the reads fail.
+            simulator.faults.add([
+                FaultRule(kind: .httpError, targets: [.packument], probability: 0.35, skip: 1, status: 500),
+                FaultRule(kind: .rateLimited, targets: [.packument], probability: 0.35, skip: 1, retryAfterSeconds: 1),
+            ])
+            let change = ChangeMessage(seq: 1, id: name, rev: "999-ffff", deleted: false, readAt: "")
+            let found = try await wait(simulator, for: .seconds(4)).fetch(change, isSuperseded: { false })
+            guard case .packument(_, _, let stale) = found else {
+                Issue.record("expected the packument, got \(found)")
+                return
+            }
+            #expect(stale)
+            #expect(simulator.faults.firedCounts.values.reduce(0, +) >= 1, "no fault fired during the wait, so it proved nothing")
         }
-        #expect(stale)
-        #expect(simulator.faults.firedCounts.values.reduce(0, +) >= 1, "no fault fired during the wait, so it proved nothing")
     }
 
     @Test("a missing package with faults during the wait ends with packument_not_found, not a retriable failure")
     func missingWithFaults() async throws {
-        let simulator = try await startSimulator(packages: 5)
-        defer { Task { try? await simulator.stop() } }
-        simulator.faults.add([FaultRule(kind: .httpError, targets: [.packument], probability: 0.5, skip: 1, status: 503)])
-        let change = ChangeMessage(seq: 1, id: "not-there-yet", rev: "1-a", deleted: false, readAt: "")
-        do {
-            _ = try await wait(simulator, for: .seconds(3)).fetch(change, isSuperseded: { false })
-            Issue.record("a missing package was found")
-        } catch {
-            #expect(error.code == .packumentNotFound)
-            #expect(!error.isRetriable)
+        try await withSimulator(packages: 5) { simulator in
+            simulator.faults.add([FaultRule(kind: .httpError, targets: [.packument], probability: 0.5, skip: 1, status: 503)])
+            let change = ChangeMessage(seq: 1, id: "not-there-yet", rev: "1-a", deleted: false, readAt: "")
+            do throws(ProcessingFailure) {
+                _ = try await wait(simulator, for: .seconds(3)).fetch(change, isSuperseded: { false })
+                Issue.record("a missing package was found")
+            } catch {
+                #expect(error.code == .packumentNotFound)
+                #expect(!error.isRetriable)
+            }
+            #expect(simulator.faults.firedCounts.values.reduce(0, +) >= 1, "no fault fired during the wait, so it proved nothing")
         }
-        #expect(simulator.faults.firedCounts.values.reduce(0, +) >= 1, "no fault fired during the wait, so it proved nothing")
     }
 
     @Test("the wait ends as soon as a later change of the package has arrived")
     func supersededWhileWaiting() async throws {
-        let simulator = try await startSimulator(packages: 5)
-        defer { Task { try? await simulator.stop() } }
-        let arrived = Atomic<Bool>(false)
-        Task {
-            try await Task.sleep(for: .milliseconds(500))
-            arrived.store(true, ordering: .relaxed)
-        }
-        let change = ChangeMessage(seq: 1, id: "created-then-deleted", rev: "1-a", deleted: false, readAt: "")
-        let found = try await wait(simulator, for: .seconds(120)).fetch(change, isSuperseded: { arrived.load(ordering: .relaxed) })
-        guard case .superseded = found else {
-            Issue.record("expected superseded, got \(found)")
-            return
+        try await withSimulator(packages: 5) { simulator in
+            let arrived = Atomic<Bool>(false)
+            Task {
+                try await Task.sleep(for: .milliseconds(500))
+                arrived.store(true, ordering: .relaxed)
+            }
+            let change = ChangeMessage(seq: 1, id: "created-then-deleted", rev: "1-a", deleted: false, readAt: "")
+            let found = try await wait(simulator, for: .seconds(120)).fetch(change, isSuperseded: { arrived.load(ordering: .relaxed) })
+            guard case .superseded = found else {
+                Issue.record("expected superseded, got \(found)")
+                return
+            }
         }
     }
 }

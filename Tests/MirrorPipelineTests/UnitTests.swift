@@ -1,6 +1,7 @@
 import Foundation
 import MirrorConfig
 import MirrorPipeline
+import MirrorTestSupport
 import NPMRegistry
 import Testing
 

@@ -25,9 +25,8 @@ struct CouchDBDoubleReplayTests {
         let exchanges = try Self.loadExchanges()
         try #require(exchanges.count >= 25, "the recording has its exchanges")
         // The recording's admin is admin:admin; the double gets another password so the mapping is exercised.
-        let double = try await CouchDBDouble.start(adminUser: "admin", adminPassword: "replay-secret")
         var compared = 0
-        do {
+        try await withCouchDBDouble(adminUser: "admin", adminPassword: "replay-secret") { double in
             // Revisions are hashes of that run: a recorded rev that the double answered with its own rev is
             // replaced by the double's in later requests (revs that never existed, like 9-000…, stay as recorded).
             var revisions: [String: String] = [:]
@@ -40,11 +39,7 @@ struct CouchDBDoubleReplayTests {
                 #expect(differences.isEmpty, "#\(index) \(exchange["note"]?.stringValue ?? ""): \(differences.joined(separator: "; "))")
                 compared += 1
             }
-        } catch {
-            await double.stop()
-            throw error
         }
-        await double.stop()
         #expect(compared == exchanges.count)
     }
 

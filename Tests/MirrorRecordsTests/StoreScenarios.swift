@@ -1,5 +1,6 @@
 import Foundation
 import MirrorRecords
+import MirrorTestSupport
 import Testing
 
 /// Record-store scenarios written once and run against the double (`CouchDBRecordStoreTests`) and, when

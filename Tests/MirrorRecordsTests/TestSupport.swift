@@ -2,7 +2,6 @@ import CouchDBDouble
 import Foundation
 import Logging
 import MirrorRecords
-import Synchronization
 import Testing
 
 /// A CouchDB to run the store scenarios against: a fresh in-process double, or the real server named by
@@ -15,12 +14,6 @@ struct CouchDBTarget: Sendable {
     let double: CouchDBDouble?
 
     static var environmentURL: String? { ProcessInfo.processInfo.environment["COUCHDB_URL"] }
-
-    static func startDouble() async throws -> CouchDBTarget {
-        let password = "double-pw-\(UUID().uuidString.prefix(8))"
-        let double = try await CouchDBDouble.start(adminUser: "admin", adminPassword: password)
-        return CouchDBTarget(url: double.url, user: "admin", password: password, double: double)
-    }
 
     static func fromEnvironment() throws -> CouchDBTarget {
         let environment = ProcessInfo.processInfo.environment
@@ -64,54 +57,13 @@ struct CouchDBTarget: Sendable {
         }
         try await store.client.deleteDatabase()
     }
-
-    func stop() async {
-        await self.double?.stop()
-    }
 }
 
 /// Runs `body` against a fresh double, stopping it afterwards (also on failure).
 func withDouble(_ body: (CouchDBTarget) async throws -> Void) async throws {
-    let target = try await CouchDBTarget.startDouble()
-    do {
-        try await body(target)
-    } catch {
-        await target.stop()
-        throw error
-    }
-    await target.stop()
-}
-
-/// Keeps every log line (message and metadata) so a test can search them.
-final class CapturedLogs: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    var all: [String] { self.lines.withLock { $0 } }
-
-    func logger(label: String = "records-test") -> Logger {
-        var logger = Logger(label: label, factory: { _ in Handler(sink: self) })
-        logger.logLevel = .trace
-        return logger
-    }
-
-    fileprivate func append(_ line: String) {
-        self.lines.withLock { $0.append(line) }
-    }
-
-    private struct Handler: LogHandler {
-        let sink: CapturedLogs
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { self.metadata[key] }
-            set { self.metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = self.metadata.merging(event.metadata ?? [:]) { $1 }
-            self.sink.append("\(event.level) \(event.message) \(merged)")
-        }
+    let password = "double-pw-\(UUID().uuidString.prefix(8))"
+    try await withCouchDBDouble(adminUser: "admin", adminPassword: password) { double in
+        try await body(CouchDBTarget(url: double.url, user: "admin", password: password, double: double))
     }
 }
 

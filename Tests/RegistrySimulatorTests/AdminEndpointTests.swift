@@ -81,6 +81,6 @@ struct AdminEndpointTests {
         #expect(throws: RegistrySimulatorError.self) { try configuration.validate() }
         configuration = RegistrySimulator.Configuration()
         configuration.publishRate = -1
-        await #expect(throws: RegistrySimulatorError.self) { _ = try await RegistrySimulator.start(configuration: configuration) }
+        await #expect(throws: RegistrySimulatorError.self) { try await withRegistrySimulator(configuration: configuration) { _ in } }
     }
 }

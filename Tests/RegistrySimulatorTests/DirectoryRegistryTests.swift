@@ -70,7 +70,7 @@ struct DirectoryRegistryTests {
         var configuration = RegistrySimulator.Configuration()
         configuration.directory = empty.path
         await #expect(throws: RegistrySimulatorError.self) {
-            _ = try await RegistrySimulator.start(configuration: configuration)
+            try await withRegistrySimulator(configuration: configuration) { _ in }
         }
     }
 }

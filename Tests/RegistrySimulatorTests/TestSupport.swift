@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import Logging
+import MirrorTestSupport
 import NIOCore
 import NIOHTTP1
 import RegistrySimulator
@@ -45,28 +46,14 @@ enum HTTP {
     }
 }
 
-/// Starts a simulator, runs `body`, stops it (also when `body` throws).
+/// Runs `body` beside a simulator (40 packages, seed 7 unless told), stopping it afterwards (also on failure).
 func withSimulator<T>(
     packages: Int = 40,
     seed: UInt64 = 7,
     _ configure: (inout RegistrySimulator.Configuration) -> Void = { _ in },
     _ body: (RegistrySimulator) async throws -> T
 ) async throws -> T {
-    var configuration = RegistrySimulator.Configuration()
-    configuration.packages = packages
-    configuration.seed = seed
-    configure(&configuration)
-    var logger = Logger(label: "registry-simulator-tests")
-    logger.logLevel = .warning
-    let simulator = try await RegistrySimulator.start(configuration: configuration, logger: logger)
-    do {
-        let result = try await body(simulator)
-        try await simulator.stop()
-        return result
-    } catch {
-        try await simulator.stop()
-        throw error
-    }
+    try await MirrorTestSupport.withSimulator(packages: packages, seed: seed, logLevel: .warning, configure, body)
 }
 
 enum Fixtures {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import MirrorJSON
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import MirrorJSON
 import Synchronization
 
 /// `RecordStore` over CouchDB 3.x.

@@ -1,6 +1,7 @@
 import CSQLite
 import Dispatch
 import Foundation
+import MirrorJSON
 
 /// The embedded record store: the same documents as CouchDB, in one SQLite file (used by
 /// `npm-mirror run` when no `COUCHDB_URL` is set).

@@ -1,5 +1,3 @@
-import Foundation
-
 /// A JSON value: the body of a record.
 ///
 /// Objects are unordered (`[String: JSONValue]`); every encoding this module produces writes

@@ -1,8 +1,8 @@
 import Foundation
+import MirrorTestSupport
 import Testing
 
-private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-private let benchExecutable = repositoryRoot.appendingPathComponent(".build/debug/npm-mirror-bench")
+private let benchExecutable = builtExecutable("npm-mirror-bench")
 
 /// The benchmark's smoke variant, so the command never rots. It checks that the command runs the
 /// real binaries end to end and that its figures agree with each other, never how fast anything is:

@@ -5,7 +5,7 @@ import Foundation
 /// thread: a test that blocked in `waitUntilExit()` would hold one of the few cooperative threads
 /// for the whole run, and every other test of the process would wait behind it.
 /// With `mergingStandardError`, standard error goes to the same output.
-func runToEnd(
+package func runToEnd(
     _ executable: URL,
     _ arguments: [String],
     in directory: URL? = nil,

@@ -8,42 +8,17 @@ import MirrorPipeline
 import NPMRegistry
 import Prometheus
 import RegistrySimulator
-import Testing
-
-let testLogger: Logger = {
-    var logger = Logger(label: "pipeline-tests") { StreamLogHandler.standardError(label: $0) }
-    logger.logLevel = .error
-    return logger
-}()
-
-/// A fresh temporary directory.
-func temporaryDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "npm-mirror-test-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
-/// Starts a simulator with `packages` generated packages.
-func startSimulator(packages: Int = 60, seed: UInt64 = 11, _ configure: (inout RegistrySimulator.Configuration) -> Void = { _ in }) async throws -> RegistrySimulator {
-    var configuration = RegistrySimulator.Configuration()
-    configuration.packages = packages
-    configuration.seed = seed
-    configure(&configuration)
-    var logger = testLogger
-    logger.logLevel = .critical
-    return try await RegistrySimulator.start(configuration: configuration, logger: logger)
-}
 
 /// Everything a producer test needs: a simulator, an embedded cluster with the topic, a checkpoint
 /// directory, and a configuration pointing at them (with short intervals).
-struct ProducerHarness {
-    let simulator: RegistrySimulator
-    let cluster: EmbeddedKafkaCluster
-    let topic: String
-    let updateSeqDirectory: String
-    let registry = PrometheusCollectorRegistry()
+package struct ProducerHarness {
+    package let simulator: RegistrySimulator
+    package let cluster: EmbeddedKafkaCluster
+    package let topic: String
+    package let updateSeqDirectory: String
+    package let registry = PrometheusCollectorRegistry()
 
-    init(simulator: RegistrySimulator, partitions: Int = 12) throws {
+    package init(simulator: RegistrySimulator, partitions: Int = 12) throws {
         self.simulator = simulator
         cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: testLogger)
         topic = "changes-\(UInt32.random(in: 0...UInt32.max))"
@@ -51,7 +26,7 @@ struct ProducerHarness {
         updateSeqDirectory = try temporaryDirectory()
     }
 
-    func configuration(_ environment: [String: String] = [:]) throws -> MirrorConfiguration {
+    package func configuration(_ environment: [String: String] = [:]) throws -> MirrorConfiguration {
         var environment = environment
         let defaults = [
             "KAFKA_TOPIC": topic,
@@ -71,7 +46,7 @@ struct ProducerHarness {
 
     /// A producer service over these parts.
     /// `messageTimeout` replaces the producer's 5 minutes, so an outage can fail a delivery.
-    func producer(
+    package func producer(
         _ environment: [String: String] = [:],
         exitWhenCaughtUp: Bool = true,
         messageTimeout: Duration? = nil,
@@ -95,12 +70,12 @@ struct ProducerHarness {
     }
 
     /// Every message on the topic, read with a fresh group, decoded.
-    func messages() async throws -> [(message: KafkaConsumerMessage, change: ChangeMessage)] {
+    package func messages() async throws -> [(message: KafkaConsumerMessage, change: ChangeMessage)] {
         try await readTopic(topic, on: cluster).map { ($0, try ChangeMessage.decode($0.value)) }
     }
 
     /// The whole feed as the simulator serves it now.
-    func feed() async throws -> [FeedChange] {
+    package func feed() async throws -> [FeedChange] {
         let client = ReplicateClient(baseURL: simulator.replicateURL, http: RegistryHTTP(client: .shared, timeout: .seconds(5), metrics: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())))
         var since: Int64 = 0
         var all: [FeedChange] = []
@@ -113,39 +88,26 @@ struct ProducerHarness {
     }
 
     /// The value of a metric series in the Prometheus text, or nil when absent.
-    func metric(_ name: String, labels: String = "") -> Double? {
-        let text = registry.emitToString()
+    package func metric(_ name: String, labels: String = "") -> Double? {
+        registry.value(of: name, labels: labels)
+    }
+}
+
+extension PrometheusCollectorRegistry {
+    /// The value of a metric series in the Prometheus text, or nil when absent.
+    package func value(of name: String, labels: String = "") -> Double? {
+        let text = self.emitToString()
         let prefix = labels.isEmpty ? "\(name) " : "\(name){\(labels)} "
         return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
     }
 }
 
 /// Runs `service` until it returns, with a time limit; returns what it threw, if anything.
-func runToEnd(_ service: ChangesProducerService, limit: Duration = .seconds(60)) async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await service.run() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw TimeLimitExceeded()
-        }
-        try await group.next()
-        group.cancelAll()
-    }
-}
-
-struct TimeLimitExceeded: Error {}
-
-/// Checks `condition` every 50 ms until it holds or `limit` passes; returns whether it held.
-func eventually(within limit: Duration, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + limit
-    while true {
-        if try await condition() { return true }
-        if ContinuousClock.now >= deadline { return false }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
+package func runToEnd(_ service: ChangesProducerService, limit: Duration = .seconds(60)) async throws {
+    try await runToEnd(limit: limit) { try await service.run() }
 }
 
 /// Every message on `topic`, read from the start with a fresh consumer group.
-func readTopic(_ topic: String, on cluster: EmbeddedKafkaCluster, timeout: Duration = .seconds(30)) async throws -> [KafkaConsumerMessage] {
+package func readTopic(_ topic: String, on cluster: EmbeddedKafkaCluster, timeout: Duration = .seconds(30)) async throws -> [KafkaConsumerMessage] {
     try await TopicReader.readAll(topic, bootstrapServers: cluster.bootstrapServers, timeout: timeout, logger: testLogger)
 }

@@ -1,8 +1,8 @@
 import Foundation
+import MirrorTestSupport
 import Testing
 
-private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-private let chaosExecutable = repositoryRoot.appendingPathComponent(".build/debug/npm-mirror-chaos")
+private let chaosExecutable = builtExecutable("npm-mirror-chaos")
 
 /// The reliability suite (`npm-mirror-chaos`, docs/reliability.md) on every CI run: 20 SIGKILLs of
 /// the consumer over a few hundred changes, producer kills, SIGTERMs, Kafka, registry, CouchDB and

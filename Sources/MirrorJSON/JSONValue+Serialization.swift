@@ -1,5 +1,3 @@
-import MirrorJSON
-
 extension JSONValue {
     /// The deepest nesting of arrays and objects `init(parsing:)` accepts (as Foundation's decoder).
     public static let maximumParsingDepth = 512

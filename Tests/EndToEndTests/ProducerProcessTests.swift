@@ -1,12 +1,12 @@
 import Foundation
 import MirrorKafka
 import MirrorPipeline
+import MirrorTestSupport
 import RegistrySimulator
 import Testing
 
 /// The built `changes-producer` executable (scripts/test.sh builds it with the tests).
-let producerExecutable = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent(".build/debug/changes-producer")
+let producerExecutable = builtExecutable("changes-producer")
 
 @Suite("changes-producer as a process", .serialized, .timeLimit(.minutes(3)))
 struct ProducerProcessTests {
@@ -55,66 +55,66 @@ struct ProducerProcessTests {
     @Test("SIGTERM mid-run: the page in flight is finished and checkpointed, exit status 0")
     func gracefulStop() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: producerExecutable.path), "build the executables first (scripts/test.sh does)")
-        let simulator = try await startSimulator(packages: 120)
-        defer { Task { try? await simulator.stop() } }
-        let harness = try ProducerHarness(simulator: simulator)
-        // 300 ms a page of 5: the 120 changes take several seconds.
-        simulator.faults.add(FaultRule(kind: .slowResponse, targets: [.changes], delayMilliseconds: 300))
-        let process = try launch(harness)
-        // Mid-run: a page past the start is acknowledged (the start itself is checkpointed as seq 0).
-        let acknowledged = await eventually(within: .seconds(60)) {
-            ((try? CheckpointDirectory(path: harness.updateSeqDirectory).readProducer())??.updateSeq ?? 0) > 0
-        }
-        try #require(acknowledged, "no page was acknowledged within 60 s; log: \(log(harness))")
-        #expect(process.isRunning)
-        process.terminate()  // SIGTERM
-        #expect(await waitForExit(process, within: .seconds(15)), "did not stop within 15 s of SIGTERM")
-        #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0, "log: \(log(harness))")
+        try await withSimulator(packages: 120) { simulator in
+            let harness = try ProducerHarness(simulator: simulator)
+            // 300 ms a page of 5: the 120 changes take several seconds.
+            simulator.faults.add(FaultRule(kind: .slowResponse, targets: [.changes], delayMilliseconds: 300))
+            let process = try launch(harness)
+            // Mid-run: a page past the start is acknowledged (the start itself is checkpointed as seq 0).
+            let acknowledged = await eventually(within: .seconds(60)) {
+                ((try? CheckpointDirectory(path: harness.updateSeqDirectory).readProducer())??.updateSeq ?? 0) > 0
+            }
+            try #require(acknowledged, "no page was acknowledged within 60 s; log: \(log(harness))")
+            #expect(process.isRunning)
+            process.terminate()  // SIGTERM
+            #expect(await waitForExit(process, within: .seconds(15)), "did not stop within 15 s of SIGTERM")
+            #expect(process.terminationReason == .exit)
+            #expect(process.terminationStatus == 0, "log: \(log(harness))")
 
-        let produced = try await harness.messages()
-        let feed = try await harness.feed()
-        #expect(!produced.isEmpty)
-        // The signal landed mid-run: the producer stopped before the end of the feed.
-        #expect(Set(produced.map(\.change.seq)).count < feed.count, "the run had finished before SIGTERM")
-        let checkpoint = try #require(try CheckpointDirectory(path: harness.updateSeqDirectory).readProducer())
-        // Every message on the topic is covered by the checkpoint: the last page was acknowledged and recorded.
-        #expect(checkpoint.updateSeq == produced.map(\.change.seq).max())
+            let produced = try await harness.messages()
+            let feed = try await harness.feed()
+            #expect(!produced.isEmpty)
+            // The signal landed mid-run: the producer stopped before the end of the feed.
+            #expect(Set(produced.map(\.change.seq)).count < feed.count, "the run had finished before SIGTERM")
+            let checkpoint = try #require(try CheckpointDirectory(path: harness.updateSeqDirectory).readProducer())
+            // Every message on the topic is covered by the checkpoint: the last page was acknowledged and recorded.
+            #expect(checkpoint.updateSeq == produced.map(\.change.seq).max())
+        }
     }
 
     @Test("SIGTERM while the broker is unreachable at start-up: exit status 0 within 20 s")
     func stopDuringStartUpOutage() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: producerExecutable.path))
-        let simulator = try await startSimulator(packages: 10)
-        defer { Task { try? await simulator.stop() } }
-        let harness = try ProducerHarness(simulator: simulator)
-        try harness.cluster.setBrokerDown(1)
-        let process = try launch(harness)
-        // The producer is in its start-up retries: it has failed to reach the broker at least once.
-        let retrying = await eventually(within: .seconds(90)) { log(harness).contains("Could not make sure the topic exists") }
-        try #require(retrying, "no failed attempt to reach the broker within 90 s; log: \(log(harness))")
-        #expect(process.isRunning)
-        process.terminate()  // SIGTERM
-        let stopped = await waitForExit(process, within: .seconds(20))
-        if !stopped {
-            kill(process.processIdentifier, SIGKILL)
-            _ = await waitForExit(process, within: .seconds(10))
+        try await withSimulator(packages: 10) { simulator in
+            let harness = try ProducerHarness(simulator: simulator)
+            try harness.cluster.setBrokerDown(1)
+            let process = try launch(harness)
+            // The producer is in its start-up retries: it has failed to reach the broker at least once.
+            let retrying = await eventually(within: .seconds(90)) { log(harness).contains("Could not make sure the topic exists") }
+            try #require(retrying, "no failed attempt to reach the broker within 90 s; log: \(log(harness))")
+            #expect(process.isRunning)
+            process.terminate()  // SIGTERM
+            let stopped = await waitForExit(process, within: .seconds(20))
+            if !stopped {
+                kill(process.processIdentifier, SIGKILL)
+                _ = await waitForExit(process, within: .seconds(10))
+            }
+            try #require(stopped, "did not stop within 20 s of SIGTERM; log: \(log(harness))")
+            #expect(process.terminationReason == .exit)
+            #expect(process.terminationStatus == 0, "log: \(log(harness))")
         }
-        try #require(stopped, "did not stop within 20 s of SIGTERM; log: \(log(harness))")
-        #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0, "log: \(log(harness))")
     }
 
     @Test("--exit-when-caught-up stops with status 0 once the head is produced")
     func exitWhenCaughtUp() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: producerExecutable.path))
-        let simulator = try await startSimulator(packages: 30)
-        defer { Task { try? await simulator.stop() } }
-        let harness = try ProducerHarness(simulator: simulator)
-        let process = try launch(harness, ["CHANGES_LIMIT": "1000"], arguments: ["--exit-when-caught-up"])
-        #expect(await waitForExit(process, within: .seconds(60)))
-        #expect(process.terminationStatus == 0)
-        #expect(try await harness.messages().count == (try await harness.feed()).count)
+        try await withSimulator(packages: 30) { simulator in
+            let harness = try ProducerHarness(simulator: simulator)
+            let process = try launch(harness, ["CHANGES_LIMIT": "1000"], arguments: ["--exit-when-caught-up"])
+            #expect(await waitForExit(process, within: .seconds(60)))
+            #expect(process.terminationStatus == 0)
+            #expect(try await harness.messages().count == (try await harness.feed()).count)
+        }
     }
 
     @Test("a bad configuration stops start-up with status 1 and a message naming the setting")

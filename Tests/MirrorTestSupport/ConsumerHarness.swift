@@ -11,23 +11,22 @@ import NIOCore
 import NPMRegistry
 import Prometheus
 import RegistrySimulator
-import Testing
 
 /// A producer harness plus what a consumer needs: a CouchDB double, a store and scratch directory.
-struct ConsumerHarness {
-    let producer: ProducerHarness
-    let couch: CouchDBDouble
-    let storeRoot: String
-    let scratch: String
-    let database = "mirror-\(UInt32.random(in: 0...UInt32.max))"
-    let registry = PrometheusCollectorRegistry()
+package struct ConsumerHarness {
+    package let producer: ProducerHarness
+    package let couch: CouchDBDouble
+    package let storeRoot: String
+    package let scratch: String
+    package let database = "mirror-\(UInt32.random(in: 0...UInt32.max))"
+    package let registry = PrometheusCollectorRegistry()
 
-    var simulator: RegistrySimulator { producer.simulator }
-    var cluster: EmbeddedKafkaCluster { producer.cluster }
+    package var simulator: RegistrySimulator { producer.simulator }
+    package var cluster: EmbeddedKafkaCluster { producer.cluster }
 
-    init(simulator: RegistrySimulator, partitions: Int = 6) async throws {
+    package init(simulator: RegistrySimulator, couch: CouchDBDouble, partitions: Int = 6) throws {
         producer = try ProducerHarness(simulator: simulator, partitions: partitions)
-        couch = try await CouchDBDouble.start(adminUser: "admin", adminPassword: "s3cret-pw")
+        self.couch = couch
         storeRoot = try temporaryDirectory()
         scratch = try temporaryDirectory()
         try cluster.createTopic("npm-changes-skipped", partitions: 1)
@@ -35,11 +34,11 @@ struct ConsumerHarness {
     }
 
     /// Produces the whole feed to the topic.
-    func produceFeed() async throws {
+    package func produceFeed() async throws {
         try await runToEnd(try producer.producer())
     }
 
-    func configuration(_ environment: [String: String] = [:]) throws -> MirrorConfiguration {
+    package func configuration(_ environment: [String: String] = [:]) throws -> MirrorConfiguration {
         var environment = environment
         let defaults = [
             "REMOTE_PACKAGE_DIR": storeRoot,
@@ -57,7 +56,7 @@ struct ConsumerHarness {
         return try producer.configuration(environment)
     }
 
-    var records: CouchDBRecordStore {
+    package var records: CouchDBRecordStore {
         get throws {
             CouchDBRecordStore(
                 configuration: try CouchDBConfiguration(url: couch.url.absoluteString, database: database, user: "admin", password: "s3cret-pw"),
@@ -66,7 +65,7 @@ struct ConsumerHarness {
         }
     }
 
-    func application(_ environment: [String: String] = [:], exitWhenIdle: Duration? = .seconds(2)) throws -> ConsumerApplication {
+    package func application(_ environment: [String: String] = [:], exitWhenIdle: Duration? = .seconds(2)) throws -> ConsumerApplication {
         try ConsumerApplication(
             configuration: try configuration(environment),
             bootstrapServers: cluster.bootstrapServers,
@@ -78,37 +77,29 @@ struct ConsumerHarness {
     }
 
     /// Runs a consumer until it is idle (or the limit passes).
-    func consumeAll(_ environment: [String: String] = [:], limit: Duration = .seconds(90)) async throws {
+    package func consumeAll(_ environment: [String: String] = [:], limit: Duration = .seconds(90)) async throws {
         let application = try application(environment)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await application.runConsumer() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                throw TimeLimitExceeded()
-            }
-            try await group.next()
-            group.cancelAll()
-        }
+        try await runToEnd(limit: limit) { try await application.runConsumer() }
         try await application.httpClient.shutdown()
     }
 
-    var store: PackageStore {
+    package var store: PackageStore {
         get throws { try PackageStore(root: storeRoot, scratch: scratch, shardLength: 2, packumentRevisionsKept: 3) }
     }
 
     /// Every record, by id.
-    func allRecords() async throws -> [String: [String: JSONValue]] {
+    package func allRecords() async throws -> [String: [String: JSONValue]] {
         let stored = try await records.readAll(limit: 100_000)
         return Dictionary(uniqueKeysWithValues: stored.map { ($0.id, $0.body) })
     }
 
     /// Messages on a side topic (dead letters, events), as JSON objects.
-    func sideTopic(_ topic: String) async throws -> [[String: Any]] {
+    package func sideTopic(_ topic: String) async throws -> [[String: Any]] {
         try await readTopic(topic, on: cluster).compactMap { try? JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any] }
     }
 
     /// Committed offsets equal the end of every partition of the changes topic.
-    func committedToEnd() async throws -> Bool {
+    package func committedToEnd() async throws -> Bool {
         let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: testLogger)
         let marks = try await admin.watermarks(topic: producer.topic)
         var configuration = KafkaConsumer.Configuration(client: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), groupID: "group-\(producer.topic)")
@@ -121,14 +112,12 @@ struct ConsumerHarness {
         }
     }
 
-    func metric(_ name: String, labels: String = "") -> Double? {
-        let text = registry.emitToString()
-        let prefix = labels.isEmpty ? "\(name) " : "\(name){\(labels)} "
-        return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
+    package func metric(_ name: String, labels: String = "") -> Double? {
+        registry.value(of: name, labels: labels)
     }
 
     /// Files under the store root whose names mark them as temporary, or empty files.
-    func partialFiles() throws -> [String] {
+    package func partialFiles() throws -> [String] {
         let enumerator = FileManager.default.enumerator(atPath: storeRoot)
         var found: [String] = []
         while let path = enumerator?.nextObject() as? String {
@@ -139,8 +128,20 @@ struct ConsumerHarness {
     }
 }
 
+/// Runs `body` with a consumer harness over `simulator` and a fresh CouchDB double, stopping the double
+/// afterwards (also on failure).
+package func withConsumerHarness<T>(
+    simulator: RegistrySimulator,
+    partitions: Int = 6,
+    _ body: (ConsumerHarness) async throws -> T
+) async throws -> T {
+    try await withCouchDBDouble(adminUser: "admin", adminPassword: "s3cret-pw") { couch in
+        try await body(try ConsumerHarness(simulator: simulator, couch: couch, partitions: partitions))
+    }
+}
+
 /// The packument the simulator serves for `name` now, parsed.
-func servedPackument(_ simulator: RegistrySimulator, _ name: String) async throws -> Packument? {
+package func servedPackument(_ simulator: RegistrySimulator, _ name: String) async throws -> Packument? {
     let client = PackageClient(registryURL: simulator.registryURL, http: RegistryHTTP(client: .shared, timeout: .seconds(10), metrics: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())))
     do {
         let body = try await client.packument(name, maxBytes: 1 << 28)
