@@ -162,11 +162,31 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `npm-mirror serve`: the store as a read-only npm registry (derived documents, HTTP, search).
+        .target(
+            name: "MirrorServe",
+            dependencies: [
+                "MirrorBlocking",
+                "MirrorStore", "MirrorRecords", "MirrorJSON", "MirrorConfig",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The all-in-one mirror: `npm-mirror run` (embedded broker and database), `demo`, `status`.
         .target(
             name: "MirrorEmbedded",
             dependencies: [
-                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "NPMRegistry",
+                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "NPMRegistry", "MirrorServe",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -226,7 +246,7 @@ let package = Package(
         .executableTarget(
             name: "npm-mirror",
             dependencies: [
-                "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "EmbeddedDemo", "MirrorPipeline",
+                "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "EmbeddedDemo", "MirrorPipeline", "MirrorServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -264,6 +284,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -352,6 +373,20 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "MirrorTestSupport", "MirrorEmbedded", "MirrorConfig", "MirrorRecords", "MirrorPipeline", "MirrorKafka", "RegistrySimulator",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MirrorServeTests",
+            dependencies: [
+                "MirrorServe", "MirrorStore", "MirrorRecords", "MirrorConfig", "MirrorEmbedded", "EmbeddedDemo", "RegistrySimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -15,5 +15,6 @@ bash scripts/install-deps.sh
 command -v curl >/dev/null || { echo "bench: curl is needed (apt-get install curl)" >&2; exit 1; }
 swift build -c release --product changes-producer
 swift build -c release --product changes-consumer
+swift build -c release --product npm-mirror     # the serve stage runs `npm-mirror serve`
 swift build -c release --product npm-mirror-bench
 exec "$(swift build -c release --show-bin-path)/npm-mirror-bench" "$@"

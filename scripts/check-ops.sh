@@ -132,13 +132,13 @@ import json, sys
 services = json.load(open(sys.argv[1]))["services"]
 problems = []
 wanted = ["kafka", "kafka-init", "couchdb", "kafka-ui", "kafka-lag-exporter", "prometheus", "grafana",
-          "changes-producer", "changes-consumer"]
+          "changes-producer", "changes-consumer", "registry"]
 problems += [f"missing service {name}" for name in wanted if name not in services]
 consumer = services.get("changes-consumer", {})
 for key in ("container_name", "ports"):
     if consumer.get(key):
         problems.append(f"changes-consumer has {key}: replicas would collide when scaled")
-for name in ("changes-producer", "changes-consumer"):
+for name in ("changes-producer", "changes-consumer", "registry"):
     service = services.get(name, {})
     if "healthcheck" not in service:
         problems.append(f"{name} has no healthcheck")
@@ -189,11 +189,11 @@ fi
 if [ -n "$promtool" ]; then
   check "prometheus.yml passes promtool check config" "$promtool" check config prometheus.yml
 fi
-check "prometheus.yml scrapes the producer, every consumer replica (DNS) and the lag exporter" python3 - << 'PY'
+check "prometheus.yml scrapes the producer, every consumer replica (DNS), the registry and the lag exporter" python3 - << 'PY'
 import sys, yaml
 config = yaml.safe_load(open("prometheus.yml"))
 jobs = {job["job_name"]: job for job in config.get("scrape_configs", [])}
-problems = [f"missing job {name}" for name in ("changes-producer", "changes-consumer", "kafka-lag-exporter", "prometheus") if name not in jobs]
+problems = [f"missing job {name}" for name in ("changes-producer", "changes-consumer", "registry", "kafka-lag-exporter", "prometheus") if name not in jobs]
 consumer = jobs.get("changes-consumer", {})
 if not any("changes-consumer" in sd.get("names", []) for sd in consumer.get("dns_sd_configs", [])):
     problems.append("changes-consumer is not discovered through dns_sd_configs")

@@ -21,7 +21,7 @@ packages=(
   time                # GNU time: the benchmark reads peak memory (ru_maxrss) through it
 )
 if $with_test_tools; then
-  packages+=(prometheus shellcheck python3-yaml)
+  packages+=(prometheus shellcheck python3-yaml nodejs npm)  # npm: the serve end-to-end test installs from the mirror
 fi
 
 missing=()

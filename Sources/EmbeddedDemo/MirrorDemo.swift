@@ -41,12 +41,15 @@ public enum MirrorDemo {
         }
     }
 
-    /// Runs the demo in `directory` over `packages` generated packages.
+    /// Runs the demo in `directory` over `packages` generated packages; `configureSimulator` may
+    /// change the generated registry further (the serve end-to-end test asks for dependencies npm
+    /// can resolve).
     public static func run(
         base: MirrorConfiguration,
         directory: String,
         packages: Int,
         seed: UInt64,
+        configureSimulator: (inout RegistrySimulator.Configuration) -> Void = { _ in },
         logger: Logger
     ) async throws -> Summary {
         let started = ContinuousClock.now
@@ -58,6 +61,7 @@ public enum MirrorDemo {
         var simulatorConfiguration = RegistrySimulator.Configuration()
         simulatorConfiguration.packages = packages
         simulatorConfiguration.seed = seed
+        configureSimulator(&simulatorConfiguration)
         var quiet = logger
         quiet.logLevel = .warning
         let simulator = try await RegistrySimulator.start(configuration: simulatorConfiguration, logger: quiet)

@@ -96,6 +96,11 @@ extension MirrorConfiguration {
                 fetchTarballs: resolver.value(.fetchTarballs, Parse.boolean),
                 processingRetryMax: resolver.value(.processingRetryMax, Parse.duration)
             ),
+            serve: Serve(
+                host: resolver.value(.serveHost, Parse.nonEmpty),
+                port: resolver.value(.servePort, Parse.integer(in: 0...65_535)),
+                publicURL: resolver.optional(.publicURL, Parse.httpURL)
+            ),
             httpTimeout: resolver.value(.httpTimeout, Parse.duration),
             logLevel: resolver.value(.logLevel, Parse.oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"])),
             sources: resolver.usedSources,

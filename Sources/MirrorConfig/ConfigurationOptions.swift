@@ -105,6 +105,13 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
     @Option(name: .customLong(Setting.processingRetryMax.flagName), help: ArgumentHelp(Setting.processingRetryMax.helpText))
     var processingRetryMax: String?
 
+    @Option(name: .customLong(Setting.servePort.flagName), help: ArgumentHelp(Setting.servePort.helpText))
+    public var servePort: String?
+    @Option(name: .customLong(Setting.serveHost.flagName), help: ArgumentHelp(Setting.serveHost.helpText))
+    var serveHost: String?
+    @Option(name: .customLong(Setting.publicURL.flagName), help: ArgumentHelp(Setting.publicURL.helpText))
+    var publicURL: String?
+
     public init() {}
 
     /// The flags that were given. Secrets (passwords) have no flag: a command line is visible to
@@ -126,6 +133,7 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
             (.watchdogMaxRestarts, watchdogMaxRestarts), (.watchdogRestartWindow, watchdogRestartWindow),
             (.consumerConcurrency, consumerConcurrency), (.kafkaSessionTimeout, kafkaSessionTimeout), (.packumentMaxSize, packumentMaxSize), (.maxUnpackedSize, maxUnpackedSize), (.maxTarballEntries, maxTarballEntries), (.replicaLagWait, replicaLagWait), (.packumentRevisionsKept, packumentRevisionsKept), (.removeUnpublished, removeUnpublished), (.processingRetryMax, processingRetryMax),
             (.fetchTarballs, fetchTarballs), (.metricsFile, metricsFile),
+            (.servePort, servePort), (.serveHost, serveHost), (.publicURL, publicURL),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { setting, value in value.map { (setting, $0) } })
     }

@@ -91,6 +91,14 @@ public struct MirrorConfiguration: Sendable, Equatable {
         public var processingRetryMax: Duration
     }
 
+    /// `npm-mirror serve`.
+    public struct Serve: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        /// The base of served tarball URLs, without a trailing slash; nil: from the request's `Host`.
+        public var publicURL: String?
+    }
+
     public var startSequence: StartSequence
     public var kafka: Kafka
     public var registry: Registry
@@ -102,6 +110,7 @@ public struct MirrorConfiguration: Sendable, Equatable {
     public var lagThreshold: Int
     public var producer: Producer
     public var consumer: Consumer
+    public var serve: Serve
     /// Deadline of one HTTP request to the registry.
     public var httpTimeout: Duration
     public var logLevel: String

@@ -57,6 +57,9 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
     case processingRetryMax = "PROCESSING_RETRY_MAX"
     case logLevel = "LOG_LEVEL"
     case metricsFile = "METRICS_FILE"
+    case servePort = "SERVE_PORT"
+    case serveHost = "SERVE_HOST"
+    case publicURL = "PUBLIC_URL"
 
     /// The environment variable.
     public var environmentName: String { rawValue }
@@ -115,9 +118,11 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .fetchTarballs: "true"
         case .processingRetryMax: "10m"
         case .logLevel: "info"
+        case .servePort: "4873"
+        case .serveHost: "127.0.0.1"
         case .kafkaBrokers, .kafkaSecurityProtocol, .kafkaSASLMechanism, .kafkaSASLUsername, .kafkaSASLPassword,
             .kafkaSSLCALocation, .kafkaSSLCertificateLocation, .kafkaSSLKeyLocation, .kafkaSSLKeyPassword,
-            .couchDBURL, .couchDBUser, .couchDBPassword, .metricsFile:
+            .couchDBURL, .couchDBUser, .couchDBPassword, .metricsFile, .publicURL:
             nil
         }
     }
@@ -177,6 +182,9 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .fetchTarballs: "Download, verify and store tarballs (true/false); false mirrors metadata only: packuments and records."
         case .processingRetryMax: "How long one change is retried (registry, store or database failures) before it is dead-lettered."
         case .logLevel: "Log level: trace, debug, info, notice, warning, error or critical."
+        case .servePort: "Port `npm-mirror serve` listens on (also `--port`; 0: pick a free port and log it)."
+        case .serveHost: "Address `npm-mirror serve` listens on (0.0.0.0: every interface)."
+        case .publicURL: "Base URL served tarball URLs point at (e.g. https://npm.example.org). Unset: http://<the request's Host>, https with X-Forwarded-Proto: https."
         case .metricsFile: "When set, the final metrics (Prometheus text) are written to this file as the process exits (the benchmark reads them)."
         }
     }

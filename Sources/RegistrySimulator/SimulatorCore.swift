@@ -27,7 +27,8 @@ final class SimulatorCore: Sendable {
                 packageCount: configuration.packages,
                 seed: configuration.seed,
                 hugePackumentBytes: configuration.hugePackumentBytes,
-                hugeTarballBytes: configuration.hugeTarballBytes
+                hugeTarballBytes: configuration.hugeTarballBytes,
+                resolvableDependencies: configuration.resolvableDependencies
             )
             let generated = generator.generate()
             initial = generated.packages

@@ -18,8 +18,20 @@ struct BenchCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Variants to run, comma-separated: \(Workload.all.map(\.name).joined(separator: ", ")).")
+    @Option(help: "Variants to run, comma-separated: \(Workload.all.map(\.name).joined(separator: ", ")), and serve (npm-mirror serve beside nginx, needs wrk and nginx).")
     var variants: String = "small,large"
+
+    @Option(help: "Packages of the serve stage's store.")
+    var servePackages: Int = 300
+
+    @Option(help: "Size of the serve stage's huge packument, in MB.")
+    var serveHugePackumentMb: Int = 20
+
+    @Option(help: "Connections of each wrk run of the serve stage.")
+    var serveConnections: Int = 64
+
+    @Option(help: "Seconds of each wrk run of the serve stage.")
+    var serveSeconds: Int = 10
 
     @Option(help: "Where to write the figures as JSON.")
     var json: String = "bench-results.json"
@@ -43,7 +55,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = HarnessRun.bootstrapLogging(label: "bench", others: .error)
-        let workloads = try variants.split(separator: ",").map { name in
+        let names = variants.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let runServe = names.contains("serve")
+        let workloads = try names.filter { $0 != "serve" }.map { name in
             guard let workload = Workload.all.first(where: { $0.name == name.trimmingCharacters(in: .whitespaces) }) else {
                 throw ValidationError("unknown variant '\(name)'; known: \(Workload.all.map(\.name).joined(separator: ", "))")
             }
@@ -70,9 +84,16 @@ struct BenchCommand: AsyncParsableCommand {
             },
             logger: logger)
         var results: [VariantResults] = []
+        var serve: ServeFigures?
         do {
             for workload in workloads {
                 results.append(try await bench.run(workload))
+            }
+            if runServe {
+                serve = try await ServeStage(
+                    binaries: binaries, workDirectory: work, seed: seed, packages: servePackages,
+                    hugePackumentBytes: serveHugePackumentMb << 20, connections: serveConnections, seconds: serveSeconds, logger: logger
+                ).run()
             }
         } catch {
             await couch.stop()
@@ -86,12 +107,14 @@ struct BenchCommand: AsyncParsableCommand {
             concurrency: concurrency,
             databaseLatencyMilliseconds: databaseLatencyMs,
             variants: results,
-            targets: TargetCheck.judge(results)
+            serve: serve,
+            targets: TargetCheck.judge(results) + TargetCheck.judge(serve)
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(report).write(to: URL(fileURLWithPath: json))
         print(report.table)
+        if let serve { print(serve.table) }
         print("Figures written to \(json)")
         if !harness.keepWork { try? FileManager.default.removeItem(atPath: work) }
     }
@@ -121,6 +144,21 @@ extension MachineInfo {
 }
 
 extension TargetCheck {
+    /// The serve stage's targets (issue #16), judged on a release build.
+    static func judge(_ serve: ServeFigures?) -> [TargetCheck] {
+        guard let serve else { return [] }
+        let judged = MachineInfo.current.build == "release"
+        return [
+            TargetCheck(target: "serve packuments ≥ 0.8 × nginx req/s", measured: String(format: "%.2f × nginx", serve.packumentRatio), met: judged ? serve.packumentRatio >= 0.8 : nil),
+            TargetCheck(target: "serve tarballs ≥ 0.8 × nginx MB/s", measured: String(format: "%.2f × nginx", serve.tarballRatio), met: judged ? serve.tarballRatio >= 0.8 : nil),
+            TargetCheck(
+                target: "serve RSS flat with the huge packument (≤ mix + 16 MB)",
+                measured: String(format: "%+.1f MB", Double(serve.rssAfterHugeBytes - serve.rssAfterMixBytes) / 1e6),
+                met: judged ? serve.rssAfterHugeBytes - serve.rssAfterMixBytes <= 16_000_000 : nil
+            ),
+        ]
+    }
+
     /// The issue's targets, judged on the largest variant of a release build; a debug build or a
     /// smoke-only run reports the figures without judging them.
     static func judge(_ variants: [VariantResults]) -> [TargetCheck] {

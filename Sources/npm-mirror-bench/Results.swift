@@ -6,6 +6,8 @@ struct BenchResults: Codable, Sendable {
     /// Added to every answer of the CouchDB double (`--database-latency-ms`).
     var databaseLatencyMilliseconds: Int
     var variants: [VariantResults]
+    /// The `serve` stage, when it ran.
+    var serve: ServeFigures?
     var targets: [TargetCheck]
 }
 

@@ -10,7 +10,7 @@ struct NPMMirrorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "npm-mirror",
         abstract: "Replicates the npm registry through Kafka into a package store and a record database.",
-        subcommands: [Run.self, Demo.self, Status.self, ShowConfiguration.self]
+        subcommands: [Run.self, Serve.self, Demo.self, Status.self, ShowConfiguration.self]
     )
 }
 
@@ -44,6 +44,32 @@ struct Run: AsyncParsableCommand {
         let logger = MirrorLogging.bootstrap(label: "npm-mirror", level: configuration.logLevel)
         let mirror = try EmbeddedMirror(configuration: configuration, consumers: consumers, logger: logger)
         try await mirror.run(logger: logger)
+    }
+}
+
+/// `npm-mirror serve`: the store as a read-only npm registry.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the mirror's store as a read-only npm registry (npm, pnpm and yarn install from it).",
+        discussion: """
+            Reads REMOTE_PACKAGE_DIR (the store) and the record store (COUCHDB_URL, or DBDATA_DIR's SQLite file) for \
+            search; listens on SERVE_HOST:SERVE_PORT. Tarball URLs point at PUBLIC_URL, or at the request's Host. \
+            Several serve processes may share one store while a consumer writes to it. SIGTERM or SIGINT stops it gracefully.
+            """
+    )
+
+    @OptionGroup var options: ConfigurationOptions
+
+    @Option(help: "Port to listen on (same as --serve-port / SERVE_PORT).")
+    var port: String?
+
+    func run() async throws {
+        var options = options
+        if let port { options.servePort = port }
+        let configuration = try options.load()
+        let logger = MirrorLogging.bootstrap(label: "npm-mirror", level: configuration.logLevel)
+        let application = try ServeApplication(configuration: configuration, logger: logger)
+        try await application.run(logger: logger)
     }
 }
 

@@ -80,6 +80,27 @@ public final class SQLiteRecordStore: RecordStore {
         }
     }
 
+    /// A `LIKE` over the ids of package records (SQLite's `LIKE` is ASCII case-insensitive).
+    public func packageRecords(nameContaining text: String, limit: Int) async throws -> [StoredRecord] {
+        var pattern = "%"
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
+            pattern.append(character)
+        }
+        pattern += "%"
+        let sql = """
+            SELECT id, generation, body FROM records
+            WHERE id LIKE ? ESCAPE '\\' AND json_extract(body, '$.type') = 'package'
+              AND json_extract(body, '$.deleted') IS NOT 1 AND json_extract(body, '$.unpublished') IS NOT 1
+            ORDER BY id LIMIT ?
+            """
+        return try await connection.run { [pattern] db in
+            try db.query(sql, [.text(pattern), .integer(Int64(limit))]) { row in
+                StoredRecord(id: row.text(0), revision: "\(row.integer(1))-sqlite", body: try JSONValue(parsing: row.text(2)).objectValue ?? [:])
+            }
+        }
+    }
+
     public func readAll(limit: Int) async throws -> [StoredRecord] {
         try await connection.run { db in
             try db.query("SELECT id, generation, body FROM records ORDER BY id LIMIT ?", [.integer(Int64(limit))]) { row in

@@ -25,6 +25,8 @@ struct RegistryGenerator {
     var seed: UInt64
     var hugePackumentBytes: Int = 0
     var hugeTarballBytes: Int = 0
+    /// See `RegistrySimulator.Configuration.resolvableDependencies`.
+    var resolvableDependencies = false
 
     static let hugePackumentName = "huge-packument"
     static let hugeTarballName = "huge-tarball"
@@ -35,6 +37,9 @@ struct RegistryGenerator {
         var notable = NotablePackages()
         var names: [String] = []
         names.reserveCapacity(self.packageCount)
+        // With resolvable dependencies: the earlier packages one may depend on, and the range to use.
+        var resolvable: [String] = []
+        var ranges: [String: String] = [:]
 
         for index in 0..<self.packageCount {
             let profile = self.profile(forIndex: index)
@@ -42,10 +47,17 @@ struct RegistryGenerator {
                 index: index,
                 profile: profile,
                 seed: self.seed,
-                dependencyPool: names,
+                dependencyPool: self.resolvableDependencies ? resolvable : names,
+                dependencyRanges: self.resolvableDependencies ? ranges : nil,
                 start: nil
             )
             names.append(package.name)
+            if self.resolvableDependencies, profile.latestPayloadBytes == 0, case .generated(let generated) = package.content,
+                let latest = generated.distTag("latest"), !latest.contains("-")
+            {
+                resolvable.append(package.name)
+                ranges[package.name] = "^" + latest
+            }
             notable.record(package, profile: profile)
             packages.append(package)
         }
@@ -128,6 +140,7 @@ struct RegistryGenerator {
         profile: Profile,
         seed: UInt64,
         dependencyPool: [String],
+        dependencyRanges: [String: String]? = nil,
         start: Timestamp?
     ) -> RegistryModel.InitialPackage {
         var random = SplitMix64(seed: seed, stream: "package-\(index)")
@@ -169,6 +182,7 @@ struct RegistryGenerator {
                 at: time,
                 payloadBytes: isLatest ? profile.latestPayloadBytes : 0,
                 dependencyPool: dependencyPool,
+                dependencyRanges: dependencyRanges,
                 random: &random
             )
         }
@@ -201,6 +215,7 @@ struct RegistryGenerator {
         at time: Timestamp,
         payloadBytes: Int,
         dependencyPool: [String],
+        dependencyRanges: [String: String]? = nil,
         random: inout SplitMix64
     ) {
         var dependencies: [Dependency] = []
@@ -208,7 +223,8 @@ struct RegistryGenerator {
             for _ in 0..<random.int(in: 0...4) {
                 let dependency = random.pick(dependencyPool)
                 if dependency != package.name && !dependencies.contains(where: { $0.name == dependency }) {
-                    dependencies.append(Dependency(name: dependency, range: "^\(random.int(in: 0...4)).\(random.int(in: 0...9)).0"))
+                    let range = "^\(random.int(in: 0...4)).\(random.int(in: 0...9)).0"
+                    dependencies.append(Dependency(name: dependency, range: dependencyRanges?[dependency] ?? range))
                 }
             }
         }

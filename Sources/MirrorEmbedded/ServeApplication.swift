@@ -1,0 +1,48 @@
+import Logging
+import MirrorConfig
+import MirrorPipeline
+import MirrorRecords
+import MirrorServe
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// `npm-mirror serve`: the registry server over the configured store and record store, with the
+/// metrics endpoint on `METRICS_PORT`, in one service group.
+public struct ServeApplication: Sendable {
+    public let configuration: MirrorConfiguration
+    public let server: RegistryServer
+    public let metricsEndpoint: MetricsEndpoint
+    public let metricsRegistry = PrometheusCollectorRegistry()
+    /// Where search reads the records from, for people.
+    public let recordsLocation: String
+
+    public init(configuration: MirrorConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        let (records, location) = try EmbeddedMirror.recordStore(configuration, logger: logger)
+        recordsLocation = location
+        server = try RegistryServer(
+            configuration: ServeConfiguration(configuration),
+            records: records,
+            metricsFactory: PrometheusMetricsFactory(registry: metricsRegistry),
+            logger: logger
+        )
+        metricsEndpoint = MetricsEndpoint(registry: metricsRegistry, port: configuration.metricsPort, snapshotPath: configuration.metricsFile, logger: logger)
+    }
+
+    /// Runs until SIGTERM/SIGINT (or `signals`), then stops gracefully.
+    public func run(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: metricsEndpoint),
+                    .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: signals,
+                logger: logger
+            )
+        )
+        defer { metricsEndpoint.writeSnapshot() }
+        try await group.run()
+    }
+}

@@ -1,0 +1,309 @@
+import MirrorBlocking
+import CompressNIO
+import Crypto
+import Logging
+import MirrorRecords
+import MirrorStore
+import NIOCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The documents served for one package, derived once per stored packument revision, set of held
+/// tarballs and tarball base, and kept on disk in the package's `served/` folder:
+///
+/// ```
+/// served/<key>.full.json            served/<key>.full.json.gz
+/// served/<key>.abbreviated.json     served/<key>.abbreviated.json.gz
+/// served/<key>.index.json           (written last: its presence means the others are complete)
+/// served/<key>.gone.json            instead of all of them, for an unpublished package (the 404 body)
+/// ```
+///
+/// `<key>` is a hash of the derivation's format, the packument's revision, the tarball base and
+/// the held versions: a new revision, a newly stored tarball or another `PUBLIC_URL` is another
+/// key, so a file, once written, never changes. Several serve processes can share a store: each
+/// writes whole files by rename, and the same key always has the same bytes. A process derives a
+/// key at most once at a time (concurrent requests for it wait for the one derivation).
+/// After a derivation, files of keys beyond the newest ``keysKept`` are removed.
+final class ServedDocuments: Sendable {
+    /// A representation of the packument.
+    enum Form: String, Sendable, CaseIterable {
+        case full
+        case abbreviated
+    }
+
+    /// The derived documents of one package, as found on disk.
+    struct Entry: Sendable {
+        var name: String
+        var key: String
+        var directory: String
+        /// For an unpublished package: the path of the 404 body.
+        var gonePath: String?
+
+        func path(_ form: Form, gzip: Bool) -> String {
+            directory + "/" + key + "." + form.rawValue + ".json" + (gzip ? ".gz" : "")
+        }
+
+        var indexPath: String { directory + "/" + key + ".index.json" }
+
+        /// The representation's strong ETag.
+        func etag(_ form: Form, gzip: Bool) -> String {
+            "\"" + key + "-" + form.rawValue + (gzip ? "-gzip" : "") + "\""
+        }
+    }
+
+    /// Bumped whenever the derived documents change shape, so old files are never served.
+    static let formatVersion = "served-1"
+    static let keysKept = 4
+
+    let store: PackageStore
+    /// `FETCH_TARBALLS`: serve only versions whose tarball is held.
+    let onlyHeldVersions: Bool
+    let maximumPackumentBytes: Int
+    let metrics: ServeMetrics
+    let logger: Logger
+    private let derivations = Mutex<[String: Task<Void, any Error>]>([:])
+    /// The last entry found per package and tarball base, with what it was found from: reused while
+    /// the package folder (tarballs added or removed) and `packument.json.gz` (a new revision) are
+    /// unchanged, so a request costs two `stat`s instead of two folder listings.
+    private let recent = Mutex<[String: RecentEntry]>([:])
+    static let recentLimit = 100_000
+
+    private struct RecentEntry: Sendable {
+        var folder: FileStamp
+        var packument: FileStamp
+        var entry: Entry
+    }
+
+    init(store: PackageStore, onlyHeldVersions: Bool, maximumPackumentBytes: Int, metrics: ServeMetrics, logger: Logger) {
+        self.store = store
+        self.onlyHeldVersions = onlyHeldVersions
+        self.maximumPackumentBytes = maximumPackumentBytes
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// The package's derived documents for `tarballBase`, deriving them first when needed; nil when
+    /// no packument is stored. `fresh` looks at the store again instead of reusing the last answer
+    /// (after a file of that answer turned out to be gone).
+    func entry(name: String, tarballBase: String, fresh: Bool = false) async throws -> Entry? {
+        let recentKey = name + "\n" + tarballBase
+        let folderPath = store.absolutePackageDirectory(for: name)
+        // Taken before looking, so a change made while looking shows as a newer stamp next time.
+        let folder = FileStamp(folderPath)
+        let packument = FileStamp(store.packumentFilePath(for: name))
+        if !fresh, let folder, let packument, let known = recent.withLock({ $0[recentKey] }), known.folder == folder, known.packument == packument {
+            return known.entry
+        }
+        guard let found = try await locateOrDerive(name: name, tarballBase: tarballBase) else { return nil }
+        // Stamps within the last two seconds may not show a change made in the same clock tick.
+        if let folder, let packument, folder.isOlder(than: .seconds(2)), packument.isOlder(than: .seconds(2)) {
+            recent.withLock { recent in
+                if recent.count >= Self.recentLimit { recent.removeAll(keepingCapacity: true) }
+                recent[recentKey] = RecentEntry(folder: folder, packument: packument, entry: found)
+            }
+        }
+        return found
+    }
+
+    private func locateOrDerive(name: String, tarballBase: String) async throws -> Entry? {
+        for attempt in 0..<2 {
+            guard let located = try await BlockingWork.run({ [self] in try self.locate(name: name, tarballBase: tarballBase) }) else {
+                return nil
+            }
+            let (entry, revision, held) = (located.entry, located.revision, located.held)
+            if entry.gonePath != nil || fileStatus(entry.indexPath) != nil { return entry }
+            let flight = derivations.withLock { flights -> Task<Void, any Error> in
+                if let running = flights[entry.key] { return running }
+                let task = Task { [self] in
+                    defer { _ = derivations.withLock { $0.removeValue(forKey: entry.key) } }
+                    try await BlockingWork.run { [self] in try self.derive(entry, revision: revision, held: held, tarballBase: tarballBase) }
+                }
+                flights[entry.key] = task
+                return task
+            }
+            do {
+                try await flight.value
+            } catch let error as ServeError where error.isPackumentGone && attempt == 0 {
+                // The revision was replaced while it was read: look again.
+                continue
+            }
+            return try await BlockingWork.run { [self] in try self.locate(name: name, tarballBase: tarballBase)?.entry }
+        }
+        return nil
+    }
+
+    /// Finds the key for the package's current state (blocking).
+    private func locate(name: String, tarballBase: String) throws -> (entry: Entry, revision: String?, held: Set<String>?)? {
+        guard let identity = try store.packumentIdentity(name: name) else { return nil }
+        let held = onlyHeldVersions ? Set(try store.storedVersions(name: name)) : nil
+        var material = Self.formatVersion + "\n" + identity.description + "\n" + tarballBase + "\n"
+        material += held.map { $0.sorted().joined(separator: "\n") } ?? "*"
+        let key = String(SHA256.hash(data: Array(material.utf8)).map { byte in
+            let digits = String(byte, radix: 16)
+            return digits.count == 1 ? "0" + digits : digits
+        }.joined().prefix(32))
+        let directory = store.servedDirectory(for: name)
+        let gone = directory + "/" + key + ".gone.json"
+        let entry = Entry(name: name, key: key, directory: directory, gonePath: fileStatus(gone) != nil ? gone : nil)
+        return (entry, identity.revision, held)
+    }
+
+    /// Reads the packument, derives and writes every file of the key, then removes old keys (blocking).
+    private func derive(_ entry: Entry, revision: String?, held: Set<String>?, tarballBase: String) throws {
+        // A request that looked before an earlier derivation of this key finished.
+        if fileStatus(entry.indexPath) != nil || fileStatus(entry.directory + "/" + entry.key + ".gone.json") != nil { return }
+        let start = ContinuousClock.now
+        guard let packument = try store.readPackument(name: entry.name, revision: revision, maxBytes: maximumPackumentBytes) else {
+            throw ServeError.packumentGone("the packument revision of \(entry.name.prefix(100)) was replaced while it was read")
+        }
+        let derivation = PackumentDerivation(heldVersions: held, tarballBase: tarballBase)
+        let outcome: PackumentDerivation.Outcome
+        do {
+            outcome = try packument.withUnsafeBytes { bytes in try derivation.derive(packument: bytes, name: entry.name) }
+        } catch {
+            metrics.derivation(result: "failed", since: start)
+            throw ServeError.corruptPackument("\(error)")
+        }
+        switch outcome {
+        case .unpublished(let body):
+            try write(body, entry, entry.key + ".gone.json")
+        case .documents(let full, let abbreviated, let index):
+            for (form, bytes) in [(Form.full, full), (.abbreviated, abbreviated)] {
+                try write(bytes, entry, entry.key + "." + form.rawValue + ".json")
+                try write(try Self.gzip(bytes), entry, entry.key + "." + form.rawValue + ".json.gz")
+            }
+            try write(index.json.serializedBytes, entry, entry.key + ".index.json")
+        }
+        metrics.derivation(result: "derived", since: start)
+        logger.debug("derived served documents", metadata: ["npm.package": "\(entry.name)", "serve.key": "\(entry.key)", "packument.bytes": "\(packument.count)"])
+        try removeOldKeys(entry)
+    }
+
+    private func write(_ bytes: [UInt8], _ entry: Entry, _ fileName: String) throws {
+        try bytes.withUnsafeBytes { try store.writeServedFile(name: entry.name, fileName: fileName, bytes: $0) }
+    }
+
+    private func removeOldKeys(_ entry: Entry) throws {
+        let files = try store.servedFiles(name: entry.name)
+        var keys: [String] = []
+        for file in files {
+            guard let dot = file.fileName.firstIndex(of: ".") else { continue }
+            let key = String(file.fileName[..<dot])
+            if !keys.contains(key) { keys.append(key) }
+        }
+        let kept = Set(keys.prefix(Self.keysKept)).union([entry.key])
+        for file in files {
+            guard let dot = file.fileName.firstIndex(of: "."), !kept.contains(String(file.fileName[..<dot])) else { continue }
+            try store.removeServedFile(name: entry.name, fileName: file.fileName)
+        }
+    }
+
+    /// The index of a derived entry.
+    func index(of entry: Entry) async throws -> DocumentIndex {
+        let bytes = try await BlockingWork.run { () throws -> [UInt8] in
+            try Self.readWholeFile(entry.indexPath, maxBytes: 64 << 20)
+        }
+        guard let index = DocumentIndex(json: try JSONValue(parsing: bytes)) else {
+            throw ServeError.unreadableFile("\(entry.indexPath) is not a served index")
+        }
+        return index
+    }
+
+    /// Bytes `range` of a derived file.
+    func read(_ path: String, range: Range<Int>) async throws -> [UInt8] {
+        try await BlockingWork.run {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw ServeError.unreadableFile("cannot open \(path)") }
+            defer { close(fd) }
+            var bytes = [UInt8](repeating: 0, count: range.count)
+            var done = 0
+            while done < range.count {
+                let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, range.count - done, off_t(range.lowerBound + done)) }
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { throw ServeError.unreadableFile("\(path) is shorter than its index says") }
+                done += count
+            }
+            return bytes
+        }
+    }
+
+    static func readWholeFile(_ path: String, maxBytes: Int) throws -> [UInt8] {
+        guard let status = fileStatus(path), status.size <= maxBytes else {
+            throw ServeError.unreadableFile("cannot read \(path) (missing, or over \(maxBytes) bytes)")
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ServeError.unreadableFile("cannot open \(path)") }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(bytes.count)) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { throw ServeError.unreadableFile("cannot read \(path): errno \(errno)") }
+            if count == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<count])
+            guard bytes.count <= maxBytes else { throw ServeError.unreadableFile("\(path) is larger than \(maxBytes) bytes") }
+        }
+    }
+
+    /// gzip at zlib's default level: derived once, served many times.
+    static func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
+        var input = ByteBufferAllocator().buffer(capacity: bytes.count)
+        input.writeBytes(bytes)
+        var output = try input.compress(with: .gzip())
+        return output.readBytes(length: output.readableBytes) ?? []
+    }
+}
+
+/// What identifies a file's or folder's current state: device, inode, size and modification time.
+struct FileStamp: Sendable, Equatable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var modifiedNanoseconds: Int64
+
+    init?(_ path: String) {
+        var result = stat()
+        guard lstat(path, &result) == 0 else { return nil }
+        device = UInt64(result.st_dev)
+        inode = UInt64(result.st_ino)
+        size = Int64(result.st_size)
+        #if canImport(Darwin)
+        modifiedNanoseconds = Int64(result.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(result.st_mtimespec.tv_nsec)
+        #else
+        modifiedNanoseconds = Int64(result.st_mtim.tv_sec) * 1_000_000_000 + Int64(result.st_mtim.tv_nsec)
+        #endif
+    }
+
+    func isOlder(than age: Duration) -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let nowNanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        return nowNanoseconds - modifiedNanoseconds > Int64(age / .nanoseconds(1))
+    }
+}
+
+/// Size and modification time of a file.
+struct FileStatus: Sendable {
+    var size: Int
+    /// Seconds since 1970.
+    var modified: Int
+}
+
+func fileStatus(_ path: String) -> FileStatus? {
+    var result = stat()
+    guard stat(path, &result) == 0, (result.st_mode & S_IFMT) == S_IFREG else { return nil }
+    #if canImport(Darwin)
+    let seconds = Int(result.st_mtimespec.tv_sec)
+    #else
+    let seconds = Int(result.st_mtim.tv_sec)
+    #endif
+    return FileStatus(size: Int(result.st_size), modified: seconds)
+}

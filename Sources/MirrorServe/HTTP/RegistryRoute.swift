@@ -1,0 +1,222 @@
+import HTTPTypes
+
+/// What a request path asks the registry for, once it has been checked.
+enum RegistryRoute: Sendable, Equatable {
+    case ping
+    case search
+    /// `POST /-/npm/v1/security/advisories/bulk` and `/-/npm/v1/security/audits/quick`.
+    case audit
+    case packument(name: String)
+    case version(name: String, versionOrTag: String)
+    case tarball(name: String, version: String)
+
+    /// The bounded label value of the route, for metrics.
+    var label: String {
+        switch self {
+        case .ping: "ping"
+        case .search: "search"
+        case .audit: "audit"
+        case .packument: "packument"
+        case .version: "version"
+        case .tarball: "tarball"
+        }
+    }
+}
+
+/// Why a request path was refused: a status, npm's `error` code and a sentence for people.
+struct RouteRejection: Error, Sendable, Equatable {
+    var status: HTTPResponse.Status
+    var code: String
+    var reason: String
+
+    static func badRequest(_ reason: String) -> Self { RouteRejection(status: .badRequest, code: "bad_request", reason: reason) }
+    static func invalidName(_ reason: String) -> Self { RouteRejection(status: .badRequest, code: "invalid_package_name", reason: reason) }
+    static let notFound = RouteRejection(status: .notFound, code: "not_found", reason: "no such endpoint on this read-only mirror")
+}
+
+/// Parsing of request paths and the paths the mirror's documents point at.
+///
+/// Request paths are checked before anything touches the disk: at most ``maximumPathLength`` bytes,
+/// no NUL (raw or `%00`), strict percent-decoding to UTF-8, no empty, `.` or `..` segment (also when
+/// written `%2e%2e`), no backslash or control character, a `%2f` only inside a scoped name, a
+/// package name that npm accepts (``validatePackageName(_:)``), and a tarball file name that belongs
+/// to the package and names a semantic version.
+enum RegistryPaths {
+    static let maximumPathLength = 1024
+    /// npm's limit for package names.
+    static let maximumNameLength = 214
+    static let maximumVersionLength = 256
+
+    static func parse(path: String) throws(RouteRejection) -> RegistryRoute {
+        guard path.utf8.count <= maximumPathLength else {
+            throw RouteRejection(status: .uriTooLong, code: "uri_too_long", reason: "the path is longer than \(maximumPathLength) bytes")
+        }
+        guard path.hasPrefix("/") else { throw .badRequest("the path must start with '/' (absolute paths and URLs are not served)") }
+        guard !path.utf8.contains(0) else { throw .badRequest("the path contains a NUL byte") }
+        let rawSegments = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
+        guard !rawSegments.isEmpty, !(rawSegments.count == 1 && rawSegments.first!.isEmpty) else { throw .notFound }
+        var segments: [String] = []
+        for raw in rawSegments {
+            guard !raw.isEmpty else { throw .badRequest("the path has an empty segment ('//' or a trailing '/')") }
+            let segment = try decode(raw)
+            guard segment != ".", segment != ".." else { throw .badRequest("the path has a '.' or '..' segment") }
+            guard !segment.unicodeScalars.contains(where: { $0 == "\\" || $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw .badRequest("the path contains a backslash or a control character")
+            }
+            segments.append(segment)
+        }
+        if segments[0] == "-" { return try special(Array(segments.dropFirst())) }
+        guard !segments[1...].contains(where: { $0.contains("/") }) else {
+            throw .badRequest("an encoded '/' (%2f) is only allowed between a scope and a package name")
+        }
+        let name: String
+        var rest: ArraySlice<String>
+        if segments[0].contains("/") {
+            name = segments[0]
+            rest = segments[1...]
+        } else if segments[0].hasPrefix("@") {
+            guard segments.count >= 2 else { throw .invalidName("a scoped name needs a package after the scope: @scope/name") }
+            name = segments[0] + "/" + segments[1]
+            rest = segments[2...]
+        } else {
+            name = segments[0]
+            rest = segments[1...]
+        }
+        try validatePackageName(name)
+        if rest.isEmpty { return .packument(name: name) }
+        if rest.count == 1 {
+            let versionOrTag = rest.removeFirst()
+            guard versionOrTag.utf8.count <= maximumVersionLength else { throw .badRequest("the version or tag is longer than \(maximumVersionLength) bytes") }
+            return .version(name: name, versionOrTag: versionOrTag)
+        }
+        if rest.count == 2, rest.first == "-" {
+            return .tarball(name: name, version: try tarballVersion(fileName: rest.last!, name: name))
+        }
+        throw .notFound
+    }
+
+    private static func special(_ segments: [String]) throws(RouteRejection) -> RegistryRoute {
+        switch segments {
+        case ["ping"]: .ping
+        case ["v1", "search"]: .search
+        case ["npm", "v1", "security", "advisories", "bulk"], ["npm", "v1", "security", "audits", "quick"]: .audit
+        default: throw .notFound
+        }
+    }
+
+    /// The version in a tarball file name `<basename>-<version>.tgz`, where basename is the
+    /// package name without its scope.
+    static func tarballVersion(fileName: String, name: String) throws(RouteRejection) -> String {
+        let prefix = basename(of: name) + "-"
+        guard fileName.hasSuffix(".tgz") else { throw .badRequest("a tarball file name ends in .tgz") }
+        guard fileName.hasPrefix(prefix), fileName.utf8.count > prefix.utf8.count + 4 else {
+            throw .badRequest("the tarball file name \(fileName.prefix(100)) does not belong to the package \(name) (expected \(prefix)<version>.tgz)")
+        }
+        let version = String(fileName.dropFirst(prefix.count).dropLast(4))
+        guard version.utf8.count <= maximumVersionLength, SemanticVersion(version) != nil, !version.hasPrefix("v"), !version.hasPrefix("=") else {
+            throw .badRequest("the tarball file name \(fileName.prefix(100)) does not end in a semantic version")
+        }
+        return version
+    }
+
+    /// npm's rules for names (validate-package-name, names old packages may have): at most 214
+    /// characters, no leading `.` or `_`, no spaces, only characters that need no URL escaping, and
+    /// for scoped names exactly `@scope/name` with both parts non-empty.
+    static func validatePackageName(_ name: String) throws(RouteRejection) {
+        guard !name.isEmpty else { throw .invalidName("the package name is empty") }
+        guard name.utf8.count <= maximumNameLength else { throw .invalidName("the package name is longer than \(maximumNameLength) characters") }
+        guard !name.hasPrefix("."), !name.hasPrefix("_") else { throw .invalidName("a package name cannot start with '.' or '_'") }
+        guard name != "node_modules", name != "favicon.ico" else { throw .invalidName("\(name) is a reserved name") }
+        let parts: [Substring]
+        if name.hasPrefix("@") {
+            parts = name.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw .invalidName("a scoped name is @scope/name, got \(name.prefix(100))")
+            }
+            guard parts[1] != ".", parts[1] != "..", parts[0] != ".", parts[0] != ".." else { throw .invalidName("'.' and '..' are not names") }
+        } else {
+            parts = [Substring(name)]
+        }
+        for part in parts where !part.utf8.allSatisfy(isNameByte) {
+            throw .invalidName("\(name.prefix(100)) has characters a package name cannot have (only letters, digits and -._~!*'())")
+        }
+    }
+
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "!"), UInt8(ascii: "*"),
+            UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"):
+            true
+        default:
+            false
+        }
+    }
+
+    /// Strict percent-decoding of one raw segment to UTF-8.
+    private static func decode(_ raw: some Collection<UInt8>) throws(RouteRejection) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(raw.count)
+        var iterator = raw.makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%") {
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                    throw .badRequest("the path has a malformed percent escape")
+                }
+                let decoded = high << 4 | low
+                guard decoded != 0 else { throw .badRequest("the path contains a NUL byte (%00)") }
+                bytes.append(decoded)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw .badRequest("the path is not UTF-8") }
+        return text
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    // MARK: Paths the mirror's documents point at
+
+    static func basename(of name: String) -> String {
+        if name.hasPrefix("@"), let slash = name.firstIndex(of: "/") { return String(name[name.index(after: slash)...]) }
+        return name
+    }
+
+    /// `@scope/name` or `name`, each part percent-encoded where needed.
+    static func packagePath(_ name: String) -> String {
+        if name.hasPrefix("@"), let slash = name.firstIndex(of: "/") {
+            return "@" + escape(String(name[name.index(after: name.startIndex)..<slash])) + "/" + escape(String(name[name.index(after: slash)...]))
+        }
+        return escape(name)
+    }
+
+    /// `<basename>-<version>.tgz`, percent-encoded where needed (`+` of build metadata becomes `%2B`).
+    static func tarballFileName(name: String, version: String) -> String {
+        escape(basename(of: name)) + "-" + escape(version) + ".tgz"
+    }
+
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
+    static func escape(_ text: String) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            if isNameByte(byte) {
+                output.append(byte)
+            } else {
+                output.append(UInt8(ascii: "%"))
+                output.append(hexDigits[Int(byte >> 4)])
+                output.append(hexDigits[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}

@@ -1,0 +1,99 @@
+import CoreMetrics
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import Logging
+import MirrorRecords
+import MirrorStore
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// `npm-mirror serve`: the mirror's store as a read-only npm registry.
+///
+/// | Request | Answer |
+/// | --- | --- |
+/// | `GET`/`HEAD /{name}` (`/@scope%2fname`, `/@scope%2Fname`, `/@scope/name`) | the full packument, or the abbreviated one for `Accept: application/vnd.npm.install-v1+json` |
+/// | `GET /{name}/{version-or-tag}` | that version's document |
+/// | `GET`/`HEAD /{name}/-/{basename}-{version}.tgz` (also scoped, also `%2f`) | the tarball, streamed |
+/// | `GET /-/ping` | `{}` |
+/// | `GET /-/v1/search?text=&size=&from=` | npm's search shape over the package records |
+/// | `POST /-/npm/v1/security/advisories/bulk`, `/-/npm/v1/security/audits/quick` | 501 with a JSON error |
+/// | any other method | 405 with `Allow` |
+///
+/// Packuments are never parsed per request: ``ServedDocuments`` derives them once per stored
+/// revision into files beside the packument, and answers stream those files.
+public final class RegistryServer: Service, Sendable {
+    let core: RegistryServerCore
+    private let portStream: AsyncStream<Int>
+    private let portContinuation: AsyncStream<Int>.Continuation
+
+    /// - Throws: ``ServeError`` when the store folder does not exist, ``StoreError`` when the store cannot be opened.
+    public init(configuration: ServeConfiguration, records: (any RecordStore)?, metricsFactory: any MetricsFactory, logger: Logger) throws {
+        var configuration = configuration
+        while configuration.publicURL?.hasSuffix("/") == true { configuration.publicURL?.removeLast() }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: configuration.storeDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ServeError.invalidConfiguration("REMOTE_PACKAGE_DIR \(configuration.storeDirectory) is not a folder: there is no store to serve")
+        }
+        let store = try PackageStore(root: configuration.storeDirectory, scratch: configuration.scratchDirectory, shardLength: configuration.shardLength)
+        core = RegistryServerCore(configuration: configuration, store: store, records: records, metrics: ServeMetrics(factory: metricsFactory), logger: logger)
+        (portStream, portContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The port it listens on, once it does.
+    public var port: Int? { core.boundPort.withLock { $0 } }
+
+    /// Waits until the server listens and returns its port (nil if it stopped first).
+    public func waitUntilListening() async -> Int? {
+        if let port { return port }
+        for await port in portStream { return port }
+        return port
+    }
+
+    public func run() async throws {
+        let configuration = core.configuration
+        let stall = TimeAmount(configuration.writeStallTimeout)
+        let idle = TimeAmount(configuration.idleTimeout)
+        let application = Application(
+            responder: RegistryResponder(server: core),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [IdleStateHandler(writeTimeout: stall), WriteStallHandler()],
+                idleTimeout: idle
+            )),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: "npm-mirror",
+                availableConnectionsDelegate: MaximumAvailableConnections(configuration.maximumConnections, logger: core.logger)
+            ),
+            onServerRunning: { [core, portContinuation] channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                core.boundPort.withLock { $0 = port }
+                portContinuation.yield(port)
+                core.logger.notice(
+                    "Serving the mirror as an npm registry",
+                    metadata: ["serve.url": "http://\(configuration.host):\(port)", "serve.store": "\(configuration.storeDirectory)"]
+                )
+            },
+            logger: core.logger
+        )
+        defer { portContinuation.finish() }
+        // `run()` follows the enclosing service group's graceful shutdown.
+        try await application.run()
+    }
+}
+
+/// Closes a connection whose writes have not completed for the write timeout of the
+/// `IdleStateHandler` before it: a client that stopped reading (its socket buffer is full) or a
+/// connection idle between requests. Others are served meanwhile: nothing here blocks.
+final class WriteStallHandler: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .write {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

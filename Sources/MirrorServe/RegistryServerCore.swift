@@ -1,0 +1,313 @@
+import MirrorBlocking
+import CompressNIO
+import HTTPTypes
+import Hummingbird
+import Logging
+import MirrorRecords
+import MirrorStore
+import NIOCore
+import Synchronization
+
+/// What the responder shares across requests: the store, the derived documents, the records and
+/// the metrics. Every answer is built here; `RegistryResponder` only routes and converts.
+final class RegistryServerCore: Sendable {
+    let configuration: ServeConfiguration
+    let store: PackageStore
+    let documents: ServedDocuments
+    let records: (any RecordStore)?
+    let metrics: ServeMetrics
+    let logger: Logger
+    private let deletions: DeletionCache
+    /// The bound port, once listening (the tarball base when neither `PUBLIC_URL` nor `Host` says).
+    let boundPort = Mutex<Int?>(nil)
+
+    static let cacheControl = "public, max-age=300"
+    static let vary = "Accept, Accept-Encoding"
+
+    init(configuration: ServeConfiguration, store: PackageStore, records: (any RecordStore)?, metrics: ServeMetrics, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.records = records
+        self.metrics = metrics
+        self.logger = logger
+        self.documents = ServedDocuments(
+            store: store,
+            onlyHeldVersions: configuration.fetchTarballs,
+            maximumPackumentBytes: configuration.maximumPackumentBytes,
+            metrics: metrics,
+            logger: logger
+        )
+        self.deletions = DeletionCache(records: records, timeToLive: configuration.deletionCacheTime)
+    }
+
+    func answer(_ route: RegistryRoute, request: Request, query: [(name: String, value: String)]) async -> RegistryAnswer {
+        if route == .audit {
+            guard request.method == .post else { return RegistryResponder.readOnly(request.method, allow: "POST") }
+            return .error(
+                .notImplemented,
+                "not_implemented",
+                reason: "this npm mirror has no security advisory data: npm audit cannot run against it (use the public registry for audits)"
+            )
+        }
+        guard request.method == .get || request.method == .head else { return RegistryResponder.readOnly(request.method) }
+        let base: String
+        switch tarballBase(request) {
+        case .success(let value): base = value
+        case .failure(let rejection): return .rejection(rejection)
+        }
+        do {
+            return try await withDeadline(configuration.requestTimeout) { [self] in
+                switch route {
+                case .ping:
+                    return .json(.ok, .object([:]))
+                case .search:
+                    return try await search(query, base: base)
+                case .packument(let name):
+                    return try await packument(name, request: request, base: base)
+                case .version(let name, let versionOrTag):
+                    return try await version(name, versionOrTag, request: request, base: base)
+                case .tarball(let name, let version):
+                    return await tarball(name, version, request: request)
+                case .audit:
+                    return .error(.notImplemented, "not_implemented")
+                }
+            }
+        } catch is DeadlineExceeded {
+            logger.warning("request timed out", metadata: ["serve.route": "\(route.label)", "serve.timeout": "\(configuration.requestTimeout)"])
+            return .error(.serviceUnavailable, "timeout", reason: "the answer took longer than \(configuration.requestTimeout)")
+        } catch {
+            logger.error("request failed", metadata: ["serve.route": "\(route.label)", "error": "\(error)"])
+            return .error(.internalServerError, "internal_error", reason: "the mirror could not read its store")
+        }
+    }
+
+    // MARK: Tarball base
+
+    /// `PUBLIC_URL`, or `http(s)://<Host>` (`X-Forwarded-Proto` honoured), or the bound address.
+    func tarballBase(_ request: Request) -> Result<String, RouteRejection> {
+        if let publicURL = configuration.publicURL { return .success(publicURL) }
+        let proto = request.headers[.xForwardedProto]?.split(separator: ",").first?.trimmingSpaces.lowercased()
+        let scheme = proto == "https" ? "https" : "http"
+        guard let host = request.head.authority, !host.isEmpty else {
+            return .success("http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(boundPort.withLock { $0 } ?? configuration.port)")
+        }
+        guard host.utf8.count <= 255, host.utf8.allSatisfy(Self.isHostByte) else {
+            return .failure(.badRequest("the Host header is not a host name and port"))
+        }
+        return .success("\(scheme)://\(host)")
+    }
+
+    private static func isHostByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"):
+            true
+        default:
+            false
+        }
+    }
+
+    // MARK: Packuments
+
+    private static let notFound = RegistryAnswer.error(.notFound, "not_found")
+
+    /// A package's derived documents, or the answer when there are none to serve.
+    private enum Lookup {
+        case found(ServedDocuments.Entry)
+        case answer(RegistryAnswer)
+    }
+
+    private func servedEntry(_ name: String, base: String, fresh: Bool = false) async throws -> Lookup {
+        guard let entry = try await documents.entry(name: name, tarballBase: base, fresh: fresh) else { return .answer(Self.notFound) }
+        if let gone = entry.gonePath {
+            let body = (try? await BlockingWork.run { try ServedDocuments.readWholeFile(gone, maxBytes: 1 << 20) }) ?? []
+            var answer = RegistryAnswer(status: .notFound, body: .bytes(body))
+            answer.headers[.contentType] = "application/json"
+            return .answer(answer)
+        }
+        if await deletions.isDeleted(name) { return .answer(Self.notFound) }
+        return .found(entry)
+    }
+
+    private func packument(_ name: String, request: Request, base: String) async throws -> RegistryAnswer {
+        let form: ServedDocuments.Form = Negotiation.wantsAbbreviated(accept: request.headers[.accept]) ? .abbreviated : .full
+        let gzip = Negotiation.acceptsGzip(acceptEncoding: request.headers[.acceptEncoding])
+        for attempt in 0..<2 {
+            let entry: ServedDocuments.Entry
+            switch try await servedEntry(name, base: base, fresh: attempt > 0) {
+            case .found(let found): entry = found
+            case .answer(let answer): return answer
+            }
+            let path = entry.path(form, gzip: gzip)
+            // Removed by another process's rotation between the lookup and now: look again.
+            guard let status = fileStatus(path) else { continue }
+            var headers = validators(etag: entry.etag(form, gzip: gzip), modified: status.modified)
+            headers[.vary] = Self.vary
+            if let notModified = notModified(request, headers: headers) { return notModified }
+            headers[.contentType] = form == .abbreviated ? Negotiation.abbreviatedMediaType : "application/json"
+            if gzip { headers[.contentEncoding] = "gzip" }
+            return RegistryAnswer(status: .ok, headers: headers, body: await Self.body(path: path, size: status.size, isHead: request.method == .head))
+        }
+        return .error(.serviceUnavailable, "busy", reason: "the package's documents changed while they were read; try again")
+    }
+
+    private func version(_ name: String, _ versionOrTag: String, request: Request, base: String) async throws -> RegistryAnswer {
+        var entry: ServedDocuments.Entry
+        switch try await servedEntry(name, base: base) {
+        case .found(let found): entry = found
+        case .answer(let answer): return answer
+        }
+        let index: DocumentIndex
+        if let found = try? await documents.index(of: entry) {
+            index = found
+        } else {
+            // Removed by another process's rotation since the lookup: look again.
+            switch try await servedEntry(name, base: base, fresh: true) {
+            case .found(let again):
+                entry = again
+                index = try await documents.index(of: again)
+            case .answer(let answer): return answer
+            }
+        }
+        guard let version = index.version(for: versionOrTag), let range = index.versionRanges[version] else {
+            return .error(.notFound, "not_found", reason: "version not found: \(versionOrTag)")
+        }
+        let gzip = Negotiation.acceptsGzip(acceptEncoding: request.headers[.acceptEncoding])
+        let modified = fileStatus(entry.indexPath)?.modified ?? 0
+        let tag = "\"" + entry.key + "-v-" + RegistryPaths.escape(version) + (gzip ? "-gzip" : "") + "\""
+        var headers = validators(etag: tag, modified: modified)
+        headers[.vary] = Self.vary
+        if let notModified = notModified(request, headers: headers) { return notModified }
+        var bytes = try await documents.read(entry.path(.full, gzip: false), range: range)
+        if gzip {
+            bytes = try ServedDocuments.gzip(bytes)
+            headers[.contentEncoding] = "gzip"
+        }
+        headers[.contentType] = "application/json"
+        return RegistryAnswer(status: .ok, headers: headers, body: .bytes(bytes))
+    }
+
+    // MARK: Tarballs
+
+    private func tarball(_ name: String, _ version: String, request: Request) async -> RegistryAnswer {
+        guard configuration.fetchTarballs else {
+            return .error(.notFound, "not_found", reason: "this mirror keeps metadata only (FETCH_TARBALLS=false)")
+        }
+        guard let fileName = try? store.tarballFileName(name: name, version: version),
+            let status = fileStatus(store.absolutePackageDirectory(for: name) + "/" + fileName)
+        else {
+            return .error(.notFound, "not_found", reason: "the mirror does not hold \(name)@\(version)")
+        }
+        var headers = validators(etag: "\"t-\(status.size)-\(status.modified)\"", modified: status.modified)
+        if let notModified = notModified(request, headers: headers) { return notModified }
+        headers[.contentType] = "application/octet-stream"
+        let path = store.absolutePackageDirectory(for: name) + "/" + fileName
+        return RegistryAnswer(status: .ok, headers: headers, body: await Self.body(path: path, size: status.size, isHead: request.method == .head))
+    }
+
+    /// Files up to this size are read in one go and answered from memory (one hop to the store's
+    /// threads, one write); larger ones are streamed.
+    static let wholeReadLimit = 128 * 1024
+
+    /// The body of a file answer: its bytes when small, else a stream (HEAD: the size only).
+    private static func body(path: String, size: Int, isHead: Bool) async -> RegistryAnswer.Body {
+        guard !isHead, size <= wholeReadLimit else { return .file(path: path, size: size) }
+        // Read failing (removed meanwhile): stream instead, which ends the answer early.
+        guard let bytes = try? await BlockingWork.run({ try ServedDocuments.readWholeFile(path, maxBytes: wholeReadLimit) }), bytes.count == size else {
+            return .file(path: path, size: size)
+        }
+        return .bytes(bytes)
+    }
+
+    // MARK: Search
+
+    private func search(_ items: [(name: String, value: String)], base: String) async throws -> RegistryAnswer {
+        let query: PackageSearch.Query
+        switch PackageSearch.query(from: items) {
+        case .success(let parsed): query = parsed
+        case .failure(let rejection): return .rejection(rejection)
+        }
+        guard let records else { return .json(.ok, .object(["objects": [], "total": 0, "time": ""])) }
+        let ranked = try await PackageSearch(records: records).rank(query)
+        var objects: [JSONValue] = []
+        for (offset, name) in ranked.dropFirst(query.from).prefix(query.size).enumerated() {
+            guard (try? RegistryPaths.validatePackageName(name)) != nil,
+                let entry = try await documents.entry(name: name, tarballBase: base), entry.gonePath == nil,
+                let index = try? await documents.index(of: entry)
+            else { continue }
+            objects.append(PackageSearch.object(index, tarballBase: base, rank: query.from + offset, total: ranked.count))
+        }
+        var answer = RegistryAnswer(status: .ok, body: .bytes(PackageSearch.body(objects: objects, total: ranked.count)))
+        answer.headers[.contentType] = "application/json"
+        return answer
+    }
+
+    // MARK: Conditional requests
+
+    private func validators(etag: String, modified: Int) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.eTag] = etag
+        headers[.lastModified] = Negotiation.httpDate(modified)
+        headers[.cacheControl] = Self.cacheControl
+        return headers
+    }
+
+    /// 304 when `If-None-Match` matches the ETag or, without `If-None-Match`, when nothing changed
+    /// since `If-Modified-Since`; nil otherwise. The 304 carries the same validators and `Vary`.
+    private func notModified(_ request: Request, headers: HTTPFields) -> RegistryAnswer? {
+        guard let etag = headers[.eTag] else { return nil }
+        if let ifNoneMatch = request.headers[.ifNoneMatch] {
+            return Negotiation.matches(ifNoneMatch: ifNoneMatch, etag: etag) ? RegistryAnswer(status: .notModified, headers: headers) : nil
+        }
+        if let since = request.headers[.ifModifiedSince].flatMap(Negotiation.parseHTTPDate),
+            let modified = headers[.lastModified].flatMap(Negotiation.parseHTTPDate), modified <= since
+        {
+            return RegistryAnswer(status: .notModified, headers: headers)
+        }
+        return nil
+    }
+}
+
+/// Whether a package is deleted according to the records (the store may keep its last packument
+/// when `REMOVE_UNPUBLISHED=false`). Answers are kept for a short while, so a popular package costs
+/// one record read per `timeToLive`, not one per request.
+final class DeletionCache: Sendable {
+    let records: (any RecordStore)?
+    let timeToLive: Duration
+    private let entries = Mutex<[String: (deleted: Bool, until: ContinuousClock.Instant)]>([:])
+    static let maximumEntries = 50_000
+
+    init(records: (any RecordStore)?, timeToLive: Duration) {
+        self.records = records
+        self.timeToLive = timeToLive
+    }
+
+    func isDeleted(_ name: String) async -> Bool {
+        guard let records else { return false }
+        let now = ContinuousClock.now
+        if let cached = entries.withLock({ $0[name] }), cached.until > now { return cached.deleted }
+        // An unreachable record store must not stop the mirror serving what its store holds.
+        let deleted = (try? await records.read(id: name))?["deleted"]?.boolValue == true
+        entries.withLock { entries in
+            if entries.count >= Self.maximumEntries { entries.removeAll(keepingCapacity: true) }
+            entries[name] = (deleted, now + timeToLive)
+        }
+        return deleted
+    }
+}
+
+struct DeadlineExceeded: Error {}
+
+/// Runs `body`, or throws ``DeadlineExceeded`` after `timeout` (cancelling it).
+func withDeadline<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw DeadlineExceeded() }
+        return value
+    }
+}

@@ -1,0 +1,70 @@
+import MirrorConfig
+
+/// The configuration of `npm-mirror serve`.
+public struct ServeConfiguration: Sendable, Equatable {
+    /// `SERVE_HOST`: the address to listen on. Default `127.0.0.1`.
+    public var host: String
+    /// `SERVE_PORT` (`--port`): the port; 0 picks a free one. Default 4873.
+    public var port: Int
+    /// `PUBLIC_URL`: the base served tarball URLs point at, without a trailing slash. Default unset:
+    /// `http://<Host header>` (`https` when `X-Forwarded-Proto: https`).
+    public var publicURL: String?
+    /// `REMOTE_PACKAGE_DIR`: the store. It must exist.
+    public var storeDirectory: String
+    /// `LOCAL_PACKAGE_DIR`: the store's scratch folder (the server writes nothing there).
+    public var scratchDirectory: String
+    /// `SUBDIRECTORY_HASH_LENGTH`.
+    public var shardLength: Int
+    /// `FETCH_TARBALLS`: true serves only versions whose tarball is held; false serves every
+    /// version and answers 404 for tarballs.
+    public var fetchTarballs: Bool
+    /// `PACKUMENT_MAX_SIZE`: the largest stored packument read.
+    public var maximumPackumentBytes: Int
+    /// Longest time to build an answer (the head; streaming a body is bounded by the write stall
+    /// timeout instead). Default 30 s.
+    public var requestTimeout: Duration = .seconds(30)
+    /// A connection that sends nothing for this long between requests, or while sending one, is
+    /// closed. Default 60 s.
+    public var idleTimeout: Duration = .seconds(60)
+    /// A connection none of whose writes completes for this long (a client that reads nothing while
+    /// a response is being sent, or an idle keep-alive connection) is closed. Default 60 s.
+    public var writeStallTimeout: Duration = .seconds(60)
+    /// Connections open at once; further ones wait in the listen backlog. Default 1,024.
+    public var maximumConnections: Int = 1_024
+    /// How long a "deleted" answer from the records is reused. Default 30 s.
+    public var deletionCacheTime: Duration = .seconds(30)
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 4873,
+        publicURL: String? = nil,
+        storeDirectory: String,
+        scratchDirectory: String,
+        shardLength: Int,
+        fetchTarballs: Bool = true,
+        maximumPackumentBytes: Int = 100 << 20
+    ) {
+        self.host = host
+        self.port = port
+        self.publicURL = publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        self.storeDirectory = storeDirectory
+        self.scratchDirectory = scratchDirectory
+        self.shardLength = shardLength
+        self.fetchTarballs = fetchTarballs
+        self.maximumPackumentBytes = maximumPackumentBytes
+    }
+
+    /// The serve settings of a mirror configuration.
+    public init(_ configuration: MirrorConfiguration) {
+        self.init(
+            host: configuration.serve.host,
+            port: configuration.serve.port,
+            publicURL: configuration.serve.publicURL,
+            storeDirectory: configuration.storage.remotePackageDirectory,
+            scratchDirectory: configuration.storage.localPackageDirectory,
+            shardLength: configuration.storage.subdirectoryHashLength,
+            fetchTarballs: configuration.consumer.fetchTarballs,
+            maximumPackumentBytes: Int(clamping: configuration.consumer.packumentMaxSize)
+        )
+    }
+}
