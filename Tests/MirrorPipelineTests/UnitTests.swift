@@ -5,8 +5,7 @@ import MirrorTestSupport
 import NPMRegistry
 import Testing
 
-private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("shared/fixtures/npm-recorded")
+private let fixtures = sharedFixture("npm-recorded")
 
 @Suite("Feed parsing")
 struct ChangesPageTests {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CouchDBDouble
 import Foundation
+import MirrorTestSupport
 import MirrorRecords
 import NIOCore
 import NIOFoundationCompat
@@ -11,10 +12,7 @@ import Testing
 /// request by request in order, and compares what the double answers with what CouchDB answered.
 @Suite("CouchDB double replays the CouchDB 3.5.0 recording", .timeLimit(.minutes(1)))
 struct CouchDBDoubleReplayTests {
-    /// `<repo>/Tests/MirrorRecordsTests/this.swift` → `<repo>/../shared/fixtures/couchdb-recorded/…`
-    static let fixtureURL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("shared/fixtures/couchdb-recorded/couchdb-3.5.0-responses.json")
+    static let fixtureURL = sharedFixture("couchdb-recorded", "couchdb-3.5.0-responses.json")
 
     static func loadExchanges() throws -> [JSONValue] {
         let data = try Data(contentsOf: Self.fixtureURL)

@@ -6,43 +6,23 @@ import MirrorEmbedded
 import MirrorRecords
 import MirrorServe
 import MirrorStore
+import MirrorTestSupport
 import RegistrySimulator
 import Testing
 
-private let npm = "/usr/bin/npm"
+/// The real npm CLI, from `PATH` (`scripts/install-deps.sh --test` installs it).
+private let npm = executableOnPath("npm")
 
-/// Runs a program to its end on a Dispatch thread (never blocking a cooperative one) and returns
-/// its status and its standard output and error, merged.
+/// Runs npm to its end and returns its status and its standard output and error, merged.
 private func run(_ arguments: [String], in directory: String, environment: [String: String]) async throws -> (status: Int32, output: String) {
-    try await withCheckedThrowingContinuation { continuation in
-        // A thread of its own, not one of Dispatch's few pool threads (see ChildProcessSupport).
-        Thread.detachNewThread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: npm)
-            process.arguments = arguments
-            process.currentDirectoryURL = URL(fileURLWithPath: directory)
-            process.environment = environment
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            process.standardInput = FileHandle.nullDevice
-            do {
-                try process.run()
-            } catch {
-                continuation.resume(throwing: error)
-                return
-            }
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            continuation.resume(returning: (process.terminationStatus, output))
-        }
-    }
+    let npm = try #require(npm)
+    return try await runToEnd(npm, arguments, in: URL(fileURLWithPath: directory), environment: environment, mergingStandardError: true)
 }
 
 /// The real npm CLI against `npm-mirror serve`, over a store filled by the real pipeline from the
 /// registry simulator, with no other registry reachable: the simulator is stopped before npm runs,
 /// and npm's cache, user config and HOME are fresh folders.
-@Suite("npm-mirror serve with the real npm CLI", .serialized, .timeLimit(.minutes(10)), .enabled(if: FileManager.default.isExecutableFile(atPath: npm), "needs npm (scripts/install-deps.sh --test installs Debian's)"))
+@Suite("npm-mirror serve with the real npm CLI", .serialized, .timeLimit(.minutes(10)), .enabled(if: npm != nil, "needs npm on PATH (scripts/install-deps.sh --test installs it)"))
 struct NPMClientTests {
     @Test("npm install, npm ci, view, ping, search from the mirror; npm audit fails with the mirror's message")
     func npmAgainstTheMirror() async throws {
@@ -51,7 +31,7 @@ struct NPMClientTests {
         var base = try MirrorConfiguration.load(sources: ConfigurationSources(environment: [:]) { _ in nil })
         // The 6 MB newest tarball of the large-tarball package is not kept, so its `latest` moves down.
         base.storage.maxTarballSize = 5 << 20
-        _ = try await MirrorDemo.run(base: base, directory: demo, packages: 40, seed: 11, configureSimulator: { $0.resolvableDependencies = true }, logger: quietLogger)
+        _ = try await MirrorDemo.run(base: base, directory: demo, packages: 40, seed: 11, configureSimulator: { $0.resolvableDependencies = true }, logger: testLogger)
 
         let records = try SQLiteRecordStore(path: demo + "/dbdata/npm-mirror.sqlite")
         let packages = try await records.readAll(limit: 10_000).filter(\.isLivePackage)
@@ -99,7 +79,7 @@ struct NPMClientTests {
             try Data().write(to: URL(fileURLWithPath: home + "/.npmrc"))
             func environment(cache: String) -> [String: String] {
                 [
-                    "PATH": "/usr/bin:/bin", "HOME": home, "npm_config_cache": cache, "npm_config_userconfig": home + "/.npmrc",
+                    "PATH": (npm.map { $0.deletingLastPathComponent().path + ":" } ?? "") + "/usr/bin:/bin", "HOME": home, "npm_config_cache": cache, "npm_config_userconfig": home + "/.npmrc",
                     "npm_config_registry": registry + "/", "npm_config_fund": "false", "npm_config_update_notifier": "false",
                     "npm_config_fetch_retries": "0", "npm_config_loglevel": "warn",
                 ]

@@ -31,7 +31,7 @@ struct ServeCommandTests {
     func missingStore() throws {
         let configuration = ServeConfiguration(storeDirectory: "/nonexistent/packages", scratchDirectory: "/tmp/scratch", shardLength: 2)
         let error = #expect(throws: ServeError.self) {
-            _ = try RegistryServer(configuration: configuration, records: nil, metricsFactory: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()), logger: quietLogger)
+            _ = try RegistryServer(configuration: configuration, records: nil, metricsFactory: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()), logger: testLogger)
         }
         #expect(error?.description.contains("REMOTE_PACKAGE_DIR /nonexistent/packages is not a folder") == true)
     }

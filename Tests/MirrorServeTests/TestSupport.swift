@@ -2,6 +2,7 @@ import CompressNIO
 import Dispatch
 import Foundation
 import Logging
+import MirrorTestSupport
 import MirrorRecords
 import MirrorServe
 import MirrorStore
@@ -14,32 +15,15 @@ import Testing
 import Glibc
 #endif
 
-let quietLogger: Logger = {
-    var logger = Logger(label: "serve-tests") { StreamLogHandler.standardError(label: $0) }
-    logger.logLevel = .error
-    return logger
-}()
-
+/// The recorded npm responses.
 enum Fixtures {
-    /// `<repo>/../shared/fixtures/npm-recorded/`, found from this file's path.
-    static let directory: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("../shared/fixtures/npm-recorded")
-        .standardizedFileURL
-
     static func bytes(_ name: String) throws -> [UInt8] {
-        Array(try Data(contentsOf: directory.appendingPathComponent(name)))
+        Array(try Data(contentsOf: sharedFixture("npm-recorded", name)))
     }
 
     static func json(_ name: String) throws -> JSONValue {
         try JSONValue(parsing: bytes(name))
     }
-}
-
-func temporaryDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "npm-mirror-serve-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
 }
 
 /// A store filled by hand: packuments through `storePackument`, tarball files put where the
@@ -245,8 +229,8 @@ func withServer<T: Sendable>(
     configuration.port = 0
     configure(&configuration)
     let registry = PrometheusCollectorRegistry()
-    let server = try RegistryServer(configuration: configuration, records: records, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: quietLogger)
-    let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [server], logger: quietLogger))
+    let server = try RegistryServer(configuration: configuration, records: records, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: testLogger)
+    let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [server], logger: testLogger))
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         defer { tasks.cancelAll() }

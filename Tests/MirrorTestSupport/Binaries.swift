@@ -21,3 +21,17 @@ package let binariesDirectory: URL = {
 package func builtExecutable(_ name: String) -> URL {
     binariesDirectory.appendingPathComponent(name)
 }
+
+/// An executable found on `PATH` (as a shell would), or nil: tools the tests drive, like npm.
+package func executableOnPath(_ name: String) -> URL? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    return path.split(separator: ":").lazy
+        .map { URL(fileURLWithPath: String($0)).appendingPathComponent(name) }
+        .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+}
+
+/// The fixture folders beside the repository (`<repository>/../shared/fixtures/<set>`): recorded
+/// npm responses (`npm-recorded`), signatures (`npm-signatures`), CouchDB answers.
+package func sharedFixture(_ set: String, _ name: String = "") -> URL {
+    repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/\(set)/\(name)")
+}

@@ -4,11 +4,13 @@ import Foundation
 /// Runs a program to its end and returns its exit status and standard output, waiting on a Dispatch
 /// thread: a test that blocked in `waitUntilExit()` would hold one of the few cooperative threads
 /// for the whole run, and every other test of the process would wait behind it.
-/// With `mergingStandardError`, standard error goes to the same output.
+/// With `mergingStandardError`, standard error goes to the same output; `environment` replaces the
+/// test process's own when given. Standard input is empty.
 package func runToEnd(
     _ executable: URL,
     _ arguments: [String],
     in directory: URL? = nil,
+    environment: [String: String]? = nil,
     mergingStandardError: Bool = false
 ) async throws -> (status: Int32, output: String) {
     try await withCheckedThrowingContinuation { continuation in
@@ -19,6 +21,8 @@ package func runToEnd(
             process.executableURL = executable
             process.arguments = arguments
             if let directory { process.currentDirectoryURL = directory }
+            if let environment { process.environment = environment }
+            process.standardInput = FileHandle.nullDevice
             let pipe = Pipe()
             process.standardOutput = pipe
             if mergingStandardError { process.standardError = pipe }

@@ -57,13 +57,8 @@ func withSimulator<T>(
 }
 
 enum Fixtures {
-    /// `<repo>/../shared/fixtures/npm-recorded/`, found from this file's path.
-    static let directory: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()  // RegistrySimulatorTests
-        .deletingLastPathComponent()  // Tests
-        .deletingLastPathComponent()  // <repo>
-        .appendingPathComponent("../shared/fixtures/npm-recorded")
-        .standardizedFileURL
+    /// `<repo>/../shared/fixtures/npm-recorded/`.
+    static let directory: URL = sharedFixture("npm-recorded")
 
     static func data(_ name: String) throws -> Data {
         try Data(contentsOf: self.directory.appendingPathComponent(name))
