@@ -115,7 +115,7 @@ public final class BatchingRecordStore: RecordStore {
     public func read(id: String) async throws -> JSONValue? { try await base.read(id: id) }
     public func count() async throws -> Int { try await base.count() }
     public func readAll(limit: Int) async throws -> [StoredRecord] { try await base.readAll(limit: limit) }
-    public func packageRecords(nameContaining text: String, limit: Int) async throws -> [StoredRecord] {
-        try await base.packageRecords(nameContaining: text, limit: limit)
+    public func packageRecords(matching text: String, limit: Int) async throws -> [StoredRecord] {
+        try await base.packageRecords(matching: text, limit: limit)
     }
 }

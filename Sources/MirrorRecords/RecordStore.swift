@@ -32,26 +32,29 @@ public protocol RecordStore: Sendable {
     /// Up to `limit` documents in ascending id order; for tests and status pages, not for bulk export.
     func readAll(limit: Int) async throws -> [StoredRecord]
 
-    /// Package records (`type: package`, not deleted or unpublished) whose name contains `text`
-    /// (ASCII case-insensitive), in ascending id order, at most `limit`: the search of
-    /// `npm-mirror serve`. An empty `text` matches every package.
-    func packageRecords(nameContaining text: String, limit: Int) async throws -> [StoredRecord]
+    /// Package records (`type: package`, not deleted or unpublished) whose name or `description`
+    /// contains `text` (ASCII case-insensitive), in ascending id order, at most `limit`: the search
+    /// of `npm-mirror serve`. An empty `text` matches every package.
+    func packageRecords(matching text: String, limit: Int) async throws -> [StoredRecord]
 }
 
 extension RecordStore {
     /// The default: a filter over ``readAll(limit:)`` of at most 100,000 documents, for stores
     /// without a query of their own (CouchDB here: a Mango `_find` with `$regex` would scan too).
-    public func packageRecords(nameContaining text: String, limit: Int) async throws -> [StoredRecord] {
-        let wanted = text.lowercased()
-        return Array(
-            try await readAll(limit: 100_000).lazy
-                .filter { $0.isLivePackage && (wanted.isEmpty || $0.id.lowercased().contains(wanted)) }
-                .prefix(limit)
-        )
+    public func packageRecords(matching text: String, limit: Int) async throws -> [StoredRecord] {
+        Array(try await readAll(limit: 100_000).lazy.filter { $0.isLivePackage && $0.matches(text) }.prefix(limit))
     }
 }
 
 extension StoredRecord {
+    /// The record's name (its id) or `description` contains `text`, ASCII case-insensitive (as
+    /// SQLite's `LIKE`); an empty `text` matches.
+    public func matches(_ text: String) -> Bool {
+        guard !text.isEmpty else { return true }
+        let wanted = text.lowercased()
+        return id.lowercased().contains(wanted) || (body["description"]?.stringValue?.lowercased().contains(wanted) ?? false)
+    }
+
     /// A package record whose package is neither deleted nor unpublished.
     public var isLivePackage: Bool {
         body["type"]?.stringValue == "package" && body["deleted"]?.boolValue != true && body["unpublished"]?.boolValue != true

@@ -22,10 +22,19 @@ public struct Packument: Sendable {
         public var dependencies: [String: String]
         /// The author's name (`author` as a string or `author.name`).
         public var author: String?
+        /// `dist.signatures`: the registry's signatures over `<name>@<version>:<integrity>`, in
+        /// order; entries that are not `{keyid, sig}` strings are left out.
+        public var signatures: [Signature] = []
+        /// `dist.attestations.url`: where the registry serves this version's attestations, when
+        /// it has any.
+        public var attestationsURL: String?
+        /// `dist.attestations.provenance.predicateType`: the provenance's kind, when there is one.
+        public var provenancePredicateType: String?
 
         public init(
             version: String, tarballURL: String?, shasum: String?, integrity: String?, size: Int64?, unpackedSize: Int64?,
-            dependencies: [String: String], author: String?
+            dependencies: [String: String], author: String?,
+            signatures: [Signature] = [], attestationsURL: String? = nil, provenancePredicateType: String? = nil
         ) {
             self.version = version
             self.tarballURL = tarballURL
@@ -35,6 +44,22 @@ public struct Packument: Sendable {
             self.unpackedSize = unpackedSize
             self.dependencies = dependencies
             self.author = author
+            self.signatures = signatures
+            self.attestationsURL = attestationsURL
+            self.provenancePredicateType = provenancePredicateType
+        }
+    }
+
+    /// One entry of `dist.signatures`.
+    public struct Signature: Sendable, Hashable {
+        /// The signing key's id (`SHA256:…`, as `/-/npm/v1/keys` lists it).
+        public var keyid: String
+        /// Base64 of the DER-encoded ECDSA signature.
+        public var sig: String
+
+        public init(keyid: String, sig: String) {
+            self.keyid = keyid
+            self.sig = sig
         }
     }
 
@@ -51,6 +76,12 @@ public struct Packument: Sendable {
     public var isUnpublished: Bool
     /// Maintainer names.
     public var maintainers: [String]
+    /// The top-level `description`, at most ``maximumDescriptionLength`` characters (a longer one is
+    /// cut there); nil when absent or not a string. The package record keeps it for search.
+    public var description: String?
+
+    /// The most characters of `description` kept.
+    public static let maximumDescriptionLength = 1_024
 
     /// `dist-tags.latest`.
     public var latest: String? { distTags["latest"] }
@@ -97,7 +128,8 @@ public struct Packument: Sendable {
             malformedVersions: fields.malformedVersions,
             time: fields.time,
             isUnpublished: fields.isUnpublished,
-            maintainers: fields.maintainers
+            maintainers: fields.maintainers,
+            description: fields.description
         ))
     }
 
@@ -113,6 +145,7 @@ public struct Packument: Sendable {
         var versions: [String: Version] = [:]
         var malformedVersions: [String: String] = [:]
         var maintainers: [String] = []
+        var description: String?
         var problem: PackumentError?
 
         mutating func read(_ key: String, from scanner: inout JSONScanner) throws(JSONScanner.Failure) {
@@ -143,6 +176,9 @@ public struct Packument: Sendable {
                     case .failure(let reason): malformedVersions[version] = reason.rawValue
                     }
                 }
+            case "description":
+                // Many real packuments have a description of another type (null, an array): not a problem.
+                description = try scanner.readStringIfString().map { String($0.prefix(Packument.maximumDescriptionLength)) }
             case "maintainers":
                 maintainers = []
                 guard scanner.peek() == UInt8(ascii: "[") else { return try scanner.skipValue() }
@@ -224,6 +260,9 @@ extension JSONScanner {
         var unpackedSize: Int64?
         var dependencies: [String: String] = [:]
         var author: String?
+        var signatures: [Packument.Signature] = []
+        var attestationsURL: String?
+        var provenancePredicateType: String?
         try readObject { scanner, key throws(Failure) in
             switch key {
             case "dist":
@@ -233,6 +272,7 @@ extension JSONScanner {
                 }
                 hasDist = true
                 (tarballURL, shasum, integrity, size, unpackedSize) = (nil, nil, nil, nil, nil)
+                (signatures, attestationsURL, provenancePredicateType) = ([], nil, nil)
                 try scanner.readObject { scanner, field throws(Failure) in
                     switch field {
                     case "tarball": tarballURL = try scanner.readStringIfString()
@@ -240,6 +280,20 @@ extension JSONScanner {
                     case "integrity": integrity = try scanner.readStringIfString()
                     case "size": size = try scanner.readIntegerIfInteger()
                     case "unpackedSize": unpackedSize = try scanner.readIntegerIfInteger()
+                    case "signatures": signatures = try scanner.readSignatures()
+                    case "attestations":
+                        guard scanner.peek() == UInt8(ascii: "{") else { return try scanner.skipValue() }
+                        try scanner.readObject { scanner, entry throws(Failure) in
+                            switch entry {
+                            case "url": attestationsURL = try scanner.readStringIfString()
+                            case "provenance":
+                                guard scanner.peek() == UInt8(ascii: "{") else { return try scanner.skipValue() }
+                                try scanner.readObject { scanner, part throws(Failure) in
+                                    if part == "predicateType" { provenancePredicateType = try scanner.readStringIfString() } else { try scanner.skipValue() }
+                                }
+                            default: try scanner.skipValue()
+                            }
+                        }
                     default: try scanner.skipValue()
                     }
                 }
@@ -269,8 +323,32 @@ extension JSONScanner {
         guard integrity != nil || shasum != nil else { return .failure(.noDigest) }
         return .success(Packument.Version(
             version: version, tarballURL: tarballURL, shasum: shasum, integrity: integrity, size: size, unpackedSize: unpackedSize,
-            dependencies: dependencies, author: author
+            dependencies: dependencies, author: author,
+            signatures: signatures, attestationsURL: attestationsURL, provenancePredicateType: provenancePredicateType
         ))
+    }
+
+    /// `dist.signatures`: the `{keyid, sig}` entries whose two fields are strings, in order.
+    fileprivate mutating func readSignatures() throws(Failure) -> [Packument.Signature] {
+        guard peek() == UInt8(ascii: "[") else {
+            try skipValue()
+            return []
+        }
+        var signatures: [Packument.Signature] = []
+        try readArray { scanner throws(Failure) in
+            guard scanner.peek() == UInt8(ascii: "{") else { return try scanner.skipValue() }
+            var keyid: String?
+            var sig: String?
+            try scanner.readObject { scanner, field throws(Failure) in
+                switch field {
+                case "keyid": keyid = try scanner.readStringIfString()
+                case "sig": sig = try scanner.readStringIfString()
+                default: try scanner.skipValue()
+                }
+            }
+            if let keyid, let sig { signatures.append(Packument.Signature(keyid: keyid, sig: sig)) }
+        }
+        return signatures
     }
 }
 

@@ -9,8 +9,7 @@ import Prometheus
 import RegistrySimulator
 import Testing
 
-private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("shared/fixtures/npm-recorded")
+private let fixtures = sharedFixture("npm-recorded")
 
 @Suite("Offset tracker")
 struct OffsetTrackerTests {
@@ -50,6 +49,29 @@ struct OffsetTrackerTests {
         #expect(tracker.committable().count == 1)
     }
 
+    /// The cost issue #14 found: the tracker copied a partition's pending set and sorted it for
+    /// every message, so many messages in flight behind one slow change cost n². With a deque per
+    /// partition a quarter of a million of them cost a few million steps; the old tracker's copies
+    /// came to about 6 × 10¹⁰ element moves and did not finish within the limit.
+    @Test("a quarter of a million messages behind one held change cost linear work", .timeLimit(.minutes(1)))
+    func manyBehindOneHeld() {
+        var tracker = OffsetTracker()
+        let count: Int64 = 250_000
+        for offset in 0..<count { tracker.received(p0, offset: offset, seq: offset) }
+        #expect(tracker.inFlight == Int(count))
+        // Everything after the first completes, newest first: nothing may be committed meanwhile.
+        for offset in stride(from: count - 1, to: 0, by: -1) {
+            tracker.completed(p0, offset: offset)
+            if offset % 50_000 == 0 { #expect(tracker.committable().isEmpty) }
+        }
+        #expect(tracker.inFlight == 1)
+        #expect(tracker.committable().isEmpty, "offset 0 is held, so nothing may be committed")
+        tracker.completed(p0, offset: 0)
+        #expect(tracker.committable().map(\.offset) == [count - 1])
+        #expect(tracker.highestCompleteSeq == count - 1)
+        #expect(tracker.inFlight == 0)
+    }
+
     @Test("gaps in offsets (compaction, markers) do not block commits")
     func gaps() {
         var tracker = OffsetTracker()
@@ -75,6 +97,37 @@ struct PackumentTests {
         #expect(packument.revGeneration != nil)
         #expect(!packument.maintainers.isEmpty)
         #expect(!packument.isUnpublished)
+    }
+
+    @Test("dist.signatures, dist.attestations and the description are read; odd shapes are stepped over")
+    func signaturesAndAttestations() throws {
+        let body = #"""
+            {"name": "sigstore", "description": "code-signing for npm packages",
+             "versions": {
+              "1.0.0": {"dist": {"integrity": "sha512-e+qf", "signatures": [
+                  {"keyid": "SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA", "sig": "MEQCIBlp"},
+                  {"keyid": 5, "sig": "x"}, "nonsense", {"sig": "no key id"}, {"keyid": "SHA256:second", "sig": "MEUC"}],
+                "attestations": {"url": "https://registry.npmjs.org/-/npm/v1/attestations/sigstore@1.0.0",
+                                 "provenance": {"predicateType": "https://slsa.dev/provenance/v0.2"}}}},
+              "0.9.0": {"dist": {"shasum": "ab", "signatures": {"not": "an array"}, "attestations": []}}}}
+            """#
+        let packument = try Packument.parse(Array(body.utf8), expectedName: "sigstore")
+        let signed = try #require(packument.versions["1.0.0"])
+        #expect(signed.signatures == [
+            Packument.Signature(keyid: "SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA", sig: "MEQCIBlp"),
+            Packument.Signature(keyid: "SHA256:second", sig: "MEUC"),
+        ])
+        #expect(signed.attestationsURL == "https://registry.npmjs.org/-/npm/v1/attestations/sigstore@1.0.0")
+        #expect(signed.provenancePredicateType == "https://slsa.dev/provenance/v0.2")
+        let plain = try #require(packument.versions["0.9.0"])
+        #expect(plain.signatures.isEmpty && plain.attestationsURL == nil && plain.provenancePredicateType == nil)
+        #expect(packument.description == "code-signing for npm packages")
+
+        let long = String(repeating: "é", count: 5_000)
+        let odd = try Packument.parse(Array(#"{"name": "x", "description": ["not", "a", "string"]}"#.utf8), expectedName: "x")
+        #expect(odd.description == nil)
+        let cut = try Packument.parse(Array(#"{"name": "x", "description": "\#(long)"}"#.utf8), expectedName: "x")
+        #expect(cut.description?.count == Packument.maximumDescriptionLength)
     }
 
     @Test("the unpublished and security-holding stubs")

@@ -14,6 +14,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
     case scopedAndOddIDs
     case reservedIDFailsAlone
     case duplicateIDsInOneBatch
+    case packageSearch
     case concurrentWritersResolveConflicts
     case bulkDocsPerDocumentResults
     case readMissingAndMissingDatabase
@@ -24,7 +25,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
     /// The scenarios that speak only the `RecordStore` interface: the embedded SQLite store runs them too.
     static let storeAgnostic: [StoreScenario] = [
         .prepareTwice, .upsertNewAndExisting, .createOnlyReplay, .mixedPoliciesInOneBatch, .scopedAndOddIDs,
-        .reservedIDFailsAlone, .duplicateIDsInOneBatch,
+        .reservedIDFailsAlone, .duplicateIDsInOneBatch, .packageSearch,
     ]
 
     /// Runs a store-agnostic scenario on `store`.
@@ -37,6 +38,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
         case .scopedAndOddIDs: try await Self.scopedAndOddIDs(store)
         case .reservedIDFailsAlone: try await Self.reservedIDFailsAlone(store)
         case .duplicateIDsInOneBatch: try await Self.duplicateIDsInOneBatch(store)
+        case .packageSearch: try await Self.packageSearch(store)
         default: Issue.record("\(self) needs a CouchDB target")
         }
     }
@@ -168,6 +170,30 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
         #expect(results[3] == .alreadyExists)
         #expect(try await store.read(id: "a") == ["v": 2])
         #expect(try await store.read(id: "b") == ["v": 1])
+    }
+
+    /// `packageRecords(matching:)`: live package records whose name or description holds the text,
+    /// case-insensitive, in id order; `%` and `_` are plain characters.
+    static func packageSearch(_ store: some RecordStore) async throws {
+        try await store.prepare()
+        _ = try await store.write([
+            RecordDocument(id: "left-pad", body: ["type": "package", "description": "String left pad"]),
+            RecordDocument(id: "@scope/Pad_100%", body: ["type": "package", "description": .null]),
+            RecordDocument(id: "padding", body: ["type": "package", "deleted": true]),
+            RecordDocument(id: "gone", body: ["type": "package", "unpublished": true, "description": "pad"]),
+            RecordDocument(id: "change:1", body: ["type": "change", "id": "left-pad", "description": "pad"]),
+            RecordDocument(id: "strings", body: ["type": "package", "description": "Utilities: PAD, trim"]),
+        ])
+        func names(_ text: String, limit: Int = 10) async throws -> [String] {
+            try await store.packageRecords(matching: text, limit: limit).map(\.id)
+        }
+        #expect(try await names("pad") == ["@scope/Pad_100%", "left-pad", "strings"])
+        #expect(try await names("PAD", limit: 2) == ["@scope/Pad_100%", "left-pad"])
+        #expect(try await names("trim") == ["strings"])
+        #expect(try await names("_100%") == ["@scope/Pad_100%"])
+        #expect(try await names("d_1") == ["@scope/Pad_100%"], "_ is not a wildcard")
+        #expect(try await names("x%") == [])
+        #expect(try await names("") == ["@scope/Pad_100%", "left-pad", "strings"])
     }
 
     /// Two writers updating the same documents at once: real 409s, resolved by re-reading revisions.

@@ -437,15 +437,15 @@ struct RegistryServerTests {
         }
     }
 
-    @Test("search: npm's shape over the package records")
+    @Test("search: npm's shape over the package records, names and descriptions matched")
     func search() async throws {
         let store = try fixtureStore()
         let directory = try temporaryDirectory()
         let records = try SQLiteRecordStore(path: directory + "/records.sqlite")
         try await records.prepare()
         _ = try await records.write([
-            RecordDocument(id: "foobar", body: ["type": "package", "name": "foobar", "deleted": false, "unpublished": false]),
-            RecordDocument(id: "@scope/pkg", body: ["type": "package", "name": "@scope/pkg", "deleted": false, "unpublished": false]),
+            RecordDocument(id: "foobar", body: ["type": "package", "name": "foobar", "description": "A test module", "deleted": false, "unpublished": false]),
+            RecordDocument(id: "@scope/pkg", body: ["type": "package", "name": "@scope/pkg", "description": "Scoped pkg for the tests", "deleted": false, "unpublished": false]),
             RecordDocument(id: "babel-plugin-autocss", body: ["type": "package", "unpublished": true]),
             RecordDocument(id: "change:1", body: ["type": "change", "id": "foobar"]),
         ])
@@ -474,6 +474,14 @@ struct RegistryServerTests {
             let page = try await server.get("/-/v1/search?text=&size=1&from=1").json()
             #expect(page["objects"]?.arrayValue?.first?["package"]?["name"] != all["objects"]?.arrayValue?.first?["package"]?["name"])
             #expect(try await server.get("/-/v1/search?text=autocss").json()["total"] == 0)
+            // Descriptions match too (every word in the name or the description), ranked after names.
+            let described = try await server.get("/-/v1/search?text=test+MODULE").json()
+            #expect(described["total"] == 1 && described["objects"]?.arrayValue?.first?["package"]?["name"] == "foobar")
+            let both = try await server.get("/-/v1/search?text=pkg").json()
+            #expect(both["total"] == 1, "the scoped package matches by name; foobar's description lacks 'pkg'")
+            let tests = try await server.get("/-/v1/search?text=tests").json()
+            #expect(tests["objects"]?.arrayValue?.compactMap { $0["package"]?["name"]?.stringValue } == ["@scope/pkg"])
+            #expect(try await server.get("/-/v1/search?text=module+pkg").json()["total"] == 0, "no record holds both words")
             #expect(try await server.get("/-/v1/search?text=x&size=0").status == 400)
             #expect(try await server.get("/-/v1/search?text=x&size=251").status == 400)
             #expect(try await server.get("/-/v1/search?text=x&from=-1").status == 400)

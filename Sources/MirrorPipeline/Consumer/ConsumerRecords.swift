@@ -36,6 +36,7 @@ public enum ConsumerRecords {
             body["modification_count"] = packument.revGeneration.map { .number(Double($0)) } ?? .null
             body["modified"] = packument.modified.map(JSONValue.string) ?? .null
             body["maintainers"] = .array(packument.maintainers.map(JSONValue.string))
+            body["description"] = packument.description.map(JSONValue.string) ?? .null
             body["latest_author"] = latest?.author.map(JSONValue.string) ?? .null
             body["latest_dependencies"] = .object((latest?.dependencies ?? [:]).mapValues(JSONValue.string))
         }

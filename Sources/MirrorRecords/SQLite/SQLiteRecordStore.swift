@@ -80,8 +80,9 @@ public final class SQLiteRecordStore: RecordStore {
         }
     }
 
-    /// A `LIKE` over the ids of package records (SQLite's `LIKE` is ASCII case-insensitive).
-    public func packageRecords(nameContaining text: String, limit: Int) async throws -> [StoredRecord] {
+    /// A `LIKE` over the ids and descriptions of package records (SQLite's `LIKE` is ASCII
+    /// case-insensitive).
+    public func packageRecords(matching text: String, limit: Int) async throws -> [StoredRecord] {
         var pattern = "%"
         for character in text {
             if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
@@ -90,9 +91,10 @@ public final class SQLiteRecordStore: RecordStore {
         pattern += "%"
         let sql = """
             SELECT id, generation, body FROM records
-            WHERE id LIKE ? ESCAPE '\\' AND json_extract(body, '$.type') = 'package'
+            WHERE (id LIKE ?1 ESCAPE '\\' OR json_extract(body, '$.description') LIKE ?1 ESCAPE '\\')
+              AND json_extract(body, '$.type') = 'package'
               AND json_extract(body, '$.deleted') IS NOT 1 AND json_extract(body, '$.unpublished') IS NOT 1
-            ORDER BY id LIMIT ?
+            ORDER BY id LIMIT ?2
             """
         return try await connection.run { [pattern] db in
             try db.query(sql, [.text(pattern), .integer(Int64(limit))]) { row in

@@ -2,10 +2,10 @@ import Foundation
 import MirrorRecords
 
 /// `GET /-/v1/search?text=&size=&from=` in npm's shape (`objects[].package`, `score`,
-/// `searchScore`, `total`, `time`), over the record store's package records. Names are matched in
-/// the record store (every word of `text` must occur in the name; case does not matter); a result's
-/// description, keywords, version, date, publisher and maintainers come from the package's served
-/// index (derived once per revision, like the documents).
+/// `searchScore`, `total`, `time`), over the record store's package records. Packages are matched in
+/// the record store (every word of `text` must occur in the name or the description; case does not
+/// matter); a result's description, keywords, version, date, publisher and maintainers come from the
+/// package's served index (derived once per revision, like the documents).
 struct PackageSearch: Sendable {
     /// npm's bounds: `size` 1...250 (default 20), `from` ≥ 0.
     static let maximumSize = 250
@@ -43,23 +43,24 @@ struct PackageSearch: Sendable {
 
     let records: any RecordStore
 
-    /// The matching names, best first: exact name, then names starting with the text, then others,
-    /// each in name order.
+    /// The matching names, best first: exact name, then names starting with the text, then names
+    /// holding every word, then packages whose description holds the words the name lacks; each
+    /// tier in name order.
     func rank(_ query: Query) async throws -> [String] {
         let first = query.words.first ?? ""
-        let candidates = try await records.packageRecords(nameContaining: first, limit: Self.maximumCandidates)
-        let names = candidates.map(\.id).filter { name in
-            let lowered = name.lowercased()
-            return query.words.allSatisfy { lowered.contains($0) }
-        }
+        let candidates = try await records.packageRecords(matching: first, limit: Self.maximumCandidates)
         let text = query.words.joined(separator: " ")
-        func tier(_ name: String) -> Int {
-            let lowered = name.lowercased()
-            if lowered == text || RegistryPaths.basename(of: lowered) == text { return 0 }
-            if lowered.hasPrefix(text) || RegistryPaths.basename(of: lowered).hasPrefix(text) { return 1 }
-            return 2
+        func tier(_ record: StoredRecord) -> Int? {
+            let name = record.id.lowercased()
+            let basename = RegistryPaths.basename(of: name)
+            if name == text || basename == text { return 0 }
+            if name.hasPrefix(text) || basename.hasPrefix(text) { return 1 }
+            if query.words.allSatisfy({ name.contains($0) }) { return 2 }
+            return query.words.allSatisfy({ record.matches($0) }) ? 3 : nil
         }
-        return names.sorted { (tier($0), $0) < (tier($1), $1) }
+        return candidates.compactMap { record in tier(record).map { ($0, record.id) } }
+            .sorted { $0 < $1 }
+            .map(\.1)
     }
 
     /// One result object from a package's served index.
