@@ -143,6 +143,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // npm registry signatures and provenance, checked offline: the registry's keys, `dist.signatures`,
+        // the publish attestation's DSSE signature and every attestation's subject; a signer for the simulator.
+        .target(
+            name: "MirrorSignatures",
+            dependencies: [
+                "MirrorJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The services: changes follower, lag watchdog, checkpoints, metrics endpoint.
         .target(
             name: "MirrorPipeline",
@@ -354,6 +364,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MirrorSignaturesTests",
+            dependencies: [
+                "MirrorSignatures", "MirrorJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
