@@ -133,7 +133,7 @@ let package = Package(
         .target(
             name: "NPMRegistry",
             dependencies: [
-                "MirrorJSON",
+                "MirrorJSON", "MirrorSignatures",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -332,7 +332,7 @@ let package = Package(
             name: "MirrorPipelineTests",
             dependencies: [
                 "MirrorTestSupport",
-                "MirrorPipeline", "MirrorHarness", "MirrorKafka", "MirrorConfig", "NPMRegistry", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble",
+                "MirrorPipeline", "MirrorHarness", "MirrorKafka", "MirrorConfig", "NPMRegistry", "MirrorSignatures", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),

@@ -94,7 +94,12 @@ extension MirrorConfiguration {
                 packumentRevisionsKept: resolver.value(.packumentRevisionsKept, Parse.integer(in: 1...1000)),
                 removeUnpublished: resolver.value(.removeUnpublished, Parse.boolean),
                 fetchTarballs: resolver.value(.fetchTarballs, Parse.boolean),
-                processingRetryMax: resolver.value(.processingRetryMax, Parse.duration)
+                processingRetryMax: resolver.value(.processingRetryMax, Parse.duration),
+                signatures: Signatures(
+                    policy: resolver.value(.signaturePolicy, Parse.signaturePolicy),
+                    keysFile: resolver.optional(.npmSigningKeys, Parse.nonEmpty),
+                    trustRegistryKeys: resolver.value(.npmTrustRegistryKeys, Parse.boolean)
+                )
             ),
             serve: Serve(
                 host: resolver.value(.serveHost, Parse.nonEmpty),

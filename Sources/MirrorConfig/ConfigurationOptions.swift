@@ -104,6 +104,12 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
     var metricsFile: String?
     @Option(name: .customLong(Setting.processingRetryMax.flagName), help: ArgumentHelp(Setting.processingRetryMax.helpText))
     var processingRetryMax: String?
+    @Option(name: .customLong(Setting.signaturePolicy.flagName), help: ArgumentHelp(Setting.signaturePolicy.helpText))
+    var signaturePolicy: String?
+    @Option(name: .customLong(Setting.npmSigningKeys.flagName), help: ArgumentHelp(Setting.npmSigningKeys.helpText))
+    var npmSigningKeys: String?
+    @Option(name: .customLong(Setting.npmTrustRegistryKeys.flagName), help: ArgumentHelp(Setting.npmTrustRegistryKeys.helpText))
+    var npmTrustRegistryKeys: String?
 
     @Option(name: .customLong(Setting.servePort.flagName), help: ArgumentHelp(Setting.servePort.helpText))
     public var servePort: String?
@@ -133,6 +139,7 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
             (.watchdogMaxRestarts, watchdogMaxRestarts), (.watchdogRestartWindow, watchdogRestartWindow),
             (.consumerConcurrency, consumerConcurrency), (.kafkaSessionTimeout, kafkaSessionTimeout), (.packumentMaxSize, packumentMaxSize), (.maxUnpackedSize, maxUnpackedSize), (.maxTarballEntries, maxTarballEntries), (.replicaLagWait, replicaLagWait), (.packumentRevisionsKept, packumentRevisionsKept), (.removeUnpublished, removeUnpublished), (.processingRetryMax, processingRetryMax),
             (.fetchTarballs, fetchTarballs), (.metricsFile, metricsFile),
+            (.signaturePolicy, signaturePolicy), (.npmSigningKeys, npmSigningKeys), (.npmTrustRegistryKeys, npmTrustRegistryKeys),
             (.servePort, servePort), (.serveHost, serveHost), (.publicURL, publicURL),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { setting, value in value.map { (setting, $0) } })

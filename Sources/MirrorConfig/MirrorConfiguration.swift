@@ -89,6 +89,32 @@ public struct MirrorConfiguration: Sendable, Equatable {
         /// False: metadata only (packuments and records, no tarballs).
         public var fetchTarballs: Bool
         public var processingRetryMax: Duration
+        public var signatures: Signatures
+    }
+
+    /// The registry's signatures of versions (`SIGNATURE_POLICY`, `NPM_SIGNING_KEYS`,
+    /// `NPM_TRUST_REGISTRY_KEYS`).
+    public struct Signatures: Sendable, Equatable {
+        public enum Policy: String, Sendable, Equatable, CaseIterable {
+            /// Store the version whatever its verdict; record the verdict.
+            case record
+            /// Store only verified versions; the others are skipped with their verdict as the reason.
+            case require
+            /// No verification.
+            case off
+        }
+
+        public var policy: Policy
+        /// A keys file replacing the built-in npm keys; nil: the built-in keys.
+        public var keysFile: String?
+        /// Trust keys the registry serves that are not trusted already.
+        public var trustRegistryKeys: Bool
+
+        public init(policy: Policy = .record, keysFile: String? = nil, trustRegistryKeys: Bool = false) {
+            self.policy = policy
+            self.keysFile = keysFile
+            self.trustRegistryKeys = trustRegistryKeys
+        }
     }
 
     /// `npm-mirror serve`.

@@ -49,6 +49,11 @@ enum Parse {
             ?? .failure(ParseFailure(expected: "keep-highest or restart-from-head"))
     }
 
+    static func signaturePolicy(_ text: String) -> Result<MirrorConfiguration.Signatures.Policy, ParseFailure> {
+        MirrorConfiguration.Signatures.Policy(rawValue: text.lowercased()).map { .success($0) }
+            ?? .failure(ParseFailure(expected: "record, require or off"))
+    }
+
     /// A positive duration: a number of seconds, or a number with `ms`, `s`, `m` or `h`.
     static func duration(_ text: String) -> Result<Duration, ParseFailure> {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()

@@ -55,6 +55,9 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
     case removeUnpublished = "REMOVE_UNPUBLISHED"
     case fetchTarballs = "FETCH_TARBALLS"
     case processingRetryMax = "PROCESSING_RETRY_MAX"
+    case signaturePolicy = "SIGNATURE_POLICY"
+    case npmSigningKeys = "NPM_SIGNING_KEYS"
+    case npmTrustRegistryKeys = "NPM_TRUST_REGISTRY_KEYS"
     case logLevel = "LOG_LEVEL"
     case metricsFile = "METRICS_FILE"
     case servePort = "SERVE_PORT"
@@ -117,12 +120,14 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .removeUnpublished: "false"
         case .fetchTarballs: "true"
         case .processingRetryMax: "10m"
+        case .signaturePolicy: "record"
+        case .npmTrustRegistryKeys: "false"
         case .logLevel: "info"
         case .servePort: "4873"
         case .serveHost: "127.0.0.1"
         case .kafkaBrokers, .kafkaSecurityProtocol, .kafkaSASLMechanism, .kafkaSASLUsername, .kafkaSASLPassword,
             .kafkaSSLCALocation, .kafkaSSLCertificateLocation, .kafkaSSLKeyLocation, .kafkaSSLKeyPassword,
-            .couchDBURL, .couchDBUser, .couchDBPassword, .metricsFile, .publicURL:
+            .couchDBURL, .couchDBUser, .couchDBPassword, .metricsFile, .publicURL, .npmSigningKeys:
             nil
         }
     }
@@ -181,6 +186,9 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .removeUnpublished: "Remove a package's stored files when it is deleted or unpublished (true/false)."
         case .fetchTarballs: "Download, verify and store tarballs (true/false); false mirrors metadata only: packuments and records."
         case .processingRetryMax: "How long one change is retried (registry, store or database failures) before it is dead-lettered."
+        case .signaturePolicy: "What the registry's signature of a kept version decides: record (store it, record the verdict), require (a version not verified is not stored), off (no check)."
+        case .npmSigningKeys: "A JSON file in the shape of the registry's /-/npm/v1/keys whose keys replace the built-in npm keys. Unset: the two npm keys built in."
+        case .npmTrustRegistryKeys: "Also trust keys the registry's /-/npm/v1/keys serves that are not among the trusted ones (true/false); false: they are only logged and counted."
         case .logLevel: "Log level: trace, debug, info, notice, warning, error or critical."
         case .servePort: "Port `npm-mirror serve` listens on (also `--port`; 0: pick a free port and log it)."
         case .serveHost: "Address `npm-mirror serve` listens on (0.0.0.0: every interface)."

@@ -1,5 +1,6 @@
-import MirrorJSON
 import Foundation
+import MirrorJSON
+import MirrorSignatures
 
 /// The parts of a packument (a package's registry document) the mirror reads.
 ///
@@ -24,7 +25,7 @@ public struct Packument: Sendable {
         public var author: String?
         /// `dist.signatures`: the registry's signatures over `<name>@<version>:<integrity>`, in
         /// order; entries that are not `{keyid, sig}` strings are left out.
-        public var signatures: [Signature] = []
+        public var signatures: [DistSignature] = []
         /// `dist.attestations.url`: where the registry serves this version's attestations, when
         /// it has any.
         public var attestationsURL: String?
@@ -34,7 +35,7 @@ public struct Packument: Sendable {
         public init(
             version: String, tarballURL: String?, shasum: String?, integrity: String?, size: Int64?, unpackedSize: Int64?,
             dependencies: [String: String], author: String?,
-            signatures: [Signature] = [], attestationsURL: String? = nil, provenancePredicateType: String? = nil
+            signatures: [DistSignature] = [], attestationsURL: String? = nil, provenancePredicateType: String? = nil
         ) {
             self.version = version
             self.tarballURL = tarballURL
@@ -47,19 +48,6 @@ public struct Packument: Sendable {
             self.signatures = signatures
             self.attestationsURL = attestationsURL
             self.provenancePredicateType = provenancePredicateType
-        }
-    }
-
-    /// One entry of `dist.signatures`.
-    public struct Signature: Sendable, Hashable {
-        /// The signing key's id (`SHA256:…`, as `/-/npm/v1/keys` lists it).
-        public var keyid: String
-        /// Base64 of the DER-encoded ECDSA signature.
-        public var sig: String
-
-        public init(keyid: String, sig: String) {
-            self.keyid = keyid
-            self.sig = sig
         }
     }
 
@@ -260,7 +248,7 @@ extension JSONScanner {
         var unpackedSize: Int64?
         var dependencies: [String: String] = [:]
         var author: String?
-        var signatures: [Packument.Signature] = []
+        var signatures: [DistSignature] = []
         var attestationsURL: String?
         var provenancePredicateType: String?
         try readObject { scanner, key throws(Failure) in
@@ -329,12 +317,12 @@ extension JSONScanner {
     }
 
     /// `dist.signatures`: the `{keyid, sig}` entries whose two fields are strings, in order.
-    fileprivate mutating func readSignatures() throws(Failure) -> [Packument.Signature] {
+    fileprivate mutating func readSignatures() throws(Failure) -> [DistSignature] {
         guard peek() == UInt8(ascii: "[") else {
             try skipValue()
             return []
         }
-        var signatures: [Packument.Signature] = []
+        var signatures: [DistSignature] = []
         try readArray { scanner throws(Failure) in
             guard scanner.peek() == UInt8(ascii: "{") else { return try scanner.skipValue() }
             var keyid: String?
@@ -346,7 +334,7 @@ extension JSONScanner {
                 default: try scanner.skipValue()
                 }
             }
-            if let keyid, let sig { signatures.append(Packument.Signature(keyid: keyid, sig: sig)) }
+            if let keyid, let sig { signatures.append(DistSignature(keyid: keyid, sig: sig)) }
         }
         return signatures
     }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import MirrorKafka
 import MirrorPipeline
+import MirrorSignatures
 import MirrorTestSupport
 import NIOCore
 import NPMRegistry
@@ -114,8 +115,8 @@ struct PackumentTests {
         let packument = try Packument.parse(Array(body.utf8), expectedName: "sigstore")
         let signed = try #require(packument.versions["1.0.0"])
         #expect(signed.signatures == [
-            Packument.Signature(keyid: "SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA", sig: "MEQCIBlp"),
-            Packument.Signature(keyid: "SHA256:second", sig: "MEUC"),
+            DistSignature(keyid: "SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA", sig: "MEQCIBlp"),
+            DistSignature(keyid: "SHA256:second", sig: "MEUC"),
         ])
         #expect(signed.attestationsURL == "https://registry.npmjs.org/-/npm/v1/attestations/sigstore@1.0.0")
         #expect(signed.provenancePredicateType == "https://slsa.dev/provenance/v0.2")

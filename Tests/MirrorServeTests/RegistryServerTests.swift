@@ -2,6 +2,7 @@ import Foundation
 import MirrorRecords
 import MirrorServe
 import MirrorStore
+import MirrorTestSupport
 import Testing
 
 /// A store with foobar (the recorded packument and its two real tarballs), @scope/pkg (2.0.0 not

@@ -4,6 +4,7 @@ import MirrorRecords
 import MirrorServe
 import Prometheus
 import MirrorStore
+import MirrorTestSupport
 import Testing
 
 private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -58,9 +58,9 @@ extension PackageStore {
         return versions.sorted()
     }
 
-    /// Removes the tarballs whose version is not in `versions`.
+    /// Removes the tarballs (and stored attestations) whose version is not in `versions`.
     ///
-    /// - Returns: the removed versions, sorted.
+    /// - Returns: the versions whose tarballs were removed, sorted.
     @discardableResult
     public func prune(name: String, keep versions: Set<String>) throws -> [String] {
         var removed: [String] = []
@@ -70,6 +70,7 @@ extension PackageStore {
             removed.append(version)
         }
         if !removed.isEmpty { try operations.syncDirectory(directory) }
+        try pruneAttestations(name: name, keep: versions)
         return removed
     }
 }
