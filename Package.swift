@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/attaswift/BigInt.git", from: "6.0.1"),
     ],
     targets: [
         // librdkafka, from Debian's librdkafka-dev.
@@ -157,7 +158,7 @@ let package = Package(
         .target(
             name: "MirrorPipeline",
             dependencies: [
-                "MirrorKafka", "MirrorConfig", "MirrorJSON", "NPMRegistry", "MirrorStore", "MirrorRecords", "MirrorBlocking",
+                "MirrorKafka", "MirrorConfig", "MirrorJSON", "NPMRegistry", "MirrorStore", "MirrorRecords", "MirrorBlocking", "MirrorSignatures",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -220,8 +221,9 @@ let package = Package(
         .target(
             name: "RegistrySimulator",
             dependencies: [
-                "MirrorJSON",
+                "MirrorJSON", "MirrorSignatures",
                 "ServiceScope",
+                .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
@@ -419,7 +421,7 @@ let package = Package(
             name: "RegistrySimulatorTests",
             dependencies: [
                 "MirrorTestSupport",
-                "RegistrySimulator",
+                "RegistrySimulator", "MirrorSignatures", "MirrorJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -10,12 +10,19 @@ public struct RegistrySigner: Sendable {
     private let rawPrivateKey: [UInt8]
     /// The key id the signatures name.
     public let keyid: String
+    /// Makes an ECDSA P-256/SHA-256 signature of a message with the private key.
+    public typealias SigningFunction = @Sendable (_ privateKey: P256.Signing.PrivateKey, _ message: [UInt8]) throws -> P256.Signing.ECDSASignature
+    private let sign: SigningFunction
 
-    /// - Parameter keyid: the id to sign under; by default the key's OpenSSH fingerprint, as npm's
-    ///   (``RegistryKey/fingerprint(of:)``).
-    public init(privateKey: P256.Signing.PrivateKey, keyid: String? = nil) {
+    /// - Parameters:
+    ///   - keyid: the id to sign under; by default the key's OpenSSH fingerprint, as npm's
+    ///     (``RegistryKey/fingerprint(of:)``).
+    ///   - sign: how a signature is made; by default swift-crypto's (randomised). The simulator
+    ///     passes a deterministic one so the same seed renders the same bytes.
+    public init(privateKey: P256.Signing.PrivateKey, keyid: String? = nil, sign: SigningFunction? = nil) {
         self.rawPrivateKey = Array(privateKey.rawRepresentation)
         self.keyid = keyid ?? RegistryKey.fingerprint(of: privateKey.publicKey)
+        self.sign = sign ?? { key, message in try key.signature(for: Data(message)) }
     }
 
     /// The signing key.
@@ -40,7 +47,7 @@ public struct RegistrySigner: Sendable {
     /// base64 of DER.
     public func distSignature(packageName: String, version: String, integrity: String) throws -> DistSignature {
         let message = SignatureVerifier.message(packageName: packageName, version: version, integrity: integrity)
-        let signature = try privateKey.signature(for: Data(message.utf8))
+        let signature = try sign(privateKey, Array(message.utf8))
         return DistSignature(keyid: keyid, sig: signature.derRepresentation.base64EncodedString())
     }
 
@@ -76,7 +83,7 @@ public struct RegistrySigner: Sendable {
     ) throws -> Attestation {
         let statement = try Self.publishStatement(packageName: packageName, version: version, integrity: integrity, registry: registry)
         let signed = DSSEEnvelope.preAuthenticationEncoding(payloadType: DSSEEnvelope.inTotoPayloadType, payload: statement)
-        let signature = try privateKey.signature(for: Data(signed))
+        let signature = try sign(privateKey, Array(signed))
         let envelope = DSSEEnvelope(
             payload: Data(statement).base64EncodedString(),
             payloadType: DSSEEnvelope.inTotoPayloadType,

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import NIOCore
 
 /// Fetches packuments and streams tarballs from the registry.
@@ -16,6 +17,25 @@ public struct PackageClient: Sendable {
     /// The full packument (`Accept: application/json`), at most `maxBytes` long.
     public func packument(_ name: String, maxBytes: Int) async throws(RegistryError) -> ByteBuffer {
         try await http.get(registryURL + Packument.registryPath(for: name), target: .packument, accept: "application/json", maxBytes: maxBytes)
+    }
+
+    /// The registry's signing keys, `/-/npm/v1/keys`.
+    public func signingKeys(maxBytes: Int = 1 << 20) async throws(RegistryError) -> ByteBuffer {
+        try await http.get(registryURL + "/-/npm/v1/keys", target: .keys, maxBytes: maxBytes)
+    }
+
+    /// A version's attestations, `/-/npm/v1/attestations/<name>@<version>` on this client's
+    /// registry (the URL in `dist.attestations.url` names the public registry; a mirror of another
+    /// registry asks its own), with the name's `/` as `%2f`.
+    public func attestations(_ name: String, version: String, maxBytes: Int = 16 << 20) async throws(RegistryError) -> ByteBuffer {
+        try await http.get(registryURL + Self.attestationsPath(name: name, version: version), target: .attestations, maxBytes: maxBytes)
+    }
+
+    /// `/-/npm/v1/attestations/<name>@<version>`, percent-encoded (`@scope%2fname@1.0.0`).
+    public static func attestationsPath(name: String, version: String) -> String {
+        let encodedName = String(Packument.registryPath(for: name).dropFirst())
+        let encodedVersion = version.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~+"))) ?? version
+        return "/-/npm/v1/attestations/" + encodedName + "@" + encodedVersion
     }
 
     /// Starts a tarball download; the caller streams `response.body`.

@@ -11,6 +11,8 @@ public struct RequestTarget: Sendable, Hashable, CustomStringConvertible {
     public static let changes = RequestTarget(description: "changes")
     public static let packument = RequestTarget(description: "packument")
     public static let tarball = RequestTarget(description: "tarball")
+    public static let keys = RequestTarget(description: "keys")
+    public static let attestations = RequestTarget(description: "attestations")
 }
 
 /// GET requests to the registry with one set of rules: a deadline, a body size cap, errors mapped to

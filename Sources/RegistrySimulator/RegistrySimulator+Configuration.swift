@@ -54,6 +54,9 @@ extension RegistrySimulator {
         /// Base URL written into `dist.tarball` instead of the registry service's own
         /// (e.g. behind a proxy), without a trailing slash. Default: `nil`.
         public var publicRegistryURL: String?
+        /// Packages whose signatures or attestations go wrong, and how (``SignatureFault``).
+        /// Every other version is signed by the simulator's current key. Default: none.
+        public var signatureFaults: [String: SignatureFault] = [:]
 
         public init() {}
 

@@ -30,6 +30,23 @@ public final class RegistrySimulator: Service, Sendable {
     /// Generated packages by kind (empty when serving a directory).
     public var notablePackages: NotablePackages { self.core.notable }
 
+    /// The keys the simulator's `/-/npm/v1/keys` serves (its current key and a retired one), for a
+    /// mirror that should trust them (`NPM_SIGNING_KEYS`): the document's bytes.
+    public var signingKeysDocument: [UInt8] { self.core.signing.keysDocument }
+
+    /// Whether the versions of `name` carry `dist.attestations` (every fourth package, by a hash of
+    /// its name, and those given an attestation fault).
+    public func hasAttestations(_ name: String) -> Bool {
+        self.core.signing.hasAttestations(name: name)
+    }
+
+    /// Makes the signatures or attestations of `name` go wrong (nil: right again). Its documents are
+    /// rendered again; publish a new version to announce the change.
+    public func setSignatureFault(_ fault: SignatureFault?, for name: String) {
+        self.core.signing.setFault(fault, for: name)
+        self.core.packuments.forget(name)
+    }
+
     let core: SimulatorCore
     private let services: [any Service]
     private let ports: ListeningPorts

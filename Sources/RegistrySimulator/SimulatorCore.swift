@@ -6,6 +6,8 @@ final class SimulatorCore: Sendable {
     let model: RegistryModel
     let tarballs: TarballStore
     let packuments: PackumentStore
+    /// The registry's keys, signatures and attestations.
+    let signing: RegistrySigning
     let faults: FaultInjector
     let log: RequestLog
     let publisher: LivePublisher
@@ -37,7 +39,8 @@ final class SimulatorCore: Sendable {
         }
         self.model = RegistryModel(packages: initial, seed: configuration.seed, replicaLag: configuration.replicaLag)
         self.tarballs = TarballStore(byteLimit: configuration.tarballCacheBytes)
-        self.packuments = PackumentStore(tarballs: self.tarballs, byteLimit: configuration.packumentCacheBytes)
+        self.signing = RegistrySigning(seed: configuration.seed, faults: configuration.signatureFaults)
+        self.packuments = PackumentStore(tarballs: self.tarballs, signing: self.signing, byteLimit: configuration.packumentCacheBytes)
         self.faults = FaultInjector(rules: configuration.faults, seed: configuration.faultSeed ?? configuration.seed)
         self.log = RequestLog(capacity: configuration.requestLogCapacity)
         var protected: Set<String> = []

@@ -20,6 +20,8 @@ package struct ConsumerHarness {
     package let scratch: String
     package let database = "mirror-\(UInt32.random(in: 0...UInt32.max))"
     package let registry = PrometheusCollectorRegistry()
+    /// The simulator's signing keys as a keys file (`NPM_SIGNING_KEYS` by default).
+    package let signingKeysFile: String
 
     package var simulator: RegistrySimulator { producer.simulator }
     package var cluster: EmbeddedKafkaCluster { producer.cluster }
@@ -29,6 +31,8 @@ package struct ConsumerHarness {
         self.couch = couch
         storeRoot = try temporaryDirectory()
         scratch = try temporaryDirectory()
+        signingKeysFile = try temporaryDirectory() + "/registry-keys.json"
+        try Data(simulator.signingKeysDocument).write(to: URL(fileURLWithPath: signingKeysFile))
         try cluster.createTopic("npm-changes-skipped", partitions: 1)
         try cluster.createTopic("npm-mirror-events", partitions: 1)
     }
@@ -51,6 +55,7 @@ package struct ConsumerHarness {
             "MAX_SIZE": "50MB",
             "REPLICA_LAG_WAIT": "3s",
             "PROCESSING_RETRY_MAX": "2m",
+            "NPM_SIGNING_KEYS": signingKeysFile,
         ]
         environment.merge(defaults) { mine, _ in mine }
         return try producer.configuration(environment)

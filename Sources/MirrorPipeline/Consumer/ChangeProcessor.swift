@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Logging
 import MirrorBlocking
+import MirrorSignatures
 import MirrorStore
 import NIOCore
 import NPMRegistry
@@ -88,6 +89,11 @@ public struct ProcessedChange: Sendable {
     public var stale = false
     /// The package's folder in the store, relative to `REMOTE_PACKAGE_DIR`.
     public var storePath: String?
+    /// The signature verdict of every kept version (every version when tarballs are not fetched);
+    /// empty with `SIGNATURE_POLICY=off`.
+    public var signatures: [String: SignatureVerdict] = [:]
+    /// The attestations of every stored version that has them in `dist`.
+    var provenance: [String: VersionSignatures.Provenance] = [:]
 }
 
 public struct StoredVersion: Sendable, Hashable {
@@ -128,6 +134,8 @@ public struct ChangeProcessor: Sendable {
     let verifier: TarballVerifier
     let metrics: ConsumerMetrics
     let logger: Logger
+    /// Signatures and provenance of the kept versions (``VersionSignatures``).
+    let signatures: VersionSignatures
 
     /// Processes `change`. Throws a retriable ``ProcessingFailure`` when the registry or the disk
     /// failed in a passing way (the caller retries later), a non-retriable one when the change can
@@ -149,13 +157,17 @@ public struct ChangeProcessor: Sendable {
         result.storePath = store.packageDirectory(for: packument.name)
 
         let withTarballs = settings.fetchTarballs && !packument.isUnpublished
-        let keep = withTarballs ? keptVersions(packument) : []
+        var keep = withTarballs ? keptVersions(packument) : []
+        if !packument.isUnpublished {
+            checkSignatures(of: packument, versions: settings.fetchTarballs ? keep : Set(packument.versions.keys), keep: &keep, into: &result)
+        }
         if withTarballs {
             try await storeTarballs(of: packument, keeping: keep, into: &result)
+            await checkProvenance(of: packument, into: &result)
         }
         let start = ContinuousClock.now
         do {
-            result.removedVersions = try await BlockingWork.run { [store] in
+            result.removedVersions = try await BlockingWork.run { [store, keep] in
                 try body.withUnsafeReadableBytes { bytes in
                     _ = try store.storePackument(name: packument.name, rev: packument.rev ?? "0-unknown", json: bytes)
                 }
@@ -167,6 +179,33 @@ public struct ChangeProcessor: Sendable {
         metrics.stage("store", since: start)
         if packument.isUnpublished { return try await removeIfConfigured(change.id, result) }
         return result
+    }
+
+    /// Records each version's signature verdict; under `SIGNATURE_POLICY=require` a version that is
+    /// not `verified` leaves `keep` (skipped with `signature_<verdict>`), and when that is `latest`
+    /// the change is dead-lettered with `signature_invalid`.
+    private func checkSignatures(of packument: Packument, versions: Set<String>, keep: inout Set<String>, into result: inout ProcessedChange) {
+        for version in versions.sorted() {
+            guard let info = packument.versions[version], let verdict = signatures.verdict(of: info, in: packument) else { continue }
+            result.signatures[version] = verdict
+            metrics.signature(verdict: verdict.rawValue)
+            guard let refusal = signatures.refusal(verdict) else { continue }
+            keep.remove(version)
+            result.skippedVersions[version] = refusal
+            metrics.versionSkipped(reason: refusal)
+            if version == packument.latest { result.failedVersions[version] = "signature_invalid" }
+        }
+    }
+
+    /// The attestations of every stored version whose `dist` has them.
+    private func checkProvenance(of packument: Packument, into result: inout ProcessedChange) async {
+        for version in result.storedVersions.keys.sorted() {
+            guard let info = packument.versions[version], info.attestationsURL != nil,
+                let provenance = await signatures.provenance(of: info, in: packument, packages: packages, store: store, logger: logger)
+            else { continue }
+            result.provenance[version] = provenance
+            metrics.provenance(verdict: provenance.verdict.rawValue)
+        }
     }
 
     /// The newest `versionsLimit` versions by publication time, plus `latest`.

@@ -116,6 +116,7 @@ public struct ChangesConsumerService: Service {
         let leftovers = (try? await BlockingWork.run { [store] in try store.cleanScratch() }) ?? []
         if !leftovers.isEmpty { logger.notice("Removed \(leftovers.count) scratch files left by an earlier run") }
         guard try await retrying("prepare the record store", policy: .startUp, logger: logger, { try await records.prepare() }) != nil else { return }
+        await processor.signatures.compareWithRegistry(processor.packages, metrics: metrics, logger: logger)
         try consumer.subscribe(topics: [settings.topic])
         logger.notice("Consumer joined the group", metadata: ["kafka.topic": "\(settings.topic)", "kafka.group": "\(consumer.groupID)"])
 
@@ -301,10 +302,12 @@ public struct ChangesConsumerService: Service {
             var deadLetter: DeadLetter?
             if !processed.failedVersions.isEmpty {
                 let versions = processed.failedVersions.sorted { $0.key < $1.key }
+                // Tarballs refused by verification after a second download, or (SIGNATURE_POLICY=require)
+                // a latest version whose signature is not verified.
                 deadLetter = DeadLetter(
                     reason: versions[0].value,
-                    message: "tarballs refused after a second download: " + versions.map { "\($0.key) (\($0.value))" }.joined(separator: ", "),
-                    attempts: 2
+                    message: "versions refused: " + versions.map { "\($0.key) (\($0.value))" }.joined(separator: ", "),
+                    attempts: job.attempts
                 )
             }
             return .finished(.change(change, processed: processed, deadLetter: deadLetter, attempts: job.attempts))

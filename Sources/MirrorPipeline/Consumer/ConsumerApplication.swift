@@ -56,7 +56,12 @@ public struct ConsumerApplication: Sendable {
             store: store,
             verifier: TarballVerifier(limits: .init(maxUnpackedBytes: configuration.consumer.maxUnpackedSize, maxEntries: configuration.consumer.maxTarballEntries)),
             metrics: ConsumerMetrics(factory: metrics),
-            logger: logger
+            logger: logger,
+            signatures: VersionSignatures(
+                policy: configuration.consumer.signatures.policy,
+                keys: try VersionSignatures.keys(configuration),
+                trustRegistryKeys: configuration.consumer.signatures.trustRegistryKeys
+            )
         )
         self.httpClient = httpClient
         self.kafkaConsumer = consumer

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Metrics
+import MirrorSignatures
 
 /// The consumer's metrics. Label values are bounded: results, stages, reason codes; never names.
 struct ConsumerMetrics: Sendable {
@@ -14,6 +15,8 @@ struct ConsumerMetrics: Sendable {
     let lag: Gauge
     let lastProcessedSeq: Gauge
     let lastChangeTime: Gauge
+    /// Keys the registry's `/-/npm/v1/keys` serves that the mirror does not trust.
+    let unknownRegistryKeys: Gauge
 
     init(factory: any MetricsFactory) {
         self.factory = factory
@@ -25,9 +28,16 @@ struct ConsumerMetrics: Sendable {
         lag = Gauge(label: "npm_mirror_consumer_lag", factory: factory)
         lastProcessedSeq = Gauge(label: "npm_mirror_consumer_last_processed_seq", factory: factory)
         lastChangeTime = Gauge(label: "npm_mirror_consumer_last_change_timestamp_seconds", factory: factory)
+        unknownRegistryKeys = Gauge(label: "npm_mirror_consumer_unknown_registry_keys", factory: factory)
         // Series with known label values start at 0, so rates and alerts see them before the first event.
         for result in ["stored", "deleted", "unpublished", "skipped", "superseded", "dead_lettered"] {
             Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result)], factory: factory).increment(by: 0)
+        }
+        for verdict in SignatureVerdict.allCases {
+            Counter(label: "npm_mirror_consumer_signatures_total", dimensions: [("verdict", verdict.rawValue)], factory: factory).increment(by: 0)
+        }
+        for verdict in ProvenanceVerdict.allCases {
+            Counter(label: "npm_mirror_consumer_provenance_total", dimensions: [("verdict", verdict.rawValue)], factory: factory).increment(by: 0)
         }
     }
 
@@ -35,6 +45,16 @@ struct ConsumerMetrics: Sendable {
     func change(result: String) {
         Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result)], factory: factory).increment()
         lastChangeTime.record(Date().timeIntervalSince1970)
+    }
+
+    /// A kept version's signature verdict: `verified`, `missing`, `unknown_key`, `expired_key`, `invalid`.
+    func signature(verdict: String) {
+        Counter(label: "npm_mirror_consumer_signatures_total", dimensions: [("verdict", verdict)], factory: factory).increment()
+    }
+
+    /// A kept version's provenance verdict: `verified`, `present_unverified`, `missing`, `invalid`.
+    func provenance(verdict: String) {
+        Counter(label: "npm_mirror_consumer_provenance_total", dimensions: [("verdict", verdict)], factory: factory).increment()
     }
 
     /// A tarball failed verification: `integrity` or an archive reason code.

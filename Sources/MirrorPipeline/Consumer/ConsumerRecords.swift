@@ -1,5 +1,6 @@
 import MirrorJSON
 import MirrorRecords
+import MirrorSignatures
 import NPMRegistry
 
 /// The documents the consumer writes per change: one per package (id = the package name, replaced
@@ -27,6 +28,12 @@ public enum ConsumerRecords {
             "removed_versions": .array(processed.removedVersions.sorted().map(JSONValue.string)),
         ]
         if let reason = processed.skipReason { body["skip_reason"] = .string(reason) }
+        if !processed.signatures.isEmpty {
+            body["signatures"] = .object(processed.signatures.mapValues { .string($0.rawValue) })
+        }
+        if !processed.provenance.isEmpty {
+            body["provenance"] = .object(processed.provenance.mapValues(provenance))
+        }
         if let packument = processed.packument {
             let latest = packument.latest.flatMap { packument.versions[$0] }
             body["packument_rev"] = packument.rev.map(JSONValue.string) ?? .null
@@ -63,6 +70,17 @@ public enum ConsumerRecords {
             body["dead_letter_message"] = .string(deadLetter.message)
         }
         return RecordDocument(id: changeID(change.seq), body: body, policy: .createOnly)
+    }
+
+    private static func provenance(_ provenance: VersionSignatures.Provenance) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "verdict": .string(provenance.verdict.rawValue),
+            "predicate_types": .array(provenance.predicateTypes.map(JSONValue.string)),
+            "path": provenance.path.map(JSONValue.string) ?? .null,
+        ]
+        if let error = provenance.error { object["attestations_error"] = .string(error) }
+        if let failure = provenance.failure { object["failure"] = .string(String(failure.prefix(500))) }
+        return .object(object)
     }
 
     private static func storedVersion(_ version: StoredVersion) -> JSONValue {

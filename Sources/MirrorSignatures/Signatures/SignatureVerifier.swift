@@ -103,21 +103,34 @@ public struct SignatureVerifier: Sendable {
         } catch {
             return .invalid
         }
-        guard !signatures.isEmpty else { return .missing }
-        guard let integrity = Self.signedIntegrity(dist: dist) else { return .invalid }
-        let publishedAt = time.map { PublishTime.parse($0) ?? .distantFuture }
         return verify(
-            packageName: packageName, version: version, integrity: integrity, signatures: signatures,
-            publishedAt: publishedAt)
+            packageName: packageName, version: version, integrity: dist["integrity"]?.stringValue,
+            shasum: dist["shasum"]?.stringValue, signatures: signatures, time: time)
+    }
+
+    /// A version's verdict from its `dist` fields as read (the consumer's packument reader gives
+    /// them): `missing` without signatures, `invalid` when there is neither an integrity nor a
+    /// usable shasum for them to sign; `time` is `time[version]` (an unreadable one counts as after
+    /// every expiry, as in pacote).
+    public func verify(
+        packageName: String, version: String, integrity: String?, shasum: String?, signatures: [DistSignature], time: String?
+    ) -> SignatureVerdict {
+        guard !signatures.isEmpty else { return .missing }
+        guard let signed = Self.signedIntegrity(integrity: integrity, shasum: shasum) else { return .invalid }
+        let publishedAt = time.map { PublishTime.parse($0) ?? .distantFuture }
+        return verify(packageName: packageName, version: version, integrity: signed, signatures: signatures, publishedAt: publishedAt)
     }
 
     /// The integrity string the registry signs for a version: `dist.integrity` when it is a string,
     /// otherwise pacote's fallback from a 40-digit hex `dist.shasum`, `"sha1-" + base64(bytes)`.
     public static func signedIntegrity(dist: JSONValue) -> String? {
-        if let integrity = dist["integrity"]?.stringValue { return integrity }
-        guard let shasum = dist["shasum"]?.stringValue, let bytes = Hex.decode(shasum), bytes.count == 20 else {
-            return nil
-        }
+        signedIntegrity(integrity: dist["integrity"]?.stringValue, shasum: dist["shasum"]?.stringValue)
+    }
+
+    /// ``signedIntegrity(dist:)`` from the two fields.
+    public static func signedIntegrity(integrity: String?, shasum: String?) -> String? {
+        if let integrity { return integrity }
+        guard let shasum, let bytes = Hex.decode(shasum), bytes.count == 20 else { return nil }
         return "sha1-" + Data(bytes).base64EncodedString()
     }
 

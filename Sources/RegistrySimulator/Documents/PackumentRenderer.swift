@@ -1,3 +1,4 @@
+import MirrorSignatures
 import NIOCore
 
 /// Writes packuments in the registry's shapes: the full document
@@ -6,6 +7,8 @@ import NIOCore
 struct PackumentRenderer {
     /// Base URL tarball links point at, without a trailing slash.
     var registryURL: String
+    /// Signs generated versions (`dist.signatures`) and says which have attestations.
+    var signing: RegistrySigning?
 
     static func basename(of name: String) -> String {
         name.split(separator: "/").last.map(String.init) ?? name
@@ -145,6 +148,25 @@ struct PackumentRenderer {
             if let tarball {
                 json.field("fileCount", tarball.fileCount)
                 json.field("unpackedSize", tarball.unpackedSize)
+            }
+            if let signing, let tarball {
+                let signatures = signing.signatures(name: package.name, version: version.version, integrity: tarball.integrity)
+                if !signatures.isEmpty {
+                    json.arrayField("signatures") { json in
+                        for signature in signatures {
+                            json.object { json in
+                                json.field("keyid", signature.keyid)
+                                json.field("sig", signature.sig)
+                            }
+                        }
+                    }
+                }
+                if signing.hasAttestations(name: package.name) {
+                    json.objectField("attestations") { json in
+                        json.field("url", "\(self.registryURL)/-/npm/v1/attestations/\(package.name)@\(version.version)")
+                        json.objectField("provenance") { $0.field("predicateType", RegistrySigning.provenancePredicateType) }
+                    }
+                }
             }
         }
     }

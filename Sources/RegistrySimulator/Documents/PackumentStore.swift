@@ -28,11 +28,22 @@ final class PackumentStore: Sendable {
 
     private let cache = Mutex(Cache())
     private let tarballs: TarballStore
+    private let signing: RegistrySigning
     private let byteLimit: Int
 
-    init(tarballs: TarballStore, byteLimit: Int) {
+    init(tarballs: TarballStore, signing: RegistrySigning, byteLimit: Int) {
         self.tarballs = tarballs
+        self.signing = signing
         self.byteLimit = byteLimit
+    }
+
+    /// Forgets the rendered documents of `name` (its signatures changed).
+    func forget(_ name: String) {
+        cache.withLock { cache in
+            for key in cache.documents.keys where key.name == name {
+                cache.bytes -= cache.documents.removeValue(forKey: key)?.readableBytes ?? 0
+            }
+        }
     }
 
     /// The document for `revision`, or `nil` when it is deleted.
@@ -41,7 +52,7 @@ final class PackumentStore: Sendable {
         if let cached = self.cache.withLock({ $0.documents[key] }) {
             return cached
         }
-        let renderer = PackumentRenderer(registryURL: registryURL)
+        let renderer = PackumentRenderer(registryURL: registryURL, signing: signing)
         let document: ByteBuffer
         switch revision.content {
         case .deleted:
@@ -75,7 +86,7 @@ final class PackumentStore: Sendable {
     }
 
     /// Digests of every version's tarball, building the missing ones two at a time.
-    private func tarballInfos(for package: GeneratedPackage) async throws -> [String: TarballInfo] {
+    func tarballInfos(for package: GeneratedPackage) async throws -> [String: TarballInfo] {
         let tarballs = self.tarballs
         return try await withThrowingTaskGroup(of: (String, TarballInfo).self) { group in
             var infos: [String: TarballInfo] = [:]

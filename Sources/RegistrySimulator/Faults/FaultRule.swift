@@ -70,8 +70,12 @@ public struct FaultTarget: OpenStringValue {
     public static let packument = FaultTarget("packument")
     /// `GET /<name>/-/<file>.tgz`.
     public static let tarball = FaultTarget("tarball")
+    /// `GET /-/npm/v1/keys`.
+    public static let keys = FaultTarget("keys")
+    /// `GET /-/npm/v1/attestations/<name>@<version>`.
+    public static let attestations = FaultTarget("attestations")
 
-    public static let all: [FaultTarget] = [.root, .changes, .packument, .tarball]
+    public static let all: [FaultTarget] = [.root, .changes, .packument, .tarball, .keys, .attestations]
 }
 
 /// One fault and when it fires.

@@ -16,6 +16,10 @@ enum Route: Sendable, Equatable {
     case tarball(name: String, file: String)
     case admin(String)
     case ping
+    /// `/-/npm/v1/keys`.
+    case keys
+    /// `/-/npm/v1/attestations/<name>@<version>`.
+    case attestations(name: String, version: String)
     case notFound
 
     var faultTarget: FaultTarget? {
@@ -24,6 +28,8 @@ enum Route: Sendable, Equatable {
         case .changes: return .changes
         case .packument: return .packument
         case .tarball: return .tarball
+        case .keys: return .keys
+        case .attestations: return .attestations
         case .admin, .ping, .notFound: return nil
         }
     }
@@ -34,6 +40,8 @@ enum Route: Sendable, Equatable {
         case .changes: return "changes"
         case .packument: return "packument"
         case .tarball: return "tarball"
+        case .keys: return "keys"
+        case .attestations: return "attestations"
         case .admin: return "admin"
         case .ping, .notFound: return "other"
         }
@@ -55,6 +63,14 @@ enum Route: Sendable, Equatable {
         case .registry:
             if path == "/" { return .root }
             if path == "/-/ping" { return .ping }
+            if path == "/-/npm/v1/keys" { return .keys }
+            if path.hasPrefix("/-/npm/v1/attestations/") {
+                // <name>@<version>, the name's `/` as %2f; the version follows the last `@`.
+                guard let spec = String(path.dropFirst("/-/npm/v1/attestations/".count)).removingPercentEncoding,
+                    let at = spec.lastIndex(of: "@"), at > spec.startIndex
+                else { return .notFound }
+                return .attestations(name: String(spec[..<at]), version: String(spec[spec.index(after: at)...]))
+            }
             guard let decoded = path.removingPercentEncoding else { return .notFound }
             var segments = decoded.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
             guard let first = segments.first, !first.hasPrefix("-"), !first.hasPrefix("_") else { return .notFound }

@@ -138,6 +138,20 @@ struct SimulatorResponder: HTTPResponder {
             return PlainResponse(status: .ok, contentType: "application/octet-stream", body: tarball.bytes)
         case .ping:
             return .json(.ok, ByteBuffer(string: "{}"))
+        case .keys:
+            return .json(.ok, ByteBuffer(bytes: self.core.signing.keysDocument))
+        case .attestations(let name, let version):
+            guard let revision = self.core.model.servedRevision(of: name), case .generated(let package) = revision.content,
+                let record = package.versions.first(where: { $0.version == version }),
+                let info = try await self.core.packuments.tarballInfos(for: package)[record.version]
+            else {
+                return .error(.notFound, "not_found")
+            }
+            switch self.core.signing.attestations(name: name, version: version, integrity: info.integrity) {
+            case .body(let body): return .json(.ok, ByteBuffer(bytes: body))
+            case .status(404): return .error(.notFound, "not_found")
+            case .status(let code): return .error(HTTPResponse.Status(code: code), "internal_server_error", reason: "simulated attestation failure")
+            }
         case .admin, .notFound:
             return self.service == .replicate ? .error(.notFound, "not_found", reason: "missing") : .error(.notFound, "not_found")
         }

@@ -1,0 +1,195 @@
+import CoreMetrics
+import Foundation
+import Logging
+import MirrorBlocking
+import MirrorConfig
+import MirrorSignatures
+import MirrorStore
+import NIOCore
+import NPMRegistry
+import Synchronization
+
+/// The registry's signature and provenance of each version the mirror keeps (issue #17).
+///
+/// - **Signatures.** Every kept version's `dist.signatures` is checked against the trusted keys
+///   (``SignatureVerifier``): `verified`, `missing`, `unknown_key`, `expired_key` or `invalid`. A
+///   verdict is computed once per name, version, integrity, signatures and publish time, then
+///   remembered (a bounded memo), so a package seen again costs nothing for the versions it had.
+/// - **Policy** (`SIGNATURE_POLICY`): `record` stores every version and records its verdict;
+///   `require` stores only `verified` versions (the others are skipped with `signature_<verdict>`);
+///   `off` checks nothing.
+/// - **Attestations.** A kept version with `dist.attestations` has its attestations response fetched
+///   from the registry once, stored byte for byte (gzip'd) in the store, and verified offline
+///   (``ProvenanceVerifier``): `verified`, `present_unverified`, `missing` or `invalid`. A registry
+///   that answers 404 or 5xx for it is recorded (`attestations_error`), never fails the change, and
+///   is asked again the next time the package changes; a stored response is verified from disk.
+/// - **The registry's keys.** At start the consumer reads `/-/npm/v1/keys` and logs and counts every
+///   key id it does not trust; it trusts them only with `NPM_TRUST_REGISTRY_KEYS=true`.
+public final class VersionSignatures: Sendable {
+    public typealias Policy = MirrorConfiguration.Signatures.Policy
+
+    let policy: Policy
+    /// Trust keys the registry serves that are not configured (`NPM_TRUST_REGISTRY_KEYS`).
+    let trustRegistryKeys: Bool
+    private let trusted: Mutex<TrustedKeys>
+    private let memo = Mutex<[String: SignatureVerdict]>([:])
+    /// Verdicts remembered before the memo starts again.
+    static let rememberedVerdicts = 200_000
+
+    public init(policy: Policy, keys: TrustedKeys, trustRegistryKeys: Bool = false) {
+        self.policy = policy
+        self.trustRegistryKeys = trustRegistryKeys
+        self.trusted = Mutex(keys)
+    }
+
+    /// The keys trusted now.
+    var keys: TrustedKeys { trusted.withLock { $0 } }
+
+    /// The trusted keys of a configuration: the file `NPM_SIGNING_KEYS` names, or npm's built in.
+    /// A file that cannot be read or is not a keys document is a configuration error naming it.
+    public static func keys(_ configuration: MirrorConfiguration) throws(ConfigurationError) -> TrustedKeys {
+        guard let file = configuration.consumer.signatures.keysFile else { return .npmBuiltIn }
+        do {
+            return try TrustedKeys(contentsOfFile: file)
+        } catch {
+            throw ConfigurationError(
+                setting: .npmSigningKeys, source: configuration.sources[.npmSigningKeys] ?? .environment,
+                problem: "\(file): \(error)"
+            )
+        }
+    }
+
+    // MARK: Signatures
+
+    /// The version's signature verdict (nil when the policy is `off`).
+    func verdict(of version: Packument.Version, in packument: Packument) -> SignatureVerdict? {
+        guard policy != .off else { return nil }
+        let time = packument.time[version.version]
+        var key = packument.name + "@" + version.version + ":" + (version.integrity ?? version.shasum ?? "") + "|" + (time ?? "")
+        for signature in version.signatures { key += "|" + signature.keyid + "=" + signature.sig }
+        if let known = memo.withLock({ $0[key] }) { return known }
+        let verdict = SignatureVerifier(keys: keys).verify(
+            packageName: packument.name, version: version.version, integrity: version.integrity, shasum: version.shasum,
+            signatures: version.signatures, time: time
+        )
+        memo.withLock { memo in
+            if memo.count >= Self.rememberedVerdicts { memo.removeAll(keepingCapacity: true) }
+            memo[key] = verdict
+        }
+        return verdict
+    }
+
+    /// Under `require`, why the version may not be stored (`signature_<verdict>`); nil when it may.
+    func refusal(_ verdict: SignatureVerdict?) -> String? {
+        guard policy == .require, let verdict, verdict != .verified else { return nil }
+        return "signature_\(verdict.rawValue)"
+    }
+
+    // MARK: Provenance
+
+    /// What became of a version's attestations.
+    struct Provenance: Sendable, Hashable {
+        var verdict: ProvenanceVerdict
+        /// The predicate types of the stored response.
+        var predicateTypes: [String] = []
+        /// The stored response, relative to the store root.
+        var path: String?
+        /// Why the response could not be fetched (a bounded `registry_<code>`), when it could not.
+        var error: String?
+        /// The first failed check, when `invalid`.
+        var failure: String?
+    }
+
+    /// The attestations of a kept version: verified from the stored response, or fetched, stored
+    /// and verified. Never throws: a registry failure is recorded and asked again next time.
+    func provenance(
+        of version: Packument.Version,
+        in packument: Packument,
+        packages: PackageClient,
+        store: PackageStore,
+        logger: Logger
+    ) async -> Provenance? {
+        guard policy != .off else { return nil }
+        guard version.attestationsURL != nil else { return Provenance(verdict: .missing) }
+        let name = packument.name
+        let publishedAt = packument.time[version.version].flatMap(PublishTime.parse)
+        let stored = try? await BlockingWork.run { [store] in try store.readAttestations(name: name, version: version.version) }
+        let body: [UInt8]
+        var path = try? store.attestationsPath(name: name, version: version.version)
+        if let stored = stored ?? nil {
+            body = stored
+        } else {
+            do {
+                body = try await fetchAttestations(name, version.version, packages: packages)
+            } catch {
+                logger.warning(
+                    "Could not fetch a version's attestations; recorded, and asked again when the package changes",
+                    metadata: ["npm.id": "\(name)", "npm.version": "\(version.version)", "error": "\(error)"]
+                )
+                return Provenance(verdict: .presentUnverified, error: "registry_\(error.code)")
+            }
+            do {
+                path = try await BlockingWork.run { [store] in try store.storeAttestations(name: name, version: version.version, json: body) }
+            } catch {
+                logger.warning("Could not store a version's attestations", metadata: ["npm.id": "\(name)", "npm.version": "\(version.version)", "error": "\(error)"])
+                path = nil
+            }
+        }
+        let result = ProvenanceVerifier(keys: keys).verify(
+            attestationsBody: body, packageName: name, version: version.version,
+            integrity: version.integrity ?? "", publishedAt: publishedAt
+        )
+        let types = (try? AttestationsResponse(parsing: body))?.predicateTypes ?? []
+        return Provenance(verdict: result.verdict, predicateTypes: types, path: path, failure: result.failure.map { "\($0.code): \($0.message)" })
+    }
+
+    /// Up to three tries with a short backoff: the endpoint answers 404 and 500 now and then
+    /// although the field is there.
+    private func fetchAttestations(_ name: String, _ version: String, packages: PackageClient) async throws(RegistryError) -> [UInt8] {
+        var backoff = Backoff(base: .milliseconds(250), cap: .seconds(2))
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let buffer = try await packages.attestations(name, version: version)
+                return Array(buffer.readableBytesView)
+            } catch {
+                guard attempt < 3, error.isRetriable || error.code == .notFound, !Task.isCancelled else { throw error }
+                try? await Task.sleep(for: backoff.next(retryAfter: error.retryAfter))
+            }
+        }
+    }
+
+    // MARK: The registry's keys
+
+    /// Reads the registry's `/-/npm/v1/keys`, logs and counts (`unknownRegistryKeys`) the key ids
+    /// not trusted, and trusts them when ``trustRegistryKeys``. A registry that cannot answer is
+    /// logged: verification goes on with the keys configured. Returns the key ids not configured.
+    @discardableResult
+    func compareWithRegistry(_ packages: PackageClient, metrics: ConsumerMetrics, logger: Logger) async -> [String] {
+        guard policy != .off else { return [] }
+        let served: TrustedKeys
+        do {
+            let body = try await packages.signingKeys()
+            served = try TrustedKeys(keysDocument: Array(body.readableBytesView))
+        } catch {
+            logger.warning("Could not read the registry's signing keys; verifying with the configured ones", metadata: ["error": "\(error)"])
+            return []
+        }
+        let unknown = served.keys.filter { self.keys[$0.keyid] == nil }
+        metrics.unknownRegistryKeys.record(unknown.count)
+        for key in unknown {
+            logger.warning(
+                trustRegistryKeys ? "The registry serves a signing key not configured; trusting it (NPM_TRUST_REGISTRY_KEYS=true)" : "The registry serves a signing key this mirror does not trust; versions it signs are unknown_key",
+                metadata: ["key.id": "\(key.keyid)", "key.expires": "\(key.expires.map(PublishTime.format) ?? "never")"]
+            )
+        }
+        if trustRegistryKeys, !unknown.isEmpty {
+            trusted.withLock { keys in
+                if let merged = try? TrustedKeys(keys.keys + unknown) { keys = merged }
+            }
+            memo.withLock { $0.removeAll() }
+        }
+        return unknown.map { $0.keyid }
+    }
+}
