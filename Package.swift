@@ -119,6 +119,7 @@ let package = Package(
         .target(
             name: "MirrorConfig",
             dependencies: [
+                "MirrorSignatures",
                 "MirrorKafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -177,6 +178,7 @@ let package = Package(
         .target(
             name: "MirrorServe",
             dependencies: [
+                "MirrorSignatures",
                 "MirrorBlocking",
                 "MirrorStore", "MirrorRecords", "MirrorJSON", "MirrorConfig",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -401,7 +403,8 @@ let package = Package(
             name: "MirrorServeTests",
             dependencies: [
                 "MirrorTestSupport",
-                "MirrorServe", "MirrorStore", "MirrorRecords", "MirrorConfig", "MirrorEmbedded", "EmbeddedDemo", "RegistrySimulator",
+                "MirrorServe", "MirrorStore", "MirrorRecords", "MirrorConfig", "MirrorEmbedded", "EmbeddedDemo", "RegistrySimulator", "MirrorSignatures",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

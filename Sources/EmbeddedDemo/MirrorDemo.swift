@@ -76,6 +76,10 @@ public enum MirrorDemo {
             configuration.storage.localPackageDirectory = root + "/temp_packages"
             configuration.storage.updateSeqDirectory = root + "/update_seq"
             configuration.records.dbdataDirectory = root + "/dbdata"
+            // The simulator signs with keys of its own: the mirror trusts exactly those.
+            let keysFile = root + "/registry-keys.json"
+            try Data(simulator.signingKeysDocument).write(to: URL(fileURLWithPath: keysFile))
+            configuration.consumer.signatures.keysFile = keysFile
             configuration.consumer.sessionTimeout = .seconds(6)
             configuration.producer.pollInterval = .milliseconds(50)
             logger.notice("Demo: mirroring a generated registry", metadata: ["packages": "\(packages)", "seed": "\(seed)", "folder": "\(root)"])

@@ -22,7 +22,7 @@ public struct ServeApplication: Sendable {
         let (records, location) = try EmbeddedMirror.recordStore(configuration, logger: logger)
         recordsLocation = location
         server = try RegistryServer(
-            configuration: ServeConfiguration(configuration),
+            configuration: try ServeConfiguration(configuration),
             records: records,
             metricsFactory: PrometheusMetricsFactory(registry: metricsRegistry),
             logger: logger

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import MirrorRecords
+import MirrorSignatures
 import MirrorStore
 import NIOCore
 import Synchronization
@@ -40,6 +41,19 @@ final class RegistryServerCore: Sendable {
         self.deletions = DeletionCache(records: records, timeToLive: configuration.deletionCacheTime)
     }
 
+    /// The attestations response the consumer stored for a version, as the registry sent it; 404
+    /// when none is stored.
+    private func attestations(_ name: String, _ version: String) async throws -> RegistryAnswer {
+        let stored = try await BlockingWork.run { [store] in try store.readAttestations(name: name, version: version) }
+        guard let stored else {
+            return .error(.notFound, "not_found", reason: "this mirror holds no attestations of \(name)@\(version)")
+        }
+        var answer = RegistryAnswer(status: .ok, body: .bytes(stored))
+        answer.headers[.contentType] = "application/json"
+        answer.headers[.cacheControl] = Self.cacheControl
+        return answer
+    }
+
     func answer(_ route: RegistryRoute, request: Request, query: [(name: String, value: String)]) async -> RegistryAnswer {
         if route == .audit {
             guard request.method == .post else { return RegistryResponder.readOnly(request.method, allow: "POST") }
@@ -70,6 +84,13 @@ final class RegistryServerCore: Sendable {
                     return await tarball(name, version, request: request)
                 case .audit:
                     return .error(.notImplemented, "not_implemented")
+                case .keys:
+                    var answer = RegistryAnswer(status: .ok, body: .bytes(configuration.signingKeys.keysDocumentBytes))
+                    answer.headers[.contentType] = "application/json"
+                    answer.headers[.cacheControl] = Self.cacheControl
+                    return answer
+                case .attestations(let name, let version):
+                    return try await attestations(name, version)
                 }
             }
         } catch is DeadlineExceeded {

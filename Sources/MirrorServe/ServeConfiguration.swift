@@ -1,4 +1,5 @@
 import MirrorConfig
+import MirrorSignatures
 
 /// The configuration of `npm-mirror serve`.
 public struct ServeConfiguration: Sendable, Equatable {
@@ -33,6 +34,9 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var maximumConnections: Int = 1_024
     /// How long a "deleted" answer from the records is reused. Default 30 s.
     public var deletionCacheTime: Duration = .seconds(30)
+    /// The registry keys the mirror trusts, answered at `/-/npm/v1/keys` (`NPM_SIGNING_KEYS`, or
+    /// npm's built-in keys).
+    public var signingKeys: TrustedKeys = .npmBuiltIn
 
     public init(
         host: String = "127.0.0.1",
@@ -55,7 +59,9 @@ public struct ServeConfiguration: Sendable, Equatable {
     }
 
     /// The serve settings of a mirror configuration.
-    public init(_ configuration: MirrorConfiguration) {
+    ///
+    /// - Throws: ``ConfigurationError`` for an `NPM_SIGNING_KEYS` file that is not a keys document.
+    public init(_ configuration: MirrorConfiguration) throws(ConfigurationError) {
         self.init(
             host: configuration.serve.host,
             port: configuration.serve.port,
@@ -66,5 +72,6 @@ public struct ServeConfiguration: Sendable, Equatable {
             fetchTarballs: configuration.consumer.fetchTarballs,
             maximumPackumentBytes: Int(clamping: configuration.consumer.packumentMaxSize)
         )
+        signingKeys = try configuration.trustedSigningKeys()
     }
 }

@@ -14,9 +14,9 @@ private let mirrorExecutable = repositoryRoot.appendingPathComponent(".build/deb
 struct ServeCommandTests {
     @Test("SERVE_PORT, SERVE_HOST and PUBLIC_URL: defaults, sources, and clear errors")
     func settings() throws {
-        let defaults = ServeConfiguration(try MirrorConfiguration.load(sources: ConfigurationSources(environment: [:]) { _ in nil }))
+        let defaults = try ServeConfiguration(try MirrorConfiguration.load(sources: ConfigurationSources(environment: [:]) { _ in nil }))
         #expect(defaults.port == 4873 && defaults.host == "127.0.0.1" && defaults.publicURL == nil)
-        let set = ServeConfiguration(try MirrorConfiguration.load(sources: ConfigurationSources(
+        let set = try ServeConfiguration(try MirrorConfiguration.load(sources: ConfigurationSources(
             environment: ["SERVE_PORT": "8080", "PUBLIC_URL": "https://npm.example.org/", "FETCH_TARBALLS": "false"],
             flags: [.serveHost: "0.0.0.0"]
         ) { _ in nil }))

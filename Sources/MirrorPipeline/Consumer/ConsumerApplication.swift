@@ -59,7 +59,7 @@ public struct ConsumerApplication: Sendable {
             logger: logger,
             signatures: VersionSignatures(
                 policy: configuration.consumer.signatures.policy,
-                keys: try VersionSignatures.keys(configuration),
+                keys: try configuration.trustedSigningKeys(),
                 trustRegistryKeys: configuration.consumer.signatures.trustRegistryKeys
             )
         )

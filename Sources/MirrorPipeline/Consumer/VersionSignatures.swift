@@ -45,20 +45,6 @@ public final class VersionSignatures: Sendable {
     /// The keys trusted now.
     var keys: TrustedKeys { trusted.withLock { $0 } }
 
-    /// The trusted keys of a configuration: the file `NPM_SIGNING_KEYS` names, or npm's built in.
-    /// A file that cannot be read or is not a keys document is a configuration error naming it.
-    public static func keys(_ configuration: MirrorConfiguration) throws(ConfigurationError) -> TrustedKeys {
-        guard let file = configuration.consumer.signatures.keysFile else { return .npmBuiltIn }
-        do {
-            return try TrustedKeys(contentsOfFile: file)
-        } catch {
-            throw ConfigurationError(
-                setting: .npmSigningKeys, source: configuration.sources[.npmSigningKeys] ?? .environment,
-                problem: "\(file): \(error)"
-            )
-        }
-    }
-
     // MARK: Signatures
 
     /// The version's signature verdict (nil when the policy is `off`).

@@ -1,16 +1,19 @@
+import Foundation
 import MirrorJSON
 import MirrorRecords
 
 /// Derives the documents the server answers with from one stored packument, in one pass of
 /// ``JSONScanner`` over its bytes: every value the server keeps is copied byte for byte from the
 /// packument (so `dist.integrity`, `dist.signatures`, … stay exactly as the registry sent them);
-/// only `versions`, `dist-tags`, `time` and `dist.tarball` are rebuilt.
+/// only `versions`, `dist-tags`, `time`, `dist.tarball` and `dist.attestations.url` are rebuilt.
 ///
 /// - Versions: only those in ``heldVersions`` (when it is set: the tarballs the mirror holds).
 /// - `dist-tags`: a tag whose version is not served moves to the highest served stable version
 ///   (the highest prerelease when none is stable), or is dropped when nothing is served.
 /// - `time`: `created`, `modified` and the served versions.
 /// - `dist.tarball`: `<tarballBase>/<name>/-/<basename>-<version>.tgz`.
+/// - `dist.attestations.url`: `<tarballBase>/-/npm/v1/attestations/<name>@<version>`, which the
+///   mirror answers with the response the consumer stored.
 ///
 /// The abbreviated document (`application/vnd.npm.install-v1+json`) has `name`, `modified`,
 /// `dist-tags`, `versions` and `time`; each version only ``abbreviatedVersionFields``, plus
@@ -114,6 +117,22 @@ struct PackumentDerivation: Sendable {
         return .documents(full: full.output, abbreviated: abbreviated.output, index: index)
     }
 
+    /// The served URL of a version's attestations (`/-/npm/v1/attestations/<name>@<version>` on the
+    /// mirror; the name's `/` as `%2f`).
+    func attestationsURL(name: String, version: String) -> String {
+        tarballBase + "/-/npm/v1/attestations/" + RegistryPaths.packagePath(name).replacingOccurrences(of: "/", with: "%2f") + "@" + version
+    }
+
+    /// `dist.attestations` with its `url` pointing at the mirror; every other member (the
+    /// provenance's predicate type) as the registry sent it. A value that is not an object is kept.
+    private func emitAttestations(_ range: Range<Int>, name: String, version: String, into emitter: inout JSONEmitter) {
+        guard case .object(var members)? = try? JSONValue(parsing: UnsafeRawBufferPointer(rebasing: emitter.source[range])) else {
+            return emitter.raw(range)
+        }
+        members["url"] = .string(attestationsURL(name: name, version: version))
+        emitter.value(.object(members))
+    }
+
     /// The served tarball URL of a version.
     func tarballURL(name: String, version: String) -> String {
         tarballBase + "/" + RegistryPaths.packagePath(name) + "/-/" + RegistryPaths.tarballFileName(name: name, version: version)
@@ -138,7 +157,11 @@ struct PackumentDerivation: Sendable {
                         emitter.beginObject()
                         for field in dist where field.key != "tarball" {
                             emitter.key(field.key)
-                            emitter.raw(field.value)
+                            if field.key == "attestations" {
+                                emitAttestations(field.value, name: name, version: version.key, into: &emitter)
+                            } else {
+                                emitter.raw(field.value)
+                            }
                         }
                         emitter.key("tarball")
                         emitter.string(url)
@@ -359,6 +382,11 @@ struct JSONEmitter {
 
     mutating func string(_ text: String) {
         JSONValue.string(text).write(to: &output)
+    }
+
+    /// A value written anew (sorted keys).
+    mutating func value(_ value: JSONValue) {
+        value.write(to: &output)
     }
 
     mutating func literal(_ text: String) {

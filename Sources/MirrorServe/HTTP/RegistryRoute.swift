@@ -9,6 +9,10 @@ enum RegistryRoute: Sendable, Equatable {
     case packument(name: String)
     case version(name: String, versionOrTag: String)
     case tarball(name: String, version: String)
+    /// `GET /-/npm/v1/keys`: the registry keys the mirror trusts.
+    case keys
+    /// `GET /-/npm/v1/attestations/<name>@<version>`: the stored attestations response.
+    case attestations(name: String, version: String)
 
     /// The bounded label value of the route, for metrics.
     var label: String {
@@ -19,6 +23,8 @@ enum RegistryRoute: Sendable, Equatable {
         case .packument: "packument"
         case .version: "version"
         case .tarball: "tarball"
+        case .keys: "keys"
+        case .attestations: "attestations"
         }
     }
 }
@@ -100,8 +106,25 @@ enum RegistryPaths {
         case ["ping"]: .ping
         case ["v1", "search"]: .search
         case ["npm", "v1", "security", "advisories", "bulk"], ["npm", "v1", "security", "audits", "quick"]: .audit
+        case ["npm", "v1", "keys"]: .keys
+        case let parts where parts.count == 4 && parts[0...2] == ["npm", "v1", "attestations"]:
+            try attestationsRoute(parts[3])
         default: throw .notFound
         }
+    }
+
+    /// `<name>@<version>` (the name's `/` sent as `%2f`): the version follows the last `@`.
+    private static func attestationsRoute(_ spec: String) throws(RouteRejection) -> RegistryRoute {
+        guard let at = spec.lastIndex(of: "@"), at > spec.startIndex else {
+            throw .badRequest("attestations are asked for as <name>@<version>")
+        }
+        let name = String(spec[..<at])
+        let version = String(spec[spec.index(after: at)...])
+        try validatePackageName(name)
+        guard !version.isEmpty, version.utf8.count <= maximumVersionLength else {
+            throw .badRequest("the version must be 1 to \(maximumVersionLength) bytes")
+        }
+        return .attestations(name: name, version: version)
     }
 
     /// The version in a tarball file name `<basename>-<version>.tgz`, where basename is the
