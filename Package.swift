@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "MirrorStore",
             dependencies: [
-                "CArchive", "MirrorBlocking",
+                "CArchive", "MirrorBlocking", "MirrorJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

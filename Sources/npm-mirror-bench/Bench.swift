@@ -286,7 +286,10 @@ struct Bench: Sendable {
                     var found = [registryURL + Packument.registryPath(for: name)]
                     if !packument.isUnpublished {
                         let keep = VersionRetention.versionsToKeep(versions: packument.versions.keys, time: packument.time, latest: packument.latest, limit: limit)
-                        found += keep.sorted().compactMap { packument.versions[$0] }.map { Packument.tarballURL(name: name, version: $0, registryURL: registryURL) }
+                        let kept = keep.sorted().compactMap { packument.versions[$0] }
+                        found += kept.map { Packument.tarballURL(name: name, version: $0, registryURL: registryURL) }
+                        // The consumer also reads the attestations of kept versions that have them.
+                        found += kept.filter { $0.attestationsURL != nil }.map { registryURL + PackageClient.attestationsPath(name: name, version: $0.version) }
                     }
                     return (found, nil)
                 }
@@ -298,6 +301,8 @@ struct Bench: Sendable {
                 if let name = next.next() { add(name) }
             }
         }
+        // The consumer reads the registry's keys once at start.
+        urls.append(registryURL + "/-/npm/v1/keys")
         return (urls.sorted(), gone)
     }
 

@@ -28,6 +28,9 @@ public struct ConsumerApplication: Sendable {
         metricsRegistry: PrometheusCollectorRegistry,
         logger: Logger
     ) throws {
+        // Everything that can fail comes before the clients: an HTTPClient dropped without a
+        // shutdown is a fatal error.
+        let signingKeys = try configuration.trustedSigningKeys()
         let metrics = PrometheusMetricsFactory(registry: metricsRegistry)
         let kafka = configuration.kafka.clientConfiguration(bootstrapServers: bootstrapServers, clientID: "npm-mirror-consumer")
         var consumerConfiguration = KafkaConsumer.Configuration(client: kafka, groupID: configuration.kafka.consumerGroup)
@@ -59,7 +62,7 @@ public struct ConsumerApplication: Sendable {
             logger: logger,
             signatures: VersionSignatures(
                 policy: configuration.consumer.signatures.policy,
-                keys: try configuration.trustedSigningKeys(),
+                keys: signingKeys,
                 trustRegistryKeys: configuration.consumer.signatures.trustRegistryKeys
             )
         )

@@ -1,4 +1,5 @@
 import HTTPTypes
+import MirrorJSON
 
 /// What a request path asks the registry for, once it has been checked.
 enum RegistryRoute: Sendable, Equatable {
@@ -183,7 +184,7 @@ enum RegistryPaths {
         var iterator = raw.makeIterator()
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%") {
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                guard let high = iterator.next().flatMap(Hex.value), let low = iterator.next().flatMap(Hex.value) else {
                     throw .badRequest("the path has a malformed percent escape")
                 }
                 let decoded = high << 4 | low
@@ -197,14 +198,6 @@ enum RegistryPaths {
         return text
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 
     // MARK: Paths the mirror's documents point at
 

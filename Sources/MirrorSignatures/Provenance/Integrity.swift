@@ -1,3 +1,4 @@
+import MirrorJSON
 import Foundation
 
 /// Subresource-integrity strings as npm writes `dist.integrity`: `sha512-<base64>`, possibly several

@@ -1,4 +1,5 @@
 import Crypto
+import MirrorJSON
 
 /// Turns npm package names (and versions, and revisions) into one safe path component, and back.
 ///
@@ -32,7 +33,7 @@ public enum PackageNameEncoding {
     public static func encode(_ name: String) -> String {
         let escaped = escape(name)
         if escaped.utf8.count <= maximumComponentLength { return escaped }
-        return hashedPrefix + SHA256.hash(data: Array(name.utf8)).hexString
+        return hashedPrefix + Hex.encode(SHA256.hash(data: Array(name.utf8)))
     }
 
     /// The escaped form whatever its length (used where the caller handles length itself).
@@ -106,15 +107,3 @@ public enum PackageNameEncoding {
     }
 }
 
-extension Sequence<UInt8> {
-    /// Lowercase hex.
-    var hexString: String {
-        var output = ""
-        for byte in self {
-            let digits = String(byte, radix: 16)
-            if digits.count == 1 { output += "0" }
-            output += digits
-        }
-        return output
-    }
-}

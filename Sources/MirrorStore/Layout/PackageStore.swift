@@ -1,4 +1,5 @@
 import Crypto
+import MirrorJSON
 
 /// The hash-sharded on-disk package store.
 ///
@@ -157,6 +158,6 @@ public struct PackageStore: Sendable {
 
 enum SHA256Hex {
     static func of(_ text: String) -> String {
-        SHA256.hash(data: Array(text.utf8)).hexString
+        Hex.encode(SHA256.hash(data: Array(text.utf8)))
     }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import MirrorJSON
 import NIOCore
 
 import Foundation
@@ -57,7 +58,7 @@ public struct ExpectedDigest: Hashable, Sendable {
             self.source = "integrity"
             return
         }
-        if let shasum, let bytes = Self.decodeHex(String(shasum.filter { !$0.isWhitespace })),
+        if let shasum, let bytes = Hex.decode(String(shasum.filter { !$0.isWhitespace })),
             bytes.count == DigestAlgorithm.sha1.digestLength
         {
             self.algorithm = .sha1
@@ -71,28 +72,6 @@ public struct ExpectedDigest: Hashable, Sendable {
         )
     }
 
-    private static func decodeHex(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
 }
 
 /// Proof that some bytes matched an ``ExpectedDigest``; made only by ``DigestVerifier/finalize()``.

@@ -1,3 +1,4 @@
+import MirrorJSON
 import Crypto
 
 /// `_rev` values: `"<generation>-<32 hex>"`, where the generation counts the document's changes.
@@ -14,14 +15,3 @@ enum Revision {
     }
 }
 
-enum Hex {
-    static func encode<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}

@@ -1,3 +1,4 @@
+import MirrorJSON
 import CompressNIO
 import Crypto
 import Foundation

@@ -1,8 +1,10 @@
-/// Lower-case hexadecimal, as in-toto digests and npm's `shasum` are written.
-enum Hex {
+/// Hexadecimal: lower case out (as npm's `shasum`, in-toto digests and CouchDB revisions are
+/// written), either case in. The one codec of the package (digests, store shards, revisions,
+/// percent-escapes).
+public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         var text: [UInt8] = []
         for byte in bytes {
             text.append(digits[Int(byte >> 4)])
@@ -12,7 +14,7 @@ enum Hex {
     }
 
     /// The bytes of an even-length string of hex digits (either case); nil for anything else.
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         let utf8 = Array(text.utf8)
         guard utf8.count % 2 == 0 else { return nil }
         var bytes: [UInt8] = []
@@ -26,7 +28,8 @@ enum Hex {
         return bytes
     }
 
-    private static func value(_ digit: UInt8) -> UInt8? {
+    /// The value of one hex digit (either case); nil for any other byte.
+    public static func value(_ digit: UInt8) -> UInt8? {
         switch digit {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
