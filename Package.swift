@@ -174,6 +174,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `npm-mirror verify`: the whole store re-checked offline (tarball digests, signatures,
+        // attestations, records, unexplained files), and one packument file's signatures.
+        .target(
+            name: "MirrorVerify",
+            dependencies: [
+                "MirrorBlocking", "MirrorStore", "MirrorSignatures", "NPMRegistry", "MirrorRecords", "MirrorJSON", "MirrorConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // `npm-mirror serve`: the store as a read-only npm registry (derived documents, HTTP, search).
         .target(
             name: "MirrorServe",
@@ -260,7 +270,7 @@ let package = Package(
         .executableTarget(
             name: "npm-mirror",
             dependencies: [
-                "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "EmbeddedDemo", "MirrorPipeline", "MirrorServe",
+                "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "EmbeddedDemo", "MirrorPipeline", "MirrorServe", "MirrorVerify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -411,6 +421,16 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MirrorVerifyTests",
+            dependencies: [
+                "MirrorTestSupport",
+                "MirrorVerify", "MirrorStore", "MirrorSignatures", "MirrorRecords", "MirrorConfig", "MirrorJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
