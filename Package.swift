@@ -73,7 +73,7 @@ let package = Package(
             name: "MirrorRecords",
             dependencies: [
                 "CSQLite",
-                "MirrorJSON",
+                "MirrorJSON", "MirrorConfig",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

@@ -71,17 +71,7 @@ public struct EmbeddedMirror: Sendable {
 
     /// CouchDB when `COUCHDB_URL` is set, else the embedded SQLite file.
     static func recordStore(_ configuration: MirrorConfiguration, logger: Logger) throws -> (any RecordStore, String) {
-        if let url = configuration.records.couchDBURL {
-            let couch = try CouchDBConfiguration(
-                url: url,
-                database: configuration.records.databaseName,
-                user: configuration.records.couchDBUser,
-                password: configuration.records.couchDBPassword
-            )
-            return (CouchDBRecordStore(configuration: couch, logger: logger), "\(couch) database \(configuration.records.databaseName)")
-        }
-        let path = (configuration.records.dbdataDirectory as NSString).appendingPathComponent("\(configuration.records.databaseName).sqlite")
-        return (try SQLiteRecordStore(path: path), path)
+        try configuration.records.openStore(logger: logger)
     }
 
     /// Runs everything until SIGTERM/SIGINT (then stops gracefully: consumers first, then the

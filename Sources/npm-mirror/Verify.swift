@@ -49,7 +49,7 @@ struct Verify: AsyncParsableCommand {
             let configuration = try options.load()
             let logger = MirrorLogging.bootstrap(label: "npm-mirror", level: "error")
             if let packument {
-                let keys = try StoreVerification.trustedKeys(keysFile: configuration.consumer.signatures.keysFile)
+                let keys = try StoreVerification.trustedKeys(configuration)
                 let check = try PackumentSignatureCheck(contentsOfFile: packument, keys: keys)
                 if json { print(check.jsonText) } else { check.lines.forEach { print($0) } }
                 if !check.holds { throw ExitCode(1) }

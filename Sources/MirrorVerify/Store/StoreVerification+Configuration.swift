@@ -19,7 +19,7 @@ extension StoreVerification {
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw VerifyError(.noStore, "REMOTE_PACKAGE_DIR \(root) is not a folder: there is no store to verify")
         }
-        let keys = try Self.trustedKeys(keysFile: configuration.consumer.signatures.keysFile)
+        let keys = try Self.trustedKeys(configuration)
         let store: PackageStore
         do {
             store = try PackageStore(
@@ -34,37 +34,27 @@ extension StoreVerification {
             recordsLocation: location, concurrency: concurrency ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
-    /// The keys of `keysFile` (`NPM_SIGNING_KEYS`), or npm's built-in keys when nil.
+    /// The keys the mirror trusts (``MirrorConfiguration/trustedSigningKeys()``).
     ///
     /// - Throws: ``VerifyError`` `keys`, naming the file and the problem.
-    public static func trustedKeys(keysFile: String?) throws -> TrustedKeys {
-        guard let keysFile else { return .npmBuiltIn }
+    public static func trustedKeys(_ configuration: MirrorConfiguration) throws -> TrustedKeys {
         do {
-            return try TrustedKeys(contentsOfFile: keysFile)
+            return try configuration.trustedSigningKeys()
         } catch {
-            throw VerifyError(.keys, "NPM_SIGNING_KEYS: \(error.message)")
+            throw VerifyError(.keys, error.description)
         }
     }
 
     /// CouchDB when `COUCHDB_URL` is set; otherwise the embedded database's file when it exists (as
     /// `npm-mirror serve` opens it, without creating it); otherwise none.
     static func recordStore(_ configuration: MirrorConfiguration, logger: Logger) throws -> ((any RecordStore)?, String?) {
-        if let url = configuration.records.couchDBURL {
-            do {
-                let couch = try CouchDBConfiguration(
-                    url: url, database: configuration.records.databaseName,
-                    user: configuration.records.couchDBUser, password: configuration.records.couchDBPassword)
-                return (CouchDBRecordStore(configuration: couch, logger: logger), "\(couch) database \(configuration.records.databaseName)")
-            } catch {
-                throw VerifyError(.records, "cannot use COUCHDB_URL: \(error)")
-            }
-        }
-        let path = (configuration.records.dbdataDirectory as NSString).appendingPathComponent("\(configuration.records.databaseName).sqlite")
-        guard FileManager.default.fileExists(atPath: path) else { return (nil, nil) }
+        let records = configuration.records
+        guard records.usesCouchDB || FileManager.default.fileExists(atPath: records.embeddedDatabasePath) else { return (nil, nil) }
         do {
-            return (try SQLiteRecordStore(path: path), path)
+            let (store, location) = try records.openStore(logger: logger)
+            return (store, location)
         } catch {
-            throw VerifyError(.records, "cannot open the record database \(path): \(error)")
+            throw VerifyError(.records, "cannot open the record store: \(error)")
         }
     }
 }
