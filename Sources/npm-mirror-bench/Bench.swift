@@ -1,12 +1,15 @@
 import AsyncHTTPClient
 import CouchDBDouble
+import Crypto
 import Foundation
 import Logging
 import Metrics
 import MirrorConfig
 import MirrorHarness
 import MirrorKafka
+import MirrorSignatures
 import MirrorStore
+import MirrorVerify
 import NIOCore
 import NPMRegistry
 import RegistrySimulator
@@ -63,6 +66,8 @@ struct Bench: Sendable {
             let discovered = Set(urls.map { URL(string: $0)!.path(percentEncoded: true) } + gone)
             logger.notice("variant \(workload.name): consumer, metadata only")
             let metadataOnly = try await consume(simulator, scenario: scenario, mode: "meta", directory: "\(directory)/e2e", fetchTarballs: false, maxSize: workload.hugeTarballBytes)
+            logger.notice("variant \(workload.name): npm-mirror verify over the full run's store")
+            let verify = try await verifyStore(simulator, root: "\(directory)/e2e/consumer-full")
             let memoryPair = workload.memoryPairPackages > 0 ? try await measureMemoryPair(workload, directory: "\(directory)/memory") : nil
             return VariantResults(
                 workload: workload,
@@ -76,7 +81,8 @@ struct Bench: Sendable {
                 metadataOnlyVsCurl: metadataOnly.workingSeconds > 0 ? curlPackuments.wallSeconds / metadataOnly.workingSeconds : 0,
                 urlSetDifference: requested.symmetricDifference(discovered).count,
                 deletedPackages: gone.count,
-                memoryPair: memoryPair
+                memoryPair: memoryPair,
+                verify: verify
             )
         }
     }
@@ -362,6 +368,39 @@ struct Bench: Sendable {
     private func topic(_ scenario: String) -> String { "bench-\(scenario)" }
 
     /// The settings every pipeline process of the run shares, plus `settings`.
+    /// Runs the store verification of `npm-mirror verify` over a consumer's store (with the
+    /// simulator's keys, without records), and measures SHA-512 on one core for its floor.
+    private func verifyStore(_ simulator: RegistrySimulator, root: String) async throws -> VerifyFigures {
+        let store = try PackageStore(root: root + "/packages", scratch: root + "/scratch", shardLength: 3)
+        let verification = StoreVerification(store: store, keys: try TrustedKeys(keysDocument: simulator.signingKeysDocument))
+        let start = ContinuousClock.now
+        let report = try await verification.run()
+        let wall = (ContinuousClock.now - start) / .seconds(1)
+        if !report.holds {
+            logger.warning("npm-mirror verify found \(report.failures.count) failures in the benchmark's store", metadata: ["first": "\(report.failures.first.map { "\($0)" } ?? "")"])
+        }
+        let floor = Self.sha512SingleCoreMBPerSecond()
+        let cores = verification.concurrency
+        let rate = wall > 0 ? Double(report.bytesHashed) / 1_000_000 / wall : 0
+        return VerifyFigures(
+            holds: report.holds, failures: report.failures.count, packages: report.packages, tarballs: report.tarballs,
+            bytesHashed: report.bytesHashed, wallSeconds: wall, mbPerSecond: rate, sha512SingleCoreMBPerSecond: floor,
+            cores: cores, shareOfFloor: floor > 0 ? rate / (floor * Double(cores)) : 0
+        )
+    }
+
+    /// SHA-512 over a 64 MiB buffer on this thread, best of three, in MB/s.
+    static func sha512SingleCoreMBPerSecond() -> Double {
+        let buffer = [UInt8](repeating: 0x5A, count: 64 << 20)
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = ContinuousClock.now
+            _ = SHA512.hash(data: buffer)
+            best = min(best, (ContinuousClock.now - start) / .seconds(1))
+        }
+        return best > 0 ? Double(buffer.count) / 1_000_000 / best : 0
+    }
+
     private func environment(_ settings: [Setting: String]) -> [String: String] {
         let shared: [Setting: String] = [
             .configFile: configFile,

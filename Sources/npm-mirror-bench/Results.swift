@@ -41,6 +41,26 @@ struct VariantResults: Codable, Sendable {
     /// Deleted packages: the consumer's packument request gets a 404, curl's set leaves them out.
     var deletedPackages: Int
     var memoryPair: MemoryPair?
+    /// `npm-mirror verify`'s store verification over the full run's store.
+    var verify: VerifyFigures?
+}
+
+/// `StoreVerification` (what `npm-mirror verify` runs) over the store the full consumer run left,
+/// beside the floor of its main work: SHA-512 on one core of this machine, times the cores.
+struct VerifyFigures: Codable, Sendable {
+    var holds: Bool
+    var failures: Int
+    var packages: Int
+    var tarballs: Int
+    var bytesHashed: Int64
+    var wallSeconds: Double
+    /// Bytes hashed ÷ wall time, in MB/s (10⁶ bytes).
+    var mbPerSecond: Double
+    /// SHA-512 of a 64 MiB buffer on one thread, in MB/s.
+    var sha512SingleCoreMBPerSecond: Double
+    var cores: Int
+    /// `mbPerSecond` ÷ (`sha512SingleCoreMBPerSecond` × `cores`).
+    var shareOfFloor: Double
 }
 
 struct ProducerFigures: Codable, Sendable {

@@ -20,6 +20,9 @@ extension BenchResults {
             let packuments = variant.curlPackuments
             rows.append([name, "curl (packuments only)", "\(packuments.urls) URLs, \(mb(packuments.bytes))", f(packuments.wallSeconds), "\(f0(packuments.wallSeconds > 0 ? Double(packuments.urls) / packuments.wallSeconds : 0)) pkgs/s", f(packuments.mbPerSecond), mb(packuments.peakRSSBytes), ""])
             rows.append([name, "metadata only ÷ curl", String(format: "%.2f × curl", variant.metadataOnlyVsCurl), "", "", "", "", ""])
+            if let verify = variant.verify {
+                rows.append([name, "npm-mirror verify", "\(verify.packages) pkgs, \(verify.tarballs) tgz, \(verify.holds ? "holds" : "\(verify.failures) failures")", f(verify.wallSeconds), String(format: "%.2f × (SHA-512 %.0f MB/s × %d cores)", verify.shareOfFloor, verify.sha512SingleCoreMBPerSecond, verify.cores), f(verify.mbPerSecond), "", ""])
+            }
             if let pair = variant.memoryPair {
                 rows.append([name, "memory pair", "\(variant.workload.memoryPairPackages) pkgs ± \(mb(Int64(pair.hugeTarballBytes))) tgz", "", "", "", "\(mb(pair.withoutPeakRSSBytes)) → \(mb(pair.withPeakRSSBytes))", String(format: "%+.1f MB", Double(pair.differenceBytes) / 1e6)])
             }

@@ -500,14 +500,23 @@ struct Suite: Sendable {
             let rig = try rig("disk-full", simulator: simulator, settings: [.localPackageDir: "\(mountPoint)/.scratch"])
             try await rig.produceToEnd()
             let consumer = try rig.startConsumer(exitWhenIdle: 3)
-            try await Task.sleep(for: .seconds(6))
+            // Until the consumer has met the full disk (a fixed wait was too short on a loaded
+            // machine, where the consumer had not written 2 MB yet), then a moment of being full.
+            func saidDiskFull() -> Bool {
+                let log = (try? String(contentsOfFile: "\(rig.directory)/logs/consumer.log", encoding: .utf8)) ?? ""
+                return log.contains("No space left") || log.contains("disk_full") || log.contains("ENOSPC")
+            }
+            let deadline = ContinuousClock.now + .seconds(180)
+            while !saidDiskFull(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+            guard saidDiskFull() else {
+                consumer.send(SIGKILL)
+                _ = try? await consumer.wait(timeout: .seconds(30))
+                throw ChaosError("the consumer never said the disk was full within 180 s (see \(rig.directory)/logs/consumer.log)")
+            }
+            try await Task.sleep(for: .seconds(2))
             let stuck = try await TopicReader.uncommitted(rig.topic, group: rig.group, bootstrapServers: kafka.bootstrapServers, logger: logger)
             guard Mount.resize(mountPoint, size: "512m") else { throw ChaosError("could not enlarge the tmpfs") }
             guard try await consumer.wait(timeout: .seconds(600)).succeeded else { throw ChaosError("changes-consumer failed after the disk filled") }
-            let log = (try? String(contentsOfFile: "\(rig.directory)/logs/consumer.log", encoding: .utf8)) ?? ""
-            guard log.contains("No space left") || log.contains("disk_full") || log.contains("ENOSPC") else {
-                throw ChaosError("the consumer never said the disk was full (see \(rig.directory)/logs/consumer.log)")
-            }
             tally.update { $0.faultsInjected += 1 }
             let audit = try await Audit.of(rig)
             // The scratch folder lives inside the store's filesystem here, so the audit's store check covers it.

@@ -66,6 +66,13 @@ struct BenchSmokeTests {
         #expect(number(curlPackuments["bytes"]) == number(metadataOnly["packumentBytes"]))
         #expect(number(variant["metadataOnlyVsCurl"]) > 0)
 
+        // npm-mirror verify over the full run's store: every tarball hashed, every signature verified.
+        let verify = try #require(variant["verify"] as? [String: Any])
+        #expect(verify["holds"] as? Bool == true, "the benchmark's store verifies: \(verify)")
+        #expect(verify["tarballs"] as? Int == consumer["tarballs"] as? Int)
+        #expect(number(verify["bytesHashed"]) == number(consumer["tarballBytes"]))
+        #expect(number(verify["sha512SingleCoreMBPerSecond"]) > 0 && number(verify["shareOfFloor"]) > 0)
+
         let pair = try #require(variant["memoryPair"] as? [String: Any])
         #expect(number(pair["withPeakRSSBytes"]) > 0 && number(pair["withoutPeakRSSBytes"]) > 0)
 
