@@ -13,9 +13,11 @@ public struct RegistryKey: Sendable, Hashable, CustomStringConvertible {
     /// The id signatures name their key by. npm's are OpenSSH-style fingerprints
     /// (``fingerprint(of:)``), but any string is taken as it stands: a keys document is trusted input.
     public let keyid: String
-    /// The key's uncompressed point `0x04‖X‖Y`. The key is kept as these bytes because swift-crypto 3's
-    /// key types are not `Sendable`; ``publicKey`` rebuilds it (a point checked when this value was made).
+    /// The key's uncompressed point `0x04‖X‖Y`.
     public let x963Representation: [UInt8]
+    /// The key, made once: rebuilding it from the point for every signature cost about as much as
+    /// the verification itself, and the metadata-only consumer verifies every version.
+    private let verifying: VerifyingKey
     /// When the key stopped being good: a version published at or after this instant is not covered
     /// by it (``isGood(forVersionPublishedAt:)``); nil for a key in use.
     public let expires: Date?
@@ -23,6 +25,7 @@ public struct RegistryKey: Sendable, Hashable, CustomStringConvertible {
     public init(keyid: String, publicKey: P256.Signing.PublicKey, expires: Date? = nil) {
         self.keyid = keyid
         self.x963Representation = Array(publicKey.x963Representation)
+        self.verifying = VerifyingKey(publicKey)
         self.expires = expires.map { Date(timeIntervalSince1970: Double(PublishTime.milliseconds($0)) / 1000) }
     }
 
@@ -43,12 +46,16 @@ public struct RegistryKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The P-256 public key.
-    public var publicKey: P256.Signing.PublicKey {
-        // The bytes came from a valid key (`init`), so they always make one again.
-        guard let key = try? P256.Signing.PublicKey(x963Representation: x963Representation) else {
-            preconditionFailure("the point of \(keyid) no longer makes a P-256 key")
-        }
-        return key
+    public var publicKey: P256.Signing.PublicKey { verifying.key }
+
+    public static func == (lhs: RegistryKey, rhs: RegistryKey) -> Bool {
+        lhs.keyid == rhs.keyid && lhs.x963Representation == rhs.x963Representation && lhs.expires == rhs.expires
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(keyid)
+        hasher.combine(x963Representation)
+        hasher.combine(expires)
     }
 
     /// The `key` field: base64 of the DER SubjectPublicKeyInfo.
@@ -88,5 +95,16 @@ public struct RegistryKey: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         "RegistryKey(\(keyid)\(expires.map { ", expires \(PublishTime.format($0))" } ?? ""))"
+    }
+}
+
+/// A public key shared between threads. swift-crypto 3's key types are not `Sendable`; a public
+/// key is immutable once made, and verifying with it (BoringSSL's `ECDSA_do_verify` on a `const`
+/// key) changes nothing, so concurrent verifications are safe.
+private final class VerifyingKey: @unchecked Sendable {
+    let key: P256.Signing.PublicKey
+
+    init(_ key: P256.Signing.PublicKey) {
+        self.key = key
     }
 }
