@@ -6,6 +6,7 @@ import MirrorRecords
 import MirrorStore
 import NPMRegistry
 import ServiceLifecycle
+import ServiceScope
 
 /// A member of the consumer group: reads changes, processes them (``ChangeProcessor``), records them
 /// (``RecordStep``), dead-letters what cannot be processed, and commits offsets

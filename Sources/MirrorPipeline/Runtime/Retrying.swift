@@ -1,6 +1,7 @@
 import Logging
 import NPMRegistry
 import ServiceLifecycle
+import ServiceScope
 
 /// How a retry loop waits between attempts: exponential backoff with full jitter from `base`, never
 /// above `cap`; a server's `Retry-After` (from a ``RetryAfterCarrying`` error) wins when it asks for
@@ -79,23 +80,4 @@ func pauseUnlessShuttingDown(_ duration: Duration) async -> Bool {
     guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return false }
     _ = try? await cancelledByGracefulShutdown { try await Task.sleep(for: duration) }
     return !Task.isShuttingDownGracefully && !Task.isCancelled
-}
-
-/// Runs `operation`, cancelling it when a graceful shutdown begins (or when this task is cancelled).
-///
-/// Not swift-service-lifecycle's `cancelWhenGracefulShutdown`: its waiter can miss a cancellation
-/// that comes before it has stored its continuation (an operation that finishes at once), and then
-/// it never returns. Called for every attempt and every write, that hung runs. Here both events
-/// cancel a task handle, which cannot be missed.
-func cancelledByGracefulShutdown<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-    let task = Task { try await operation() }
-    return try await withTaskCancellationHandler {
-        try await withGracefulShutdownHandler {
-            try await task.value
-        } onGracefulShutdown: {
-            task.cancel()
-        }
-    } onCancel: {
-        task.cancel()
-    }
 }

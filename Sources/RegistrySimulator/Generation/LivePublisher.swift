@@ -1,5 +1,6 @@
 import Foundation
 import ServiceLifecycle
+import ServiceScope
 import Synchronization
 
 /// A change to make to the registry while it runs.
@@ -112,7 +113,7 @@ final class LivePublisher: Sendable {
         let rate: Double
 
         func run() async throws {
-            await cancelWhenGracefulShutdown {
+            _ = try? await cancelledByGracefulShutdown {
                 await self.publisher.run(rate: self.rate)
             }
         }
