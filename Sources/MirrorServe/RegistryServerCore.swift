@@ -19,6 +19,8 @@ final class RegistryServerCore: Sendable {
     let metrics: ServeMetrics
     let logger: Logger
     private let deletions: DeletionCache
+    /// `/-/npm/v1/keys`, serialised once.
+    private let keysDocument: [UInt8]
     /// The bound port, once listening (the tarball base when neither `PUBLIC_URL` nor `Host` says).
     let boundPort = Mutex<Int?>(nil)
 
@@ -39,6 +41,7 @@ final class RegistryServerCore: Sendable {
             logger: logger
         )
         self.deletions = DeletionCache(records: records, timeToLive: configuration.deletionCacheTime)
+        self.keysDocument = configuration.signingKeys.keysDocumentBytes
     }
 
     /// The attestations response the consumer stored for a version, as the registry sent it; 404
@@ -48,10 +51,7 @@ final class RegistryServerCore: Sendable {
         guard let stored else {
             return .error(.notFound, "not_found", reason: "this mirror holds no attestations of \(name)@\(version)")
         }
-        var answer = RegistryAnswer(status: .ok, body: .bytes(stored))
-        answer.headers[.contentType] = "application/json"
-        answer.headers[.cacheControl] = Self.cacheControl
-        return answer
+        return .cacheableJSON(stored)
     }
 
     func answer(_ route: RegistryRoute, request: Request, query: [(name: String, value: String)]) async -> RegistryAnswer {
@@ -85,10 +85,7 @@ final class RegistryServerCore: Sendable {
                 case .audit:
                     return .error(.notImplemented, "not_implemented")
                 case .keys:
-                    var answer = RegistryAnswer(status: .ok, body: .bytes(configuration.signingKeys.keysDocumentBytes))
-                    answer.headers[.contentType] = "application/json"
-                    answer.headers[.cacheControl] = Self.cacheControl
-                    return answer
+                    return .cacheableJSON(keysDocument)
                 case .attestations(let name, let version):
                     return try await attestations(name, version)
                 }

@@ -371,7 +371,9 @@ struct Bench: Sendable {
     /// Runs the store verification of `npm-mirror verify` over a consumer's store (with the
     /// simulator's keys, without records), and measures SHA-512 on one core for its floor.
     private func verifyStore(_ simulator: RegistrySimulator, root: String) async throws -> VerifyFigures {
-        let store = try PackageStore(root: root + "/packages", scratch: root + "/scratch", shardLength: 3)
+        // The consumer ran with SUBDIRECTORY_HASH_LENGTH at its default.
+        let shardLength = Int(Setting.subdirectoryHashLength.defaultValue ?? "") ?? 3
+        let store = try PackageStore(root: root + "/packages", scratch: root + "/scratch", shardLength: shardLength)
         let verification = StoreVerification(store: store, keys: try TrustedKeys(keysDocument: simulator.signingKeysDocument))
         let start = ContinuousClock.now
         let report = try await verification.run()

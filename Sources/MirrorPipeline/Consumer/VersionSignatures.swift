@@ -33,6 +33,8 @@ public final class VersionSignatures: Sendable {
     let trustRegistryKeys: Bool
     private let trusted: Mutex<TrustedKeys>
     private let memo = Mutex<[String: SignatureVerdict]>([:])
+    /// Provenance of versions whose attestations are stored, by name, version, integrity and time.
+    private let provenanceMemo = Mutex<[String: Provenance]>([:])
     /// Verdicts remembered before the memo starts again.
     static let rememberedVerdicts = 200_000
 
@@ -97,6 +99,9 @@ public final class VersionSignatures: Sendable {
     ) async -> Provenance? {
         guard policy != .off else { return nil }
         guard version.attestationsURL != nil else { return Provenance(verdict: .missing) }
+        // A stored response already verified: the package changed again, this version did not.
+        let memoKey = packument.name + "@" + version.version + ":" + (version.integrity ?? "") + "|" + (packument.time[version.version] ?? "")
+        if let known = provenanceMemo.withLock({ $0[memoKey] }) { return known }
         let name = packument.name
         let publishedAt = packument.time[version.version].flatMap(PublishTime.parse)
         let stored = try? await BlockingWork.run { [store] in try store.readAttestations(name: name, version: version.version) }
@@ -121,12 +126,26 @@ public final class VersionSignatures: Sendable {
                 path = nil
             }
         }
-        let result = ProvenanceVerifier(keys: keys).verify(
-            attestationsBody: body, packageName: name, version: version.version,
-            integrity: version.integrity ?? "", publishedAt: publishedAt
-        )
-        let types = (try? AttestationsResponse(parsing: body))?.predicateTypes ?? []
-        return Provenance(verdict: result.verdict, predicateTypes: types, path: path, failure: result.failure.map { "\($0.code): \($0.message)" })
+        // Parsed once: the verdict and the predicate types come from the same response.
+        let verifier = ProvenanceVerifier(keys: keys)
+        let result: ProvenanceResult
+        var types: [String] = []
+        if let response = try? AttestationsResponse(parsing: body) {
+            result = verifier.verify(response, packageName: name, version: version.version, integrity: version.integrity ?? "", publishedAt: publishedAt)
+            types = response.predicateTypes
+        } else {
+            // Not a response: the body overload names the malformed response as the failure.
+            result = verifier.verify(attestationsBody: body, packageName: name, version: version.version, integrity: version.integrity ?? "", publishedAt: publishedAt)
+        }
+        let provenance = Provenance(verdict: result.verdict, predicateTypes: types, path: path, failure: result.failure.map { "\($0.code): \($0.message)" })
+        // Only a stored response is remembered: one that could not be stored is fetched again next time.
+        if path != nil {
+            provenanceMemo.withLock { memo in
+                if memo.count >= Self.rememberedVerdicts { memo.removeAll(keepingCapacity: true) }
+                memo[memoKey] = provenance
+            }
+        }
+        return provenance
     }
 
     /// Up to three tries with a short backoff: the endpoint answers 404 and 500 now and then
@@ -140,8 +159,9 @@ public final class VersionSignatures: Sendable {
                 let buffer = try await packages.attestations(name, version: version)
                 return Array(buffer.readableBytesView)
             } catch {
-                guard attempt < 3, error.isRetriable || error.code == .notFound, !Task.isCancelled else { throw error }
-                try? await Task.sleep(for: backoff.next(retryAfter: error.retryAfter))
+                guard attempt < 3, error.isRetriable || error.code == .notFound,
+                    await pauseUnlessShuttingDown(backoff.next(retryAfter: error.retryAfter))
+                else { throw error }
             }
         }
     }
@@ -175,6 +195,7 @@ public final class VersionSignatures: Sendable {
                 if let merged = try? TrustedKeys(keys.keys + unknown) { keys = merged }
             }
             memo.withLock { $0.removeAll() }
+            provenanceMemo.withLock { $0.removeAll() }
         }
         return unknown.map { $0.keyid }
     }

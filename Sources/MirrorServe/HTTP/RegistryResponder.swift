@@ -35,6 +35,15 @@ struct RegistryAnswer: Sendable {
         return answer
     }
 
+    /// A JSON body already serialised (a stored or precomputed document), cacheable for
+    /// `RegistryServerCore.cacheControl`.
+    static func cacheableJSON(_ bytes: [UInt8]) -> Self {
+        var answer = RegistryAnswer(status: .ok, body: .bytes(bytes))
+        answer.headers[.contentType] = "application/json"
+        answer.headers[.cacheControl] = RegistryServerCore.cacheControl
+        return answer
+    }
+
     static func error(_ status: HTTPResponse.Status, _ code: String, reason: String? = nil) -> Self {
         var object: [String: JSONValue] = ["error": .string(code)]
         if let reason { object["reason"] = .string(reason) }

@@ -103,9 +103,7 @@ final class RegistrySigning: Sendable {
     /// Whether the package's versions carry `dist.attestations`.
     func hasAttestations(name: String) -> Bool {
         if fault(for: name)?.isAttestationFault == true { return true }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
-        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        return hash % 4 == 0
+        return SplitMix64.fnv1a(name) % 4 == 0
     }
 
     /// What `/-/npm/v1/attestations/<name>@<version>` answers for a version with `integrity`: the

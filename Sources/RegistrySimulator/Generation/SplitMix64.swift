@@ -13,12 +13,15 @@ struct SplitMix64: RandomNumberGenerator, Sendable {
 
     /// A generator for an independent stream derived from `seed` and a salt.
     init(seed: UInt64, stream: String) {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
-        for byte in stream.utf8 {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-        }
-        var mixer = SplitMix64(seed: seed ^ hash)
+        var mixer = SplitMix64(seed: seed ^ Self.fnv1a(stream))
         self.state = mixer.next()
+    }
+
+    /// FNV-1a of a string's UTF-8 bytes: a stable hash (Swift's `Hasher` is seeded per process).
+    static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return hash
     }
 
     mutating func next() -> UInt64 {
