@@ -39,6 +39,8 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // syncfs(2), which Swift's Glibc module does not expose.
+        .target(name: "CFileSystem"),
         // libarchive, from Debian's libarchive-dev.
         .systemLibrary(
             name: "CArchive",
@@ -55,7 +57,7 @@ let package = Package(
         .target(
             name: "MirrorStore",
             dependencies: [
-                "CArchive", "MirrorBlocking", "MirrorJSON",
+                "CArchive", "CFileSystem", "MirrorBlocking", "MirrorJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -303,7 +305,7 @@ let package = Package(
             name: "npm-mirror-bench",
             dependencies: [
                 "MirrorHarness", "MirrorConfig", "MirrorKafka", "MirrorStore", "NPMRegistry", "RegistrySimulator", "CouchDBDouble",
-                "MirrorVerify", "MirrorSignatures",
+                "MirrorVerify", "MirrorSignatures", "CArchive",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -62,7 +62,8 @@ extension MirrorConfiguration {
                 remotePackageDirectory: resolver.value(.remotePackageDir, Parse.nonEmpty),
                 maxTarballSize: resolver.value(.maxSize, Parse.byteSize),
                 subdirectoryHashLength: resolver.value(.subdirectoryHashLength, Parse.integer(in: 1...64)),
-                oldPackageVersionsLimit: resolver.value(.oldPackageVersionsLimit, Parse.integer(in: 1...1_000_000))
+                oldPackageVersionsLimit: resolver.value(.oldPackageVersionsLimit, Parse.integer(in: 1...1_000_000)),
+                sync: resolver.value(.storeSync, Parse.storeSync)
             ),
             records: Records(
                 couchDBURL: resolver.optional(.couchDBURL, Parse.httpURL),

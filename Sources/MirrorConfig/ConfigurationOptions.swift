@@ -47,6 +47,8 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
     var maxSize: String?
     @Option(name: .customLong(Setting.subdirectoryHashLength.flagName), help: ArgumentHelp(Setting.subdirectoryHashLength.helpText))
     var subdirectoryHashLength: String?
+    @Option(name: .customLong(Setting.storeSync.flagName), help: ArgumentHelp(Setting.storeSync.helpText))
+    var storeSync: String?
     @Option(name: .customLong(Setting.oldPackageVersionsLimit.flagName), help: ArgumentHelp(Setting.oldPackageVersionsLimit.helpText))
     var oldPackageVersionsLimit: String?
     @Option(name: .customLong(Setting.couchDBURL.flagName), help: ArgumentHelp(Setting.couchDBURL.helpText))
@@ -131,7 +133,7 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
             (.kafkaSSLCALocation, kafkaSSLCALocation), (.kafkaSSLCertificateLocation, kafkaSSLCertificateLocation),
             (.kafkaSSLKeyLocation, kafkaSSLKeyLocation), (.npmReplicateURL, npmReplicateURL), (.npmRegistryURL, npmRegistryURL),
             (.updateSeqDir, updateSeqDir), (.localPackageDir, localPackageDir), (.remotePackageDir, remotePackageDir), (.maxSize, maxSize),
-            (.subdirectoryHashLength, subdirectoryHashLength), (.oldPackageVersionsLimit, oldPackageVersionsLimit), (.couchDBURL, couchDBURL),
+            (.subdirectoryHashLength, subdirectoryHashLength), (.storeSync, storeSync), (.oldPackageVersionsLimit, oldPackageVersionsLimit), (.couchDBURL, couchDBURL),
             (.couchDBUser, couchDBUser), (.databaseName, databaseName), (.dbdataDir, dbdataDir), (.metricsPort, metricsPort),
             (.lagThreshold, lagThreshold), (.logLevel, logLevel), (.changesLimit, changesLimit), (.pollInterval, pollInterval),
             (.pollIntervalMax, pollIntervalMax), (.httpTimeout, httpTimeout), (.seqResetPolicy, seqResetPolicy),

@@ -47,6 +47,16 @@ public struct MirrorConfiguration: Sendable, Equatable {
         public var maxTarballSize: Int64
         public var subdirectoryHashLength: Int
         public var oldPackageVersionsLimit: Int
+        /// `STORE_SYNC`.
+        public var sync: StoreSync
+    }
+
+    /// How the store makes its writes durable (`STORE_SYNC`).
+    public enum StoreSync: String, Sendable, Hashable {
+        /// Concurrent changes share one `syncfs` at each durability point.
+        case grouped
+        /// An `fsync` per file and per folder.
+        case file
     }
 
     public struct Records: Sendable, Equatable {

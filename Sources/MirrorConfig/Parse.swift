@@ -49,6 +49,11 @@ enum Parse {
             ?? .failure(ParseFailure(expected: "keep-highest or restart-from-head"))
     }
 
+    static func storeSync(_ text: String) -> Result<MirrorConfiguration.StoreSync, ParseFailure> {
+        MirrorConfiguration.StoreSync(rawValue: text.lowercased()).map { .success($0) }
+            ?? .failure(ParseFailure(expected: "grouped or file"))
+    }
+
     static func signaturePolicy(_ text: String) -> Result<MirrorConfiguration.Signatures.Policy, ParseFailure> {
         MirrorConfiguration.Signatures.Policy(rawValue: text.lowercased()).map { .success($0) }
             ?? .failure(ParseFailure(expected: "record, require or off"))

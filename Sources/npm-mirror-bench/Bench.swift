@@ -68,6 +68,8 @@ struct Bench: Sendable {
             let metadataOnly = try await consume(simulator, scenario: scenario, mode: "meta", directory: "\(directory)/e2e", fetchTarballs: false, maxSize: workload.hugeTarballBytes)
             logger.notice("variant \(workload.name): npm-mirror verify over the full run's store")
             let verify = try await verifyStore(simulator, root: "\(directory)/e2e/consumer-full")
+            logger.notice("variant \(workload.name): the floor of the work, on one thread")
+            let cost = try measureCost(directory: "\(directory)/e2e", consumer: consumer, metadataOnly: metadataOnly)
             let memoryPair = workload.memoryPairPackages > 0 ? try await measureMemoryPair(workload, directory: "\(directory)/memory") : nil
             return VariantResults(
                 workload: workload,
@@ -82,9 +84,26 @@ struct Bench: Sendable {
                 urlSetDifference: requested.symmetricDifference(discovered).count,
                 deletedPackages: gone.count,
                 memoryPair: memoryPair,
-                verify: verify
+                verify: verify,
+                cost: cost
             )
         }
+    }
+
+    /// The consumer's CPU per package and per MB beside the floors, measured over the stores the
+    /// full and the metadata-only runs left in `directory`.
+    private func measureCost(directory: String, consumer: ConsumerFigures, metadataOnly: ConsumerFigures) throws -> CostFigures {
+        let shardLength = Int(Setting.subdirectoryHashLength.defaultValue ?? "") ?? 3
+        let floors = Floors()
+        let tarballs = try floors.tarballs(storeRoot: "\(directory)/consumer-full/packages", scratch: "\(directory)/consumer-full/scratch", shardLength: shardLength)
+        if tarballs.tarballs != consumer.tarballs {
+            logger.warning("the floor found \(tarballs.tarballs) tarballs in the full run's store; the consumer downloaded \(consumer.tarballs)")
+        }
+        let metadata = try floors.metadata(
+            storeRoot: "\(directory)/consumer-meta/packages", scratch: "\(directory)/consumer-meta/scratch", shardLength: shardLength,
+            output: "\(directory)/floor-metadata"
+        )
+        return CostFigures(consumer: consumer, metadataOnly: metadataOnly, tarballFloor: tarballs, metadataFloor: metadata)
     }
 
     /// The same small workload consumed twice, without and with the huge tarball.
@@ -183,6 +202,7 @@ struct Bench: Sendable {
             return nil
         }
         let (executable, arguments) = profiled("\(binaries)/changes-consumer", ["--exit-when-idle", "1"], as: "\(scenario)-consumer-\(mode)")
+        let machineBefore = MachineCPU.busySeconds()
         let result = try await ChildProcess.run(
             executable,
             arguments: arguments,
@@ -209,6 +229,7 @@ struct Bench: Sendable {
             measured: true,
             timeout: .seconds(3600)
         )
+        let machineCPU = MachineCPU.busySeconds() - machineBefore
         firstRequest.cancel()
         guard result.succeeded else {
             throw BenchError("changes-consumer ended with \(result.ending); see \(root)/consumer.log")
@@ -235,6 +256,7 @@ struct Bench: Sendable {
             tarballMBPerSecond: Double(tarballBytes) / 1e6 / working,
             peakRSSBytes: result.peakRSSBytes ?? 0,
             cpuSeconds: result.cpuSeconds,
+            machineCPUSeconds: machineCPU,
             stages: Self.stages(metrics)
         )
     }

@@ -43,6 +43,63 @@ struct VariantResults: Codable, Sendable {
     var memoryPair: MemoryPair?
     /// `npm-mirror verify`'s store verification over the full run's store.
     var verify: VerifyFigures?
+    /// The consumer's CPU per package and per MB beside the floor of that work.
+    var cost: CostFigures?
+}
+
+/// What the consumer spends per unit of work, beside the floor of that work (``Floors``).
+struct CostFigures: Codable, Sendable {
+    var tarballFloor: TarballFloor
+    var metadataFloor: MetadataFloor
+    /// The metadata-only run's CPU seconds ÷ its changes, in ms.
+    var metadataCPUMillisecondsPerPackage: Double
+    /// The metadata floor's CPU seconds ÷ the same changes, in ms.
+    var metadataFloorMillisecondsPerPackage: Double
+    /// `metadataCPUMillisecondsPerPackage` ÷ `metadataFloorMillisecondsPerPackage`.
+    var metadataMultiple: Double
+    /// (Full run's CPU − metadata-only run's CPU) ÷ MB of tarballs downloaded, in ms: the tarball
+    /// path with its per-file costs.
+    var tarballCPUMillisecondsPerMB: Double
+    /// The tarball floor's CPU seconds ÷ MB of the stored tarballs, in ms.
+    var tarballFloorMillisecondsPerMB: Double
+    /// `tarballCPUMillisecondsPerMB` ÷ `tarballFloorMillisecondsPerMB`.
+    var tarballMultiple: Double
+
+    init(consumer: ConsumerFigures, metadataOnly: ConsumerFigures, tarballFloor: TarballFloor, metadataFloor: MetadataFloor) {
+        self.tarballFloor = tarballFloor
+        self.metadataFloor = metadataFloor
+        let packages = Double(max(metadataOnly.changes, 1))
+        metadataCPUMillisecondsPerPackage = metadataOnly.cpuSeconds / packages * 1000
+        metadataFloorMillisecondsPerPackage = (metadataFloor.gzipCPUSeconds + metadataFloor.writeCPUSeconds) / packages * 1000
+        metadataMultiple = metadataFloorMillisecondsPerPackage > 0 ? metadataCPUMillisecondsPerPackage / metadataFloorMillisecondsPerPackage : 0
+        let megabytes = Double(consumer.tarballBytes) / 1e6
+        tarballCPUMillisecondsPerMB = megabytes > 0 ? (consumer.cpuSeconds - metadataOnly.cpuSeconds) / megabytes * 1000 : 0
+        tarballFloorMillisecondsPerMB = tarballFloor.cpuSecondsPerMB * 1000
+        tarballMultiple = tarballFloorMillisecondsPerMB > 0 ? tarballCPUMillisecondsPerMB / tarballFloorMillisecondsPerMB : 0
+    }
+}
+
+/// Digest + gunzip + tar walk of the tarballs a consumer stored, on one thread.
+struct TarballFloor: Codable, Sendable {
+    var tarballs: Int
+    var bytes: Int64
+    /// Tarballs whose only usable digest is `dist.shasum` (SHA-1); the others are SHA-512.
+    var sha1Tarballs: Int
+    var digestCPUSeconds: Double
+    /// libarchive: gunzip and the walk of every header and data block.
+    var archiveCPUSeconds: Double
+    var cpuSecondsPerMB: Double
+}
+
+/// gzip at the consumer's level + write + `fsync` of the packuments a consumer stored, on one thread.
+struct MetadataFloor: Codable, Sendable {
+    var packuments: Int
+    /// Uncompressed bytes.
+    var bytes: Int64
+    var gzipCPUSeconds: Double
+    /// Creating, writing and `fsync`ing one file per packument.
+    var writeCPUSeconds: Double
+    var cpuSecondsPerPackage: Double
 }
 
 /// `StoreVerification` (what `npm-mirror verify` runs) over the store the full consumer run left,
@@ -94,6 +151,9 @@ struct ConsumerFigures: Codable, Sendable {
     var tarballMBPerSecond: Double
     var peakRSSBytes: Int64
     var cpuSeconds: Double
+    /// Busy CPU time of the whole machine while the consumer ran (`/proc/stat`): the consumer, the
+    /// bench's simulator, broker and database double, and the kernel's threads (writeback among them).
+    var machineCPUSeconds: Double
     var stages: [StageFigures]
 }
 

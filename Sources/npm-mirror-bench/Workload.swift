@@ -1,7 +1,7 @@
 /// What one benchmark variant runs. Every byte comes from the registry simulator's generator, so
 /// the same seed gives the same packages, documents and tarballs on every machine.
 struct Workload: Sendable, Codable {
-    /// `smoke`, `small` or `large`.
+    /// `smoke`, `small`, `large` or `huge`.
     var name: String
     /// Packages of the end-to-end workload (consumer, metadata-only, curl).
     var packages: Int
@@ -20,5 +20,8 @@ struct Workload: Sendable, Codable {
     static let small = Workload(name: "small", packages: 400, feedPackages: 50_000, hugePackumentBytes: 0, hugeTarballBytes: 0, memoryPairPackages: 0)
     static let large = Workload(name: "large", packages: 3_000, feedPackages: 300_000, hugePackumentBytes: 20 << 20, hugeTarballBytes: 200 << 20, memoryPairPackages: 200)
 
-    static let all = [smoke, small, large]
+    /// One packument the size of the largest real one (@primer/react, about 95 MB) among a few packages: peak memory.
+    static let huge = Workload(name: "huge", packages: 100, feedPackages: 1_000, hugePackumentBytes: 95_000_000, hugeTarballBytes: 0, memoryPairPackages: 0)
+
+    static let all = [smoke, small, large, huge]
 }

@@ -4,6 +4,7 @@ import MirrorJSON
 import MirrorPipeline
 import MirrorStore
 import MirrorTestSupport
+import NPMRegistry
 import RegistrySimulator
 import Testing
 
@@ -88,6 +89,34 @@ struct SignatureTests {
                 #expect(harness.metric("npm_mirror_consumer_unknown_registry_keys") == 0, "the simulator's keys are the ones configured")
                 #expect(try await harness.sideTopic("npm-changes-skipped").isEmpty)
                 #expect(try await harness.committedToEnd())
+            }
+        }
+    }
+
+    @Test("FETCH_TARBALLS=false: the verdicts are those of the versions the retention rule keeps, not of every version")
+    func metadataOnlyVerdicts() async throws {
+        try await withSimulator(packages: 40) { simulator in
+            try await withConsumerHarness(simulator: simulator) { harness in
+                try await harness.produceFeed()
+                try await harness.consumeAll(["FETCH_TARBALLS": "false"])
+                let records = try await harness.allRecords()
+                let limit = Int(Setting.oldPackageVersionsLimit.defaultValue!)!
+                var checked = 0
+                var trimmed = 0
+                for (name, record) in records {
+                    guard let signatures = record["signatures"]?.objectValue,
+                        let json = try harness.store.readPackument(name: name)
+                    else { continue }
+                    let packument = try Packument.parse(json, expectedName: name)
+                    guard !packument.isUnpublished else { continue }
+                    let kept = VersionRetention.versionsToKeep(versions: packument.versions.keys, time: packument.time, latest: packument.latest, limit: limit)
+                    #expect(Set(signatures.keys) == kept, "\(name): verdicts for \(signatures.keys.sorted()), kept \(kept.sorted())")
+                    #expect(record["stored_versions"]?.objectValue?.isEmpty ?? true, "\(name): no tarball in a metadata-only mirror")
+                    checked += 1
+                    if kept.count < packument.versions.count { trimmed += 1 }
+                }
+                #expect(checked >= 20, "most packages have verdicts (\(checked))")
+                #expect(trimmed >= 1, "some package has more versions than the rule keeps, so the test can tell the difference")
             }
         }
     }

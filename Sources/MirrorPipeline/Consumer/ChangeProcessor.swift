@@ -89,8 +89,8 @@ public struct ProcessedChange: Sendable {
     public var stale = false
     /// The package's folder in the store, relative to `REMOTE_PACKAGE_DIR`.
     public var storePath: String?
-    /// The signature verdict of every kept version (every version when tarballs are not fetched);
-    /// empty with `SIGNATURE_POLICY=off`.
+    /// The signature verdict of every kept version (the versions the retention rule keeps, with or
+    /// without tarballs); empty with `SIGNATURE_POLICY=off`.
     public var signatures: [String: SignatureVerdict] = [:]
     /// The attestations of every stored version that has them in `dist`.
     var provenance: [String: VersionSignatures.Provenance] = [:]
@@ -157,10 +157,12 @@ public struct ChangeProcessor: Sendable {
         result.storePath = store.packageDirectory(for: packument.name)
 
         let withTarballs = settings.fetchTarballs && !packument.isUnpublished
-        var keep = withTarballs ? keptVersions(packument) : []
-        if !packument.isUnpublished {
-            checkSignatures(of: packument, versions: settings.fetchTarballs ? keep : Set(packument.versions.keys), keep: &keep, into: &result)
-        }
+        // The signatures checked are those of the versions the retention rule keeps, with or without
+        // tarballs: at most OLD_PACKAGE_VERSIONS_LIMIT + 1 P-256 verifications per change, not one per
+        // version of a 600-version package (`npm-mirror verify` re-checks every version offline).
+        let retained = packument.isUnpublished ? [] : keptVersions(packument)
+        var keep = withTarballs ? retained : []
+        checkSignatures(of: packument, versions: retained, keep: &keep, into: &result)
         if withTarballs {
             try await storeTarballs(of: packument, keeping: keep, into: &result)
             await checkProvenance(of: packument, into: &result)
@@ -169,9 +171,13 @@ public struct ChangeProcessor: Sendable {
         do {
             result.removedVersions = try await BlockingWork.run { [store, keep] in
                 try body.withUnsafeReadableBytes { bytes in
-                    _ = try store.storePackument(name: packument.name, rev: packument.rev ?? "0-unknown", json: bytes)
+                    _ = try store.storePackument(name: packument.name, rev: packument.rev ?? "0-unknown", json: bytes, deferringDirectorySync: true)
                 }
-                return withTarballs ? try store.prune(name: packument.name, keep: keep) : []
+                let removed = withTarballs ? try store.prune(name: packument.name, keep: keep) : []
+                // One round for the folder syncs this change deferred (its tarballs', attestations' and
+                // packument's renames), before anything (the record) relies on them.
+                try store.makeDurable()
+                return removed
             }
         } catch {
             throw storeFailure(error)

@@ -39,7 +39,8 @@ public struct ConsumerApplication: Sendable {
             root: configuration.storage.remotePackageDirectory,
             scratch: configuration.storage.localPackageDirectory,
             shardLength: configuration.storage.subdirectoryHashLength,
-            packumentRevisionsKept: configuration.consumer.packumentRevisionsKept
+            packumentRevisionsKept: configuration.consumer.packumentRevisionsKept,
+            durability: configuration.storage.sync == .grouped ? .grouped : .eachFile
         )
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         let producer = try KafkaProducer(configuration: KafkaProducer.Configuration(client: kafka), logger: logger)

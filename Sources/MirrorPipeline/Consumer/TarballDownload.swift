@@ -8,10 +8,11 @@ import NIOCore
 import NIOHTTP1
 import NPMRegistry
 
-/// Downloads one version's tarball into scratch, verifies it and commits it to the store: the
-/// bytes are hashed as they stream in, then ``TarballVerifier`` checks digest and archive, and only
-/// a ``VerifiedTarball`` reaches the store. A failed verification is downloaded once more before the
-/// version is refused.
+/// Downloads one version's tarball, verifies it and commits it to the store: the bytes are hashed
+/// as they stream in; a tarball up to ``inMemoryLimit`` is held in memory and ``TarballVerifier``
+/// checks its archive there before writing it once to scratch, a larger one streams into scratch and
+/// is checked from the file. Only a ``VerifiedTarball`` reaches the store. A failed verification is
+/// downloaded once more before the version is refused.
 struct TarballDownload: Sendable {
     /// What became of the version.
     enum Result: Sendable {
@@ -36,11 +37,7 @@ struct TarballDownload: Sendable {
         var lastFailure: TarballVerificationError?
         for _ in 0..<2 {
             do {
-                let verified = try await download(name, version)
-                let start = ContinuousClock.now
-                let committedPath = try await BlockingWork.run { [store] in try store.commitTarball(verified) }
-                metrics.stage("store", since: start)
-                return .stored(StoredVersion(integrity: verified.digest.integrity, bytes: verified.digest.byteCount, path: committedPath))
+                return .stored(try await download(name, version))
             } catch let failure as TarballVerificationError {
                 lastFailure = failure
                 metrics.verificationFailure(kind: failure.reason == .integrityMismatch ? "integrity" : "archive", reason: failure.reason.description)
@@ -58,14 +55,27 @@ struct TarballDownload: Sendable {
 
     /// Bytes gathered before one write to the scratch file.
     static let writeBatch = 256 << 10
+    /// A tarball up to this size is held in memory while it downloads and verified there before it
+    /// is written once; a larger one streams into scratch and is verified from the file. Eight
+    /// lanes hold at most 8 MiB this way; most npm tarballs are far smaller.
+    static let inMemoryLimit = 1 << 20
 
     /// A version not stored for a reason that is not an error of the mirror.
     private struct VersionSkip: Error {
         let reason: String
     }
 
-    /// Streams one tarball into scratch, hashing as it goes, then verifies it.
-    private func download(_ name: String, _ version: Packument.Version) async throws -> VerifiedTarball {
+    /// Where a download's bytes are while it arrives.
+    private enum Body: ~Copyable {
+        /// Still small enough to hold (``TarballDownload/inMemoryLimit``).
+        case memory(ByteBuffer)
+        /// Streaming into a scratch file, with the bytes not written yet.
+        case file(ScratchWriter, pending: ByteBuffer)
+    }
+
+    /// Downloads one tarball, hashing it as it arrives, then verifies and commits it in one hop to a
+    /// blocking-work thread.
+    private func download(_ name: String, _ version: Packument.Version) async throws -> StoredVersion {
         let url = Packument.tarballURL(name: name, version: version, registryURL: registryURL)
         let start = ContinuousClock.now
         let response: HTTPClientResponse
@@ -76,34 +86,25 @@ struct TarballDownload: Sendable {
         } catch {
             throw ProcessingFailure(registry: error)
         }
-        if let length = response.headers.first(name: "Content-Length").flatMap(Int64.init), length > maxTarballSize {
+        let length = response.headers.first(name: "Content-Length").flatMap(Int64.init)
+        if let length, length > maxTarballSize {
             throw VersionSkip(reason: "too_large")
         }
         var digest = try DigestVerifier(integrity: version.integrity, shasum: version.shasum)
         // A writer dropped before `finish()` deletes its scratch file: every early exit below cleans up.
-        var writer = try store.makeScratchWriter()
-        // The body's pieces are written off the cooperative pool in batches of at least
-        // `Self.writeBatch` bytes: one hop to a blocking-work thread per batch, not per piece.
-        var pending = ByteBuffer()
-        var received: Int64 = 0
+        var body: Body = if let length, length > Int64(Self.inMemoryLimit) {
+            .file(try store.makeScratchWriter(), pending: ByteBuffer())
+        } else {
+            .memory(ByteBuffer())
+        }
         do {
             for try await buffer in response.body {
                 digest.update(buffer)
-                received += Int64(buffer.readableBytes)
-                if received > maxTarballSize {
+                if digest.byteCount > maxTarballSize {
                     throw VersionSkip(reason: "too_large")
                 }
-                if pending.readableBytes == 0, buffer.readableBytes >= Self.writeBatch {
-                    try await writer.write(offPool: buffer)
-                    continue
-                }
-                pending.writeImmutableBuffer(buffer)
-                if pending.readableBytes >= Self.writeBatch {
-                    try await writer.write(offPool: pending)
-                    pending.clear()
-                }
+                body = try await append(buffer, to: body)
             }
-            if pending.readableBytes > 0 { try await writer.write(offPool: pending) }
         } catch let error as VersionSkip {
             throw error
         } catch let error as StoreError {
@@ -111,17 +112,70 @@ struct TarballDownload: Sendable {
         } catch {
             throw ProcessingFailure(code: .registry(.connection), message: "tarball download broke off: \(error)", isRetriable: true)
         }
-        let complete = writer.handOver()
-        let file = try await BlockingWork.run { try complete.finish() }
         metrics.stage("tarball", since: start)
         metrics.tarballsDownloaded.increment()
         metrics.tarballBytes.increment(by: digest.byteCount)
+
+        // Nothing enters the store before it is verified and durable: the verification, the write
+        // (memory) or fsync (file) and the commit run in this order, on one blocking-work thread. The
+        // rename's folder sync is left to the change's `makeDurable()` (ChangeProcessor), which runs
+        // before its record is written.
+        let match = try digest.finalize()
+        let (verifier, store) = (verifier, store)
         let verifyStart = ContinuousClock.now
+        let path: String
+        switch consume body {
+        case .memory(let bytes):
+            path = try await BlockingWork.run {
+                let writer = try store.makeScratchWriter()
+                let verified = try verifier.verify(bytes: bytes, digest: match, name: name, version: version.version, writingTo: writer)
+                return try Self.commit(verified.file) { try store.commitTarball(verified, deferringDirectorySync: true) }
+            }
+        case .file(var writer, let pending):
+            if pending.readableBytes > 0 { try await writer.write(offPool: pending) }
+            let complete = writer.handOver()
+            path = try await BlockingWork.run {
+                let file = try complete.finish()
+                return try Self.commit(file) { try store.commitTarball(try verifier.verify(file, digest: match, name: name, version: version.version), deferringDirectorySync: true) }
+            }
+        }
+        metrics.stage("verify", since: verifyStart)
+        return StoredVersion(integrity: match.integrity, bytes: match.byteCount, path: path)
+    }
+
+    /// Adds one piece of the body: held while the whole stays under the limit; otherwise written to
+    /// scratch off the cooperative pool in batches of at least ``writeBatch`` bytes (one hop to a
+    /// blocking-work thread per batch, not per piece).
+    private func append(_ buffer: ByteBuffer, to body: consuming Body) async throws -> Body {
+        switch consume body {
+        case .memory(var held):
+            if held.readableBytes + buffer.readableBytes <= Self.inMemoryLimit {
+                held.writeImmutableBuffer(buffer)
+                return .memory(held)
+            }
+            var writer = try store.makeScratchWriter()
+            held.writeImmutableBuffer(buffer)
+            try await writer.write(offPool: held)
+            return .file(writer, pending: ByteBuffer())
+        case .file(var writer, var pending):
+            if pending.readableBytes == 0, buffer.readableBytes >= Self.writeBatch {
+                try await writer.write(offPool: buffer)
+                return .file(writer, pending: pending)
+            }
+            pending.writeImmutableBuffer(buffer)
+            if pending.readableBytes >= Self.writeBatch {
+                try await writer.write(offPool: pending)
+                pending.clear()
+            }
+            return .file(writer, pending: pending)
+        }
+    }
+
+    /// Runs `commit` (which verifies `file` if needed and moves it into the store, returning its path
+    /// relative to the root); the scratch file is removed when that fails.
+    private static func commit(_ file: ScratchFile, _ commit: () throws -> String) throws -> String {
         do {
-            let match = try digest.finalize()
-            let verified = try await BlockingWork.run { [verifier] in try verifier.verify(file, digest: match, name: name, version: version.version) }
-            metrics.stage("verify", since: verifyStart)
-            return verified
+            return try commit()
         } catch {
             try? FileManager.default.removeItem(atPath: file.path)
             throw error

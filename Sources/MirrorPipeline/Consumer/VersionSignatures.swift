@@ -120,7 +120,7 @@ public final class VersionSignatures: Sendable {
                 return Provenance(verdict: .presentUnverified, error: "registry_\(error.code)")
             }
             do {
-                path = try await BlockingWork.run { [store] in try store.storeAttestations(name: name, version: version.version, json: body) }
+                path = try await BlockingWork.run { [store] in try store.storeAttestations(name: name, version: version.version, json: body, deferringDirectorySync: true) }
             } catch {
                 logger.warning("Could not store a version's attestations", metadata: ["npm.id": "\(name)", "npm.version": "\(version.version)", "error": "\(error)"])
                 path = nil

@@ -30,6 +30,15 @@ struct FileOperations: Sendable {
     var faults: FaultInjection?
     /// `close(2)`, or a stand-in from a test (same contract: 0, or -1 with `errno` set).
     var closeDescriptor: @Sendable (Int32) -> Int32 = systemClose
+    /// Set for ``StoreDurability/grouped``: every durability point joins a shared `syncfs` round
+    /// instead of its own `fsync`.
+    var syncGroup: SyncGroup?
+
+    /// Whether a folder sync may be left to a later ``PackageStore/makeDurable()``: only under
+    /// grouped durability (whose rounds cover the whole file system) and when the caller asks.
+    func defersDirectorySync(_ asked: Bool) -> Bool {
+        asked && syncGroup != nil
+    }
 
     private func injected(_ operation: FaultInjection.Operation, _ path: String) -> Int32? {
         faults?.errnoFor(operation, path)
@@ -121,6 +130,7 @@ struct FileOperations: Sendable {
     /// fsync of a directory, so a rename in it is durable. File systems that do not support
     /// it (EINVAL) are tolerated.
     func syncDirectory(_ path: String) throws {
+        if let syncGroup { return try syncGroup.sync() }
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw StoreError.system("open directory", path: path, errno: errno) }
         defer { close(fd) }
@@ -174,6 +184,7 @@ struct FileOperations: Sendable {
 
     func sync(_ fd: Int32, path: String) throws {
         if let code = injected(.fsync, path) { throw StoreError.system("fsync", path: path, errno: code) }
+        if let syncGroup { return try syncGroup.sync() }
         if fsync(fd) != 0 { throw StoreError.system("fsync", path: path, errno: errno) }
     }
 
@@ -228,8 +239,8 @@ struct FileOperations: Sendable {
     }
 
     /// Writes `bytes` to a new temporary file in `temporaryDirectory`, fsyncs it, then moves it
-    /// to `destination` with ``moveIntoPlace(from:to:)``. Nothing partial is left anywhere on failure.
-    func writeAtomically(_ bytes: UnsafeRawBufferPointer, to destination: String, temporaryDirectory: String) throws {
+    /// to `destination` with ``moveIntoPlace(from:to:syncingDirectory:)``. Nothing partial is left anywhere on failure.
+    func writeAtomically(_ bytes: UnsafeRawBufferPointer, to destination: String, temporaryDirectory: String, syncingDirectory: Bool = true) throws {
         let temporary = temporaryDirectory + "/" + Self.temporaryName()
         let fd = try createExclusive(temporary)
         do {
@@ -242,7 +253,7 @@ struct FileOperations: Sendable {
             throw error
         }
         do {
-            try moveIntoPlace(from: temporary, to: destination)
+            try moveIntoPlace(from: temporary, to: destination, syncingDirectory: syncingDirectory)
         } catch {
             try? removeFile(temporary)
             throw error
@@ -253,13 +264,14 @@ struct FileOperations: Sendable {
     ///
     /// Same file system: one `rename(2)`. Another file system (EXDEV): copy into a temporary
     /// file in the destination's directory, fsync, rename over the destination. Either way the
-    /// directory is fsynced afterwards, and readers see the old file or the new one, never a mix.
-    func moveIntoPlace(from source: String, to destination: String) throws {
+    /// directory is fsynced afterwards (unless `syncingDirectory` is false: the caller makes the rename
+    /// durable later), and readers see the old file or the new one, never a mix.
+    func moveIntoPlace(from source: String, to destination: String, syncingDirectory: Bool = true) throws {
         let directory = parentDirectory(of: destination)
         if let code = injected(.rename, destination) {
             if code != EXDEV { throw StoreError.system("rename", path: destination, errno: code) }
         } else if systemRename(source, destination) == 0 {
-            try syncDirectory(directory)
+            if syncingDirectory { try syncDirectory(directory) }
             return
         } else if errno != EXDEV {
             throw StoreError.system("rename", path: destination, errno: errno)
@@ -271,14 +283,14 @@ struct FileOperations: Sendable {
             try? removeFile(temporary)
             throw StoreError.system("rename", path: destination, errno: code)
         }
-        try syncDirectory(directory)
+        if syncingDirectory { try syncDirectory(directory) }
         try removeFile(source)
     }
 
     /// Hard-links `source` to `destination` through a temporary name and a rename, so an
     /// existing destination is replaced atomically. Returns false when the file system does not
-    /// support hard links (the caller then copies).
-    func linkIntoPlace(from source: String, to destination: String) throws -> Bool {
+    /// support hard links (the caller then copies). `syncingDirectory` as for ``moveIntoPlace(from:to:syncingDirectory:)``.
+    func linkIntoPlace(from source: String, to destination: String, syncingDirectory: Bool = true) throws -> Bool {
         let directory = parentDirectory(of: destination)
         let temporary = directory + "/" + Self.temporaryName()
         let code: Int32
@@ -290,7 +302,7 @@ struct FileOperations: Sendable {
                 try? removeFile(temporary)
                 throw StoreError.system("rename", path: destination, errno: renameCode)
             }
-            try syncDirectory(directory)
+            if syncingDirectory { try syncDirectory(directory) }
             return true
         } else {
             code = errno

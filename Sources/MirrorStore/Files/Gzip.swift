@@ -29,3 +29,11 @@ enum Gzip {
         }
     }
 }
+
+extension PackageStore {
+    /// A packument gzip'd exactly as ``storePackument(name:rev:json:)`` stores it (same library,
+    /// same level): for measuring that work apart from the store, as the benchmark's floor does.
+    public static func compressPackument(_ json: some Collection<UInt8>) throws -> ByteBuffer {
+        try Gzip.compress(json)
+    }
+}

@@ -18,16 +18,18 @@ extension PackageStore {
     /// Stores a version's attestations response, gzip'd, atomically (temporary file in scratch,
     /// fsync, rename; the folder is synced), replacing an earlier one.
     ///
+    /// - Parameter deferringDirectorySync: under ``StoreDurability/grouped``, leave the folder sync
+    ///   to the caller's ``makeDurable()``; ignored with ``StoreDurability/eachFile``.
     /// - Returns: the file's path relative to ``root``.
     /// - Throws: ``StoreError``.
     @discardableResult
-    public func storeAttestations(name: String, version: String, json: some Collection<UInt8>) throws -> String {
+    public func storeAttestations(name: String, version: String, json: some Collection<UInt8>, deferringDirectorySync: Bool = false) throws -> String {
         let fileName = try Self.attestationsFileName(name: name, version: version)
         let directory = try preparePackageDirectory(for: name) + "/" + Self.attestationsFolderName
         try operations.makeDirectories(directory)
         let compressed = try Gzip.compress(json)
         try compressed.withUnsafeReadableBytes { bytes in
-            try operations.writeAtomically(bytes, to: directory + "/" + fileName, temporaryDirectory: scratch)
+            try operations.writeAtomically(bytes, to: directory + "/" + fileName, temporaryDirectory: scratch, syncingDirectory: !operations.defersDirectorySync(deferringDirectorySync))
         }
         return packageDirectory(for: name) + "/" + Self.attestationsFolderName + "/" + fileName
     }

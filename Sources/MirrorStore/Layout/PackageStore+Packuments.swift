@@ -33,7 +33,11 @@ extension PackageStore {
     ///
     /// - Throws: ``StoreError``.
     @discardableResult
-    public func storePackument(name: String, rev: String, json: some Collection<UInt8>) throws -> PackumentWrite {
+    ///
+    /// - Parameter deferringDirectorySync: under ``StoreDurability/grouped``, leave the last folder
+    ///   sync to the caller's ``makeDurable()`` (which must come before anything relies on the write);
+    ///   ignored with ``StoreDurability/eachFile``.
+    public func storePackument(name: String, rev: String, json: some Collection<UInt8>, deferringDirectorySync: Bool = false) throws -> PackumentWrite {
         let escapedRev = try Self.escapedRevision(rev)
         let directory = try preparePackageDirectory(for: name)
         let revisions = directory + "/" + Self.revisionsFolderName
@@ -45,10 +49,14 @@ extension PackageStore {
         }
         try operations.makeDirectories(revisions)
         let compressed = try Gzip.compress(json)
+        // Under grouped durability the round that makes the link (or the copy) durable also covers
+        // the revision's rename: a syncfs covers the whole file system, so one folder sync is enough.
+        let grouped = operations.syncGroup != nil
+        let syncLast = !operations.defersDirectorySync(deferringDirectorySync)
         try compressed.withUnsafeReadableBytes { bytes in
-            try operations.writeAtomically(bytes, to: revisionPath, temporaryDirectory: scratch)
-            if try !operations.linkIntoPlace(from: revisionPath, to: currentPath) {
-                try operations.writeAtomically(bytes, to: currentPath, temporaryDirectory: scratch)
+            try operations.writeAtomically(bytes, to: revisionPath, temporaryDirectory: scratch, syncingDirectory: !grouped)
+            if try !operations.linkIntoPlace(from: revisionPath, to: currentPath, syncingDirectory: syncLast) {
+                try operations.writeAtomically(bytes, to: currentPath, temporaryDirectory: scratch, syncingDirectory: syncLast)
             }
         }
         // Stores written before the current revision was read from the hard link had a marker file.

@@ -14,11 +14,13 @@ extension PackageStore {
     /// destination + fsync + rename, then the scratch file is removed. An existing tarball of
     /// the same version is replaced (npm never changes a published version's bytes).
     ///
+    /// - Parameter deferringDirectorySync: under ``StoreDurability/grouped``, leave the folder sync
+    ///   to the caller's ``makeDurable()``; ignored with ``StoreDurability/eachFile``.
     /// - Returns: the tarball's path relative to ``root``.
     /// - Throws: ``StoreError``; `stale_verification` when the scratch file changed after it was
     ///   verified. Nothing partial is left under the root.
     @discardableResult
-    public func commitTarball(_ tarball: VerifiedTarball) throws -> String {
+    public func commitTarball(_ tarball: VerifiedTarball, deferringDirectorySync: Bool = false) throws -> String {
         guard let identity = VerifiedTarball.FileIdentity(path: tarball.file.path) else {
             throw StoreError(code: .notFound, message: "verified scratch file \(tarball.file.path) is gone")
         }
@@ -27,8 +29,17 @@ extension PackageStore {
         }
         let fileName = try tarballFileName(name: tarball.name, version: tarball.version)
         let directory = try preparePackageDirectory(for: tarball.name)
-        try operations.moveIntoPlace(from: tarball.file.path, to: directory + "/" + fileName)
+        try operations.moveIntoPlace(from: tarball.file.path, to: directory + "/" + fileName, syncingDirectory: !operations.defersDirectorySync(deferringDirectorySync))
         return packageDirectory(for: tarball.name) + "/" + fileName
+    }
+
+    /// Makes every write of this store so far durable, the renames whose folder sync was deferred
+    /// among them: one shared round under ``StoreDurability/grouped``; nothing to do with
+    /// ``StoreDurability/eachFile``, where every call was durable when it returned.
+    ///
+    /// - Throws: ``StoreError``.
+    public func makeDurable() throws {
+        try operations.syncGroup?.sync()
     }
 
     /// Whether the version's tarball is stored.

@@ -45,7 +45,9 @@ public struct PackageStore: Sendable {
     /// Creates the root and scratch directories when missing.
     ///
     /// - Throws: ``StoreError`` (`invalid_configuration`, or a disk error creating the directories).
-    public init(root: String, scratch: String, shardLength: Int = 2, packumentRevisionsKept: Int = 2) throws {
+    /// - Parameter durability: how writes are made durable (``StoreDurability``); `eachFile` by
+    ///   default, `grouped` for a process whose concurrent changes can share their flushes.
+    public init(root: String, scratch: String, shardLength: Int = 2, packumentRevisionsKept: Int = 2, durability: StoreDurability = .eachFile) throws {
         try self.init(
             root: root,
             scratch: scratch,
@@ -53,6 +55,9 @@ public struct PackageStore: Sendable {
             packumentRevisionsKept: packumentRevisionsKept,
             operations: FileOperations()
         )
+        if durability == .grouped {
+            operations.syncGroup = try SyncGroup(folders: [self.root, self.scratch])
+        }
     }
 
     init(root: String, scratch: String, shardLength: Int, packumentRevisionsKept: Int, operations: FileOperations) throws {

@@ -20,17 +20,27 @@ struct LibArchiveReader: ~Copyable {
     private let handle: OpaquePointer
 
     init(path: String) throws {
+        self.handle = try Self.open { archive_read_open_filename($0, path, 64 * 1024) }
+    }
+
+    /// Reads the archive from `bytes`, which must stay valid and unchanged while this reader lives.
+    init(memory bytes: UnsafeRawBufferPointer) throws {
+        self.handle = try Self.open { archive_read_open_memory($0, bytes.baseAddress, bytes.count) }
+    }
+
+    /// A handle for gzip'd tar only, opened by `open`.
+    private static func open(_ open: (OpaquePointer) -> Int32) throws -> OpaquePointer {
         guard let handle = archive_read_new() else {
             throw TarballVerificationError(.ioError, "archive_read_new failed")
         }
         archive_read_support_filter_gzip(handle)
         archive_read_support_format_tar(handle)
-        if archive_read_open_filename(handle, path, 64 * 1024) != ARCHIVE_OK {
-            let message = Self.errorString(handle)
+        if open(handle) != ARCHIVE_OK {
+            let message = errorString(handle)
             archive_read_free(handle)
             throw TarballVerificationError(.corruptArchive, "cannot open archive: \(message)")
         }
-        self.handle = handle
+        return handle
     }
 
     deinit {

@@ -76,7 +76,22 @@ public struct TarballInspector: Sendable {
     public func inspect(fileAt path: String, expectedName: String, expectedVersion: String) throws -> TarballSummary {
         try Self.checkGzipMagic(path)
         var reader = try LibArchiveReader(path: path)
+        return try inspect(&reader, expectedName: expectedName, expectedVersion: expectedVersion)
+    }
 
+    /// Inspects a whole tarball held in memory: the same checks as ``inspect(fileAt:expectedName:expectedVersion:)``,
+    /// without a file.
+    ///
+    /// - Throws: ``TarballVerificationError``.
+    public func inspect(bytes: UnsafeRawBufferPointer, expectedName: String, expectedVersion: String) throws -> TarballSummary {
+        guard bytes.count >= 2, bytes[0] == 0x1F, bytes[1] == 0x8B else {
+            throw TarballVerificationError(.notGzip, "the file does not start with the gzip magic bytes 1f 8b")
+        }
+        var reader = try LibArchiveReader(memory: bytes)
+        return try inspect(&reader, expectedName: expectedName, expectedVersion: expectedVersion)
+    }
+
+    private func inspect(_ reader: inout LibArchiveReader, expectedName: String, expectedVersion: String) throws -> TarballSummary {
         var entryCount = 0
         var unpackedBytes: Int64 = 0
         var packageJSONs: [String: [UInt8]] = [:]

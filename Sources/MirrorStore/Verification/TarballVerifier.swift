@@ -1,3 +1,5 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -68,6 +70,33 @@ public struct TarballVerifier: Sendable {
             )
         }
         let summary = try inspector.inspect(fileAt: file.path, expectedName: name, expectedVersion: version)
+        return VerifiedTarball(file: file, name: name, version: version, digest: digest, summary: summary, identity: identity)
+    }
+
+    /// Verifies a whole download held in memory (digest computed while it arrived), and only then
+    /// writes it to `writer`'s new scratch file and makes that durable: one pass over the bytes for
+    /// the archive check, no read-back from disk.
+    ///
+    /// - Throws: ``TarballVerificationError``, or ``StoreError`` from the write (the scratch file is
+    ///   removed on any failure).
+    public func verify(bytes: ByteBuffer, digest: DigestMatch, name: String, version: String, writingTo writer: consuming ScratchWriter) throws -> VerifiedTarball {
+        guard bytes.readableBytes == digest.byteCount else {
+            writer.discard()
+            throw TarballVerificationError(.integrityMismatch, "the digest covered \(digest.byteCount) bytes but \(bytes.readableBytes) are held")
+        }
+        let summary: TarballSummary
+        do {
+            summary = try bytes.withUnsafeReadableBytes { [inspector] in try inspector.inspect(bytes: $0, expectedName: name, expectedVersion: version) }
+        } catch {
+            writer.discard()
+            throw error
+        }
+        try writer.write(bytes)
+        let file = try writer.finish()
+        guard let identity = VerifiedTarball.FileIdentity(path: file.path) else {
+            unlink(file.path)
+            throw TarballVerificationError(.ioError, "cannot stat \(file.path)")
+        }
         return VerifiedTarball(file: file, name: name, version: version, digest: digest, summary: summary, identity: identity)
     }
 
