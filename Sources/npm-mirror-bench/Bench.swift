@@ -123,7 +123,7 @@ struct Bench: Sendable {
         return MemoryPair(hugeTarballBytes: workload.hugeTarballBytes, withoutPeakRSSBytes: peaks[0], withPeakRSSBytes: peaks[1], differenceBytes: peaks[1] - peaks[0])
     }
 
-    private func withSimulator<T: Sendable>(
+    func withSimulator<T: Sendable>(
         packages: Int,
         hugePackumentBytes: Int = 0,
         hugeTarballBytes: Int = 0,
@@ -142,7 +142,7 @@ struct Bench: Sendable {
 
     // MARK: Producer
 
-    private func produce(_ simulator: RegistrySimulator, scenario: String, directory: String) async throws -> ProducerFigures {
+    func produce(_ simulator: RegistrySimulator, scenario: String, directory: String) async throws -> ProducerFigures {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try kafka.createTopic(topic(scenario), partitions: partitions)
         let metricsFile = "\(directory)/producer.prom"
@@ -206,25 +206,7 @@ struct Bench: Sendable {
         let result = try await ChildProcess.run(
             executable,
             arguments: arguments,
-            environment: environment([
-                .kafkaTopic: topic(scenario),
-                .kafkaConsumerGroup: "bench-\(scenario)-\(mode)",
-                .kafkaDeadLetterTopic: "\(topic(scenario))-dead-\(mode)",
-                .kafkaEventsTopic: "\(topic(scenario))-events-\(mode)",
-                .kafkaSessionTimeout: "6s",
-                .npmRegistryURL: simulator.registryURL,
-                .couchDBURL: couch.url.absoluteString,
-                .couchDBUser: couch.adminUser,
-                .couchDBPassword: couch.adminPassword,
-                .databaseName: "bench-\(scenario)-\(mode)",
-                .remotePackageDir: "\(root)/packages",
-                .localPackageDir: "\(root)/scratch",
-                .updateSeqDir: "\(root)/update_seq",
-                .maxSize: "\(max(maxSize, 10 << 20) + (16 << 20))",
-                .consumerConcurrency: "\(concurrency)",
-                .fetchTarballs: fetchTarballs ? "true" : "false",
-                .metricsFile: metricsFile,
-            ]),
+            environment: consumerEnvironment(simulator, scenario: scenario, mode: mode, root: root, fetchTarballs: fetchTarballs, maxSize: maxSize, metricsFile: metricsFile),
             logFile: "\(root)/consumer.log",
             measured: true,
             timeout: .seconds(3600)
@@ -388,6 +370,33 @@ struct Bench: Sendable {
     }
 
     private func topic(_ scenario: String) -> String { "bench-\(scenario)" }
+
+    /// A consumer's settings for `scenario`'s topic: its own group, side topics, store and database.
+    func consumerEnvironment(
+        _ simulator: RegistrySimulator, scenario: String, mode: String, root: String, fetchTarballs: Bool, maxSize: Int, metricsFile: String, logLevel: String? = nil
+    ) -> [String: String] {
+        var settings: [Setting: String] = [
+            .kafkaTopic: topic(scenario),
+            .kafkaConsumerGroup: "bench-\(scenario)-\(mode)",
+            .kafkaDeadLetterTopic: "\(topic(scenario))-dead-\(mode)",
+            .kafkaEventsTopic: "\(topic(scenario))-events-\(mode)",
+            .kafkaSessionTimeout: "6s",
+            .npmRegistryURL: simulator.registryURL,
+            .couchDBURL: couch.url.absoluteString,
+            .couchDBUser: couch.adminUser,
+            .couchDBPassword: couch.adminPassword,
+            .databaseName: "bench-\(scenario)-\(mode)",
+            .remotePackageDir: "\(root)/packages",
+            .localPackageDir: "\(root)/scratch",
+            .updateSeqDir: "\(root)/update_seq",
+            .maxSize: "\(max(maxSize, 10 << 20) + (16 << 20))",
+            .consumerConcurrency: "\(concurrency)",
+            .fetchTarballs: fetchTarballs ? "true" : "false",
+            .metricsFile: metricsFile,
+        ]
+        if let logLevel { settings[.logLevel] = logLevel }
+        return environment(settings)
+    }
 
     /// The settings every pipeline process of the run shares, plus `settings`.
     /// Runs the store verification of `npm-mirror verify` over a consumer's store (with the

@@ -18,7 +18,7 @@ struct BenchCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Variants to run, comma-separated: \(Workload.all.map(\.name).joined(separator: ", ")), and serve (npm-mirror serve beside nginx, needs wrk and nginx).")
+    @Option(help: "Variants to run, comma-separated: \(Workload.all.map(\.name).joined(separator: ", ")), serve (npm-mirror serve beside nginx, needs wrk and nginx) and backfill (npm's size: the producer over a feed of --backfill-changes, a metadata-only consumer on that backlog).")
     var variants: String = "small,large,huge"
 
     @Option(help: "Packages of the serve stage's store.")
@@ -32,6 +32,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds of each wrk run of the serve stage.")
     var serveSeconds: Int = 10
+
+    @Option(help: "Changes of the backfill stage's feed (one per package, as from since=0).")
+    var backfillChanges: Int = 4_300_000
+
+    @Option(help: "Seconds the backfill stage's consumer works on the backlog before it is stopped.")
+    var backfillConsumerSeconds: Int = 90
 
     @Option(help: "Where to write the figures as JSON.")
     var json: String = "bench-results.json"
@@ -57,7 +63,8 @@ struct BenchCommand: AsyncParsableCommand {
         let logger = HarnessRun.bootstrapLogging(label: "bench", others: .error)
         let names = variants.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let runServe = names.contains("serve")
-        let workloads = try names.filter { $0 != "serve" }.map { name in
+        let runBackfill = names.contains("backfill")
+        let workloads = try names.filter { $0 != "serve" && $0 != "backfill" }.map { name in
             guard let workload = Workload.all.first(where: { $0.name == name.trimmingCharacters(in: .whitespaces) }) else {
                 throw ValidationError("unknown variant '\(name)'; known: \(Workload.all.map(\.name).joined(separator: ", "))")
             }
@@ -85,9 +92,13 @@ struct BenchCommand: AsyncParsableCommand {
             logger: logger)
         var results: [VariantResults] = []
         var serve: ServeFigures?
+        var backfill: BackfillFigures?
         do {
             for workload in workloads {
                 results.append(try await bench.run(workload))
+            }
+            if runBackfill {
+                backfill = try await BackfillStage(bench: bench, changes: backfillChanges, consumerSeconds: backfillConsumerSeconds).run()
             }
             if runServe {
                 serve = try await ServeStage(
@@ -108,6 +119,7 @@ struct BenchCommand: AsyncParsableCommand {
             databaseLatencyMilliseconds: databaseLatencyMs,
             variants: results,
             serve: serve,
+            backfill: backfill,
             targets: TargetCheck.judge(results) + TargetCheck.judge(serve)
         )
         let encoder = JSONEncoder()
@@ -115,6 +127,7 @@ struct BenchCommand: AsyncParsableCommand {
         try encoder.encode(report).write(to: URL(fileURLWithPath: json))
         print(report.table)
         if let serve { print(serve.table) }
+        if let backfill { print(backfill.table(beside: results.first { $0.workload.name == "large" }?.producer)) }
         print("Figures written to \(json)")
         if !harness.keepWork { try? FileManager.default.removeItem(atPath: work) }
     }

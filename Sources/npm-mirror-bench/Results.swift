@@ -8,6 +8,8 @@ struct BenchResults: Codable, Sendable {
     var variants: [VariantResults]
     /// The `serve` stage, when it ran.
     var serve: ServeFigures?
+    /// The `backfill` stage, when it ran.
+    var backfill: BackfillFigures?
     var targets: [TargetCheck]
 }
 

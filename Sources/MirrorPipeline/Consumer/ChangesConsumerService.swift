@@ -30,6 +30,8 @@ public struct ChangesConsumerService: Service {
         /// How long a change is retried after retriable failures before it is dead-lettered.
         public var processingRetryMax: Duration
         public var commitInterval: Duration = .milliseconds(500)
+        /// How often a `Progress` line is logged while there is work (changes done, or a lag).
+        public var progressInterval: Duration = .seconds(60)
         /// More messages than this in flight pauses fetching, until half of them are done.
         ///
         /// A guard for when the lanes cannot keep up (a database that is down), not a routine brake:
@@ -234,12 +236,21 @@ public struct ChangesConsumerService: Service {
 
     private func commitPeriodically() async {
         var lagDue = ContinuousClock.now
+        var lag: Int64?
+        var report = ProgressLine(since: .now, last: progress)
         while !Task.isCancelled {
             try? await Task.sleep(for: settings.commitInterval)
             await committer.commitDone()
-            if ContinuousClock.now >= lagDue {
-                lagDue = ContinuousClock.now + .seconds(10)
-                if let lag = try? await consumer.lag() { metrics.lag.record(lag.values.reduce(0, +)) }
+            let now = ContinuousClock.now
+            if now >= lagDue {
+                lagDue = now + .seconds(10)
+                if let partitions = try? await consumer.lag() {
+                    lag = partitions.values.reduce(0, +)
+                    metrics.lag.record(lag!)
+                }
+            }
+            if now - report.since >= settings.progressInterval {
+                report.log(progress, lag: lag, now: now, to: logger)
             }
         }
     }
@@ -330,6 +341,41 @@ public struct ChangesConsumerService: Service {
 }
 
 /// What a consumer has done so far, for progress lines and summaries.
+/// The consumer's periodic `Progress` line: what was done since the last one and how far behind
+/// the group is, so a long backfill says what it is doing without a dashboard.
+struct ProgressLine {
+    var since: ContinuousClock.Instant
+    var last: ConsumerProgress
+
+    /// Logs a line when changes were done since the last one, or the topic holds changes not yet
+    /// consumed; an idle consumer with nothing behind it stays quiet.
+    mutating func log(_ progress: ConsumerProgress, lag: Int64?, now: ContinuousClock.Instant, to logger: Logger) {
+        let done = progress.changesProcessed - last.changesProcessed
+        let seconds = (now - since) / .seconds(1)
+        defer { (since, last) = (now, progress) }
+        guard done > 0 || (lag ?? 0) > 0 else { return }
+        let rate = seconds > 0 ? Double(done) / seconds : 0
+        var metadata: Logger.Metadata = [
+            "changes": "\(progress.changesProcessed)",
+            "changes_per_second": "\(Self.oneDecimal(rate))",
+            "tarballs": "\(progress.tarballsStored)",
+            "tarball_mb": "\(Self.oneDecimal(Double(progress.tarballBytes) / 1e6))",
+            "in_flight": "\(progress.inFlight)",
+            "parked": "\(progress.parked)",
+        ]
+        if let lag {
+            metadata["lag"] = "\(lag)"
+            if rate > 0 { metadata["eta_hours"] = "\(Self.oneDecimal(Double(lag) / rate / 3600))" }
+        }
+        if let seq = progress.highestCompleteSeq { metadata["npm.seq"] = "\(seq)" }
+        logger.notice("Progress", metadata: metadata)
+    }
+
+    private static func oneDecimal(_ value: Double) -> String {
+        "\((value * 10).rounded() / 10)"
+    }
+}
+
 public struct ConsumerProgress: Sendable, Hashable {
     public var changesProcessed = 0
     public var tarballsStored = 0
