@@ -181,28 +181,27 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    /// For each assigned partition, how many messages lie between this member's position and the
-    /// partition's end (the high watermark). Partitions with no position yet count from the committed
-    /// offset, or are left out when there is none.
+    /// For each assigned partition, how many messages the group has not committed: from the committed
+    /// offset (the partition's start when there is none) to its end (the high watermark).
+    ///
+    /// Not from this member's position (`rd_kafka_position`), which this gauge used before: on a
+    /// backlog of 1.5 million changes it reported 216,467 after 13,055 were done.
     public func lag(timeout: Duration = .seconds(5)) async throws -> [KafkaTopicPartition: Int64] {
         try checkOpen()
         let assigned = Array(assignment)
         guard !assigned.isEmpty else { return [:] }
         let committed = try await committedOffsets(for: assigned, timeout: timeout)
         return try await BlockingWork.run { [client] in
-            let list = RDKafkaTopicPartitionList(partitions: assigned)
-            _ = client.withHandle { rd_kafka_position($0, list.pointer) }
             var result: [KafkaTopicPartition: Int64] = [:]
-            for entry in list.entries {
-                let partition = entry.offset.topicPartition
-                guard let position = entry.offset.offset >= 0 ? entry.offset.offset : committed[partition] else { continue }
+            for partition in assigned {
                 var low: Int64 = 0
                 var high: Int64 = 0
                 let err = client.withHandle { rd_kafka_query_watermark_offsets($0, partition.topic, partition.partition, &low, &high, Int32(clamping: timeout.milliseconds)) }
                 guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
                     throw KafkaError.fromResponse(err, code: .watermarks, message: "could not read the watermarks of \(partition)", topic: partition.topic, brokers: client.brokers)
                 }
-                result[partition] = max(0, high - position)
+                let start = committed[partition].flatMap { $0 >= 0 ? $0 : nil } ?? low
+                result[partition] = max(0, high - max(low, start))
             }
             return result
         }

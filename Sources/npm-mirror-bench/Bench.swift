@@ -26,6 +26,8 @@ struct Bench: Sendable {
     let concurrency: Int
     let seed: UInt64
     let childLogLevel: String
+    /// Extra settings of every consumer run (`--consumer-setting`).
+    var consumerSettings: [Setting: String] = [:]
     /// When set, producers and consumers run under `perf record`, their profiles written here.
     let profileDirectory: String?
     let logger: Logger
@@ -395,7 +397,7 @@ struct Bench: Sendable {
             .metricsFile: metricsFile,
         ]
         if let logLevel { settings[.logLevel] = logLevel }
-        return environment(settings)
+        return environment(settings.merging(consumerSettings) { $1 })
     }
 
     /// The settings every pipeline process of the run shares, plus `settings`.

@@ -2,6 +2,7 @@ import ArgumentParser
 import CouchDBDouble
 import Foundation
 import Logging
+import MirrorConfig
 import MirrorHarness
 import MirrorKafka
 
@@ -48,6 +49,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Delay every answer of the CouchDB double by this many milliseconds, as a database across a network (and its fsync) would; 0 answers at once.")
     var databaseLatencyMs: Int = 0
 
+    @Option(help: ArgumentHelp("A setting for every consumer run, as NAME=VALUE (repeatable), e.g. STORE_SYNC=file to compare with the default.", valueName: "name=value"))
+    var consumerSetting: [String] = []
+
     @Option(help: "Seed of the generated registry.")
     var seed: UInt64 = 1
 
@@ -83,7 +87,15 @@ struct BenchCommand: AsyncParsableCommand {
         let kafka = try EmbeddedKafkaCluster(brokerCount: 1, logger: Logger(label: "bench.kafka"))
         let couch = try await CouchDBDouble.start()
         if databaseLatencyMs > 0 { couch.setDelay(.milliseconds(databaseLatencyMs)) }
+        let consumerSettings = try consumerSetting.map { pair -> (Setting, String) in
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let setting = Setting(rawValue: parts[0]) else {
+                throw ValidationError("--consumer-setting takes NAME=VALUE with a known setting name, got '\(pair)'")
+            }
+            return (setting, parts[1])
+        }
         let bench = Bench(binaries: binaries, workDirectory: work, configFile: configFile, kafka: kafka, couch: couch, concurrency: concurrency, seed: seed, childLogLevel: childLogLevel,
+            consumerSettings: Dictionary(consumerSettings) { $1 },
             profileDirectory: try profile.map { path in
                 let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
                 try FileManager.default.createDirectory(atPath: absolute, withIntermediateDirectories: true)

@@ -90,6 +90,31 @@ struct KafkaRoundTripTests {
         #expect(all == Set((0..<90).map { "v\($0)" }))
     }
 
+    @Test("lag counts every message the group has not committed, however far librdkafka has fetched")
+    func lagCountsUncommitted() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: kafkaTestLogger)
+        let topic = uniqueTopic("lag")
+        try cluster.createTopic(topic, partitions: 3)
+        let producer = try KafkaProducer(configuration: testProducerConfiguration(cluster), logger: kafkaTestLogger)
+        let total = 3_000
+        _ = try await producer.send((0..<total).map { KafkaProducerMessage(topic: topic, key: "k\($0 % 30)", value: Array("v\($0)".utf8)) })
+        await producer.shutdown()
+
+        let consumer = try KafkaConsumer(configuration: testConsumerConfiguration(cluster, group: "g-\(topic)"), logger: kafkaTestLogger)
+        try consumer.subscribe(topics: [topic])
+        let first = try await consume(consumer, count: 30)
+        // Give librdkafka time to fetch ahead: the lag must not follow what it has fetched.
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await consumer.lag().values.reduce(0, +) == Int64(total), "nothing committed yet")
+
+        var doneThrough: [Int32: Int64] = [:]
+        for message in first { doneThrough[message.partition] = max(doneThrough[message.partition] ?? -1, message.offset) }
+        try await consumer.commit(processedThrough: doneThrough.map { KafkaTopicPartitionOffset(topic: topic, partition: $0.key, offset: $0.value) })
+        let committed = doneThrough.values.reduce(0) { $0 + $1 + 1 }
+        #expect(try await consumer.lag().values.reduce(0, +) == Int64(total) - committed)
+        await consumer.close()
+    }
+
     @Test("watermarks and the last message of every partition read back")
     func watermarksAndLastMessages() async throws {
         let cluster = try EmbeddedKafkaCluster(brokerCount: 1, logger: kafkaTestLogger)
