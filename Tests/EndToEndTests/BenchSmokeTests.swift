@@ -73,6 +73,21 @@ struct BenchSmokeTests {
         #expect(number(verify["bytesHashed"]) == number(consumer["tarballBytes"]))
         #expect(number(verify["sha512SingleCoreMBPerSecond"]) > 0 && number(verify["shareOfFloor"]) > 0)
 
+        // The floor of the work: over exactly the tarballs and packuments the runs stored.
+        let cost = try #require(variant["cost"] as? [String: Any])
+        let tarballFloor = try #require(cost["tarballFloor"] as? [String: Any])
+        #expect(tarballFloor["tarballs"] as? Int == consumer["tarballs"] as? Int)
+        #expect(number(tarballFloor["bytes"]) == number(consumer["tarballBytes"]))
+        #expect(number(tarballFloor["digestCPUSeconds"]) > 0 && number(tarballFloor["archiveCPUSeconds"]) > 0)
+        let metadataFloor = try #require(cost["metadataFloor"] as? [String: Any])
+        #expect(metadataFloor["packuments"] as? Int == changes - deletedCount(variant))
+        #expect(number(metadataFloor["gzipCPUSeconds"]) > 0 && number(metadataFloor["writeCPUSeconds"]) > 0)
+        for key in ["metadataCPUMillisecondsPerPackage", "metadataFloorMillisecondsPerPackage", "metadataMultiple", "tarballFloorMillisecondsPerMB"] {
+            #expect(number(cost[key]) > 0, "\(key): \(cost[key] ?? "missing")")
+        }
+        #expect(output.contains("consumer CPU, metadata") && output.contains("× floor"))
+        #expect(number(consumer["machineCPUSeconds"]) > 0)
+
         let pair = try #require(variant["memoryPair"] as? [String: Any])
         #expect(number(pair["withPeakRSSBytes"]) > 0 && number(pair["withoutPeakRSSBytes"]) > 0)
 

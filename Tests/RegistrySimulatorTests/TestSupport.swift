@@ -25,10 +25,10 @@ struct Fetched: Sendable {
 }
 
 enum HTTP {
-    static func get(_ url: String, accept: String? = nil, limit: Int = 1 << 30) async throws -> Fetched {
+    static func get(_ url: String, accept: String? = nil, limit: Int = 1 << 30, timeout: TimeAmount = .seconds(60)) async throws -> Fetched {
         var request = HTTPClientRequest(url: url)
         if let accept { request.headers.add(name: "Accept", value: accept) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: limit)
         return Fetched(status: Int(response.status.code), headers: response.headers, body: body)
     }
