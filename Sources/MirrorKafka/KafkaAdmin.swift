@@ -32,18 +32,20 @@ public final class KafkaAdmin: Sendable {
     ///
     /// An existing topic is reported, not an error. A cluster that does not answer the CreateTopics
     /// request within `timeout` (librdkafka's mock cluster never does) gets a ``KafkaError/Code/timedOut``.
-    /// `replicationFactor` -1 takes the broker's default.
+    /// `replicationFactor` -1 takes the broker's default; `configs` are topic configs set at creation
+    /// (`retention.ms`, …), left alone on an existing topic.
     public func ensureTopic(
         _ topic: String,
         partitions: Int,
         replicationFactor: Int = -1,
+        configs: [String: String] = [:],
         timeout: Duration = .seconds(30)
     ) async throws -> TopicCreation {
         if let existing = try await self.partitions(of: topic, timeout: timeout) {
             return .alreadyExists(partitionCount: existing.count)
         }
         let outcome = try await BlockingWork.run { [client] in
-            try Self.createTopic(client: client, topic: topic, partitions: partitions, replicationFactor: replicationFactor, timeout: timeout)
+            try Self.createTopic(client: client, topic: topic, partitions: partitions, replicationFactor: replicationFactor, configs: configs, timeout: timeout)
         }
         // Someone else created it between our look and our request: report what is there.
         if case .alreadyExists = outcome, let existing = try await self.partitions(of: topic, timeout: timeout) {
@@ -149,6 +151,7 @@ public final class KafkaAdmin: Sendable {
         topic: String,
         partitions: Int,
         replicationFactor: Int,
+        configs: [String: String],
         timeout: Duration
     ) throws -> TopicCreation {
         try client.withHandle { handle in
@@ -157,6 +160,9 @@ public final class KafkaAdmin: Sendable {
                 throw KafkaError(code: .topicCreation, message: "invalid topic request: \(MirrorKafka.errorText(errorText))", topic: topic, brokers: client.brokers, isRetriable: false)
             }
             defer { rd_kafka_NewTopic_destroy(newTopic) }
+            for (name, value) in configs.sorted(by: { $0.key < $1.key }) where rd_kafka_NewTopic_set_config(newTopic, name, value) != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw KafkaError(code: .topicCreation, message: "invalid topic config \(name)=\(value)", topic: topic, brokers: client.brokers, isRetriable: false)
+            }
             let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_CREATETOPICS)
             defer { rd_kafka_AdminOptions_destroy(options) }
             let milliseconds = Int32(clamping: timeout.milliseconds)

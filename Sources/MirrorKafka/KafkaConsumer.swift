@@ -68,6 +68,9 @@ public final class KafkaConsumer: Sendable {
 
     /// The partitions this member owns now.
     public var assignment: Set<KafkaTopicPartition> { rebalance.currentAssignment }
+    /// Counts the rebalance callbacks so far: it changes whenever partitions were assigned or revoked,
+    /// which happens inside ``poll(maxMessages:timeout:)``.
+    public var assignmentGeneration: Int { rebalance.generation }
 
     /// Joins the group for `topics`.
     public func subscribe(topics: [String]) throws {

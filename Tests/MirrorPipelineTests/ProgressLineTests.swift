@@ -1,3 +1,4 @@
+import MirrorKafka
 import MirrorTestSupport
 import Testing
 
@@ -37,5 +38,32 @@ struct ProgressLineTests {
     /// Whether a captured line holds `key: value` (the metadata is printed as a dictionary).
     private static func has(_ line: String, _ key: String, _ value: String) -> Bool {
         line.contains("\"\(key)\": \(value)") || line.contains("\"\(key)\": \"\(value)\"") || line.contains("\(key): \(value)")
+    }
+}
+
+@Suite("Changes the topic no longer held (OffsetGaps)")
+struct OffsetGapsTests {
+    let p0 = KafkaTopicPartition(topic: "t", partition: 0)
+    let p1 = KafkaTopicPartition(topic: "t", partition: 1)
+
+    @Test("a first message past the committed offset, or a jump between messages, is a gap; redelivery is not")
+    func gaps() {
+        var gaps = OffsetGaps()
+        #expect(!gaps.knows(p0))
+        // Committed at 100, but the oldest message left is 160: 60 changes were deleted.
+        #expect(gaps.observe(p0, offset: 160, start: 100) == OffsetGaps.Gap(partition: p0, from: 100, to: 160))
+        #expect(gaps.knows(p0))
+        #expect(gaps.observe(p0, offset: 161, start: 0) == nil, "the start counts only for the first message")
+        #expect(gaps.observe(p0, offset: 150, start: 0) == nil, "delivered again after a pause: not a gap")
+        #expect(gaps.observe(p0, offset: 162, start: 0) == nil)
+        #expect(gaps.observe(p0, offset: 170, start: 0)?.count == 7, "163..<170")
+        // No committed offset: the partition should start at 0.
+        #expect(gaps.observe(p1, offset: 0, start: 0) == nil)
+        var fresh = OffsetGaps()
+        #expect(fresh.observe(p1, offset: 75_000, start: 0)?.count == 75_000)
+        // After a rebalance, partitions start again from the group's committed offsets.
+        gaps.forgetAll()
+        #expect(!gaps.knows(p0))
+        #expect(gaps.observe(p0, offset: 300, start: 300) == nil)
     }
 }

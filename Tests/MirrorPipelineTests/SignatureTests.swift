@@ -43,7 +43,9 @@ struct SignatureTests {
             let faulted = try Self.assignFaults(simulator)
             try await withConsumerHarness(simulator: simulator) { harness in
                 try await harness.produceFeed()
-                try await harness.consumeAll()
+                // With grouped durability: tarballs, attestations and packuments through the deferred
+                // folder syncs and one round per change.
+                try await harness.consumeAll(["STORE_SYNC": "grouped"])
                 let records = try await harness.allRecords()
 
                 func verdicts(_ name: String) throws -> Set<String> {

@@ -14,6 +14,8 @@ public enum KafkaRebalanceEvent: Sendable, Hashable {
 /// Applies the group's assignment decisions (librdkafka's rebalance callback) and reports them.
 final class RebalanceHandler: Sendable {
     private let assignment = Mutex<Set<KafkaTopicPartition>>([])
+    /// Rebalance callbacks so far (assignments, revocations, failures).
+    private let rebalances = Mutex<Int>(0)
     private let continuation: AsyncStream<KafkaRebalanceEvent>.Continuation
     let events: AsyncStream<KafkaRebalanceEvent>
 
@@ -22,6 +24,7 @@ final class RebalanceHandler: Sendable {
     }
 
     var currentAssignment: Set<KafkaTopicPartition> { assignment.withLock { $0 } }
+    var generation: Int { rebalances.withLock { $0 } }
 
     /// Called on the thread that polls the consumer.
     func rebalance(
@@ -30,6 +33,7 @@ final class RebalanceHandler: Sendable {
         partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
         logger: Logger
     ) {
+        rebalances.withLock { $0 += 1 }
         let changed = partitions.map { RDKafkaTopicPartitionList.entries(of: $0).map(\.offset.topicPartition) } ?? []
         let cooperative = rd_kafka_rebalance_protocol(handle).map { String(cString: $0) } == "COOPERATIVE"
         switch err {

@@ -163,6 +163,8 @@ public struct ChangesConsumerService: Service {
         var paused = false
         var idleRule = settings.exitWhenIdle.map { IdleRule(idle: $0, waitBound: settings.groupWaitBound) }
         var idleCheckDue = ContinuousClock.now
+        var gaps = OffsetGaps()
+        var generation = consumer.assignmentGeneration
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let inFlight = state.tracker { $0.inFlight }
             metrics.inFlight.record(inFlight)
@@ -175,6 +177,11 @@ public struct ChangesConsumerService: Service {
                 paused = false
             }
             let messages = try await consumer.poll(maxMessages: paused ? 1 : 500, timeout: .milliseconds(100))
+            if consumer.assignmentGeneration != generation {
+                generation = consumer.assignmentGeneration
+                gaps.forgetAll()
+            }
+            await checkGaps(messages, &gaps)
             for message in messages {
                 let job: LaneJob
                 do {
@@ -210,6 +217,27 @@ public struct ChangesConsumerService: Service {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
         }
         return Int(hash % UInt64(count))
+    }
+
+    /// Logs and counts the changes the topic no longer held when this member reached them.
+    private func checkGaps(_ messages: [KafkaConsumerMessage], _ gaps: inout OffsetGaps) async {
+        let first = Set(messages.map { KafkaTopicPartition(topic: $0.topic, partition: $0.partition) }).filter { !gaps.knows($0) }
+        // Where a partition's first message should be: the group's committed offset (0 when none).
+        // When the broker cannot say, that partition's first message is taken as its start.
+        let committed = first.isEmpty ? [:] : try? await consumer.committedOffsets(for: Array(first))
+        for message in messages {
+            let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
+            let start = committed.map { $0[partition] ?? 0 } ?? message.offset
+            guard let gap = gaps.observe(partition, offset: message.offset, start: start) else { continue }
+            metrics.missedChanges.increment(by: gap.count)
+            logger.error(
+                "Changes were deleted from the topic before this group consumed them: the mirror misses them",
+                metadata: [
+                    "kafka.partition": "\(gap.partition)", "kafka.offsets": "\(gap.from)..<\(gap.to)", "count": "\(gap.count)",
+                    "hint": "the topic's retention is shorter than the backlog: set retention.ms=-1 on it (README, Operations) and replay the missing changes with the producer (UPDATE_SEQ)",
+                ]
+            )
+        }
     }
 
     private func checkIdle(_ rule: inout IdleRule) async -> IdleRule.Decision {

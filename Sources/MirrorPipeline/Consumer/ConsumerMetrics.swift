@@ -17,6 +17,8 @@ struct ConsumerMetrics: Sendable {
     let lastChangeTime: Gauge
     /// Keys the registry's `/-/npm/v1/keys` serves that the mirror does not trust.
     let unknownRegistryKeys: Gauge
+    /// Changes deleted from the topic (retention) before this member reached them (``OffsetGaps``).
+    let missedChanges: Counter
 
     init(factory: any MetricsFactory) {
         self.factory = factory
@@ -29,6 +31,8 @@ struct ConsumerMetrics: Sendable {
         lastProcessedSeq = Gauge(label: "npm_mirror_consumer_last_processed_seq", factory: factory)
         lastChangeTime = Gauge(label: "npm_mirror_consumer_last_change_timestamp_seconds", factory: factory)
         unknownRegistryKeys = Gauge(label: "npm_mirror_consumer_unknown_registry_keys", factory: factory)
+        missedChanges = Counter(label: "npm_mirror_consumer_missed_changes_total", factory: factory)
+        missedChanges.increment(by: 0)
         // Series with known label values start at 0, so rates and alerts see them before the first event.
         for result in ["stored", "deleted", "unpublished", "skipped", "superseded", "dead_lettered"] {
             Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result)], factory: factory).increment(by: 0)

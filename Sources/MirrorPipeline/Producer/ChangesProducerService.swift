@@ -202,12 +202,21 @@ public struct ChangesProducerService: Service {
 
     /// Makes sure the topic exists, retrying while the cluster cannot be reached. False when a graceful
     /// shutdown came first.
+    /// Configs of the changes topic when the producer creates it: changes are kept until the operator
+    /// decides otherwise (`retention.ms=-1`). With the broker's default (7 days) a consumer group that
+    /// takes longer over a backlog — a full backfill — would find its oldest changes deleted, and the
+    /// mirror would miss them. One change is a few hundred bytes: all of npm is about a gigabyte.
+    static let topicConfigs = ["retention.ms": "-1"]
+
     private func ensureTopic() async throws -> Bool {
         let outcome = try await retrying(
             "make sure the topic exists", policy: .startUp, logger: logger,
             isRetriable: { ($0 as? KafkaError)?.isRetriable ?? false }
         ) { [admin, settings] in
-            try await admin.ensureTopic(settings.topic, partitions: settings.partitions, replicationFactor: settings.replicationFactor, timeout: Self.startUpRequestTimeout)
+            try await admin.ensureTopic(
+                settings.topic, partitions: settings.partitions, replicationFactor: settings.replicationFactor,
+                configs: Self.topicConfigs, timeout: Self.startUpRequestTimeout
+            )
         }
         switch outcome {
         case nil:
