@@ -221,14 +221,19 @@ public struct ChangesConsumerService: Service {
 
     /// Logs and counts the changes the topic no longer held when this member reached them.
     private func checkGaps(_ messages: [KafkaConsumerMessage], _ gaps: inout OffsetGaps) async {
-        let first = Set(messages.map { KafkaTopicPartition(topic: $0.topic, partition: $0.partition) }).filter { !gaps.knows($0) }
-        // Where a partition's first message should be: the group's committed offset (0 when none).
-        // When the broker cannot say, that partition's first message is taken as its start.
-        let committed = first.isEmpty ? [:] : try? await consumer.committedOffsets(for: Array(first))
+        var found: [OffsetGaps.Gap] = []
         for message in messages {
-            let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
-            let start = committed.map { $0[partition] ?? 0 } ?? message.offset
-            guard let gap = gaps.observe(partition, offset: message.offset, start: start) else { continue }
+            if let gap = gaps.observe(KafkaTopicPartition(topic: message.topic, partition: message.partition), offset: message.offset) { found.append(gap) }
+        }
+        // Where a partition's first message should be: the group's committed offset (0 when none).
+        // When the broker cannot say now, it is asked again after the next poll.
+        let unresolved = gaps.unresolved
+        if !unresolved.isEmpty, let committed = try? await consumer.committedOffsets(for: unresolved) {
+            for partition in unresolved {
+                if let gap = gaps.resolve(partition, start: committed[partition] ?? 0) { found.append(gap) }
+            }
+        }
+        for gap in found {
             metrics.missedChanges.increment(by: gap.count)
             logger.error(
                 "Changes were deleted from the topic before this group consumed them: the mirror misses them",
