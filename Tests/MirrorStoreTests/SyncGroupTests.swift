@@ -26,18 +26,25 @@ private final class EventLog: Sendable {
 
 @Suite("Grouped durability (SyncGroup)")
 struct SyncGroupTests {
-    /// Runs `count` callers of `group.sync()` at once on threads of their own; their errors, by caller.
+    /// Runs `count` callers of `group.sync()` at once, each on a thread of its own (not a pool that
+    /// is as wide as the cores); their errors, by caller.
     private func callConcurrently(_ count: Int, _ group: SyncGroup, log: EventLog) -> [Int: StoreError] {
         let failures = Mutex<[Int: StoreError]>([:])
-        DispatchQueue.concurrentPerform(iterations: count) { caller in
-            log.add(.call(caller))
-            do {
-                try group.sync()
-            } catch {
-                failures.withLock { $0[caller] = error as? StoreError }
+        let done = DispatchGroup()
+        for caller in 0..<count {
+            done.enter()
+            Thread.detachNewThread {
+                log.add(.call(caller))
+                do {
+                    try group.sync()
+                } catch {
+                    failures.withLock { $0[caller] = error as? StoreError }
+                }
+                log.add(.done(caller))
+                done.leave()
             }
-            log.add(.done(caller))
         }
+        done.wait()
         return failures.withLock { $0 }
     }
 
