@@ -35,6 +35,8 @@ struct Bench: Sendable {
     /// Topic partitions: the default of `KAFKA_TOPIC_NUM_PARTITIONS`.
     private let partitions = 12
     private let versionsLimit = Int(Setting.oldPackageVersionsLimit.defaultValue!)!
+    /// The consumers run with `SUBDIRECTORY_HASH_LENGTH` at its default: the stores' shard length.
+    private let shardLength = Int(Setting.subdirectoryHashLength.defaultValue!)!
 
     // MARK: Variant
 
@@ -95,7 +97,6 @@ struct Bench: Sendable {
     /// The consumer's CPU per package and per MB beside the floors, measured over the stores the
     /// full and the metadata-only runs left in `directory`.
     private func measureCost(directory: String, consumer: ConsumerFigures, metadataOnly: ConsumerFigures) throws -> CostFigures {
-        let shardLength = Int(Setting.subdirectoryHashLength.defaultValue ?? "") ?? 3
         let floors = Floors()
         let tarballs = try floors.tarballs(storeRoot: "\(directory)/consumer-full/packages", scratch: "\(directory)/consumer-full/scratch", shardLength: shardLength)
         if tarballs.tarballs != consumer.tarballs {
@@ -404,8 +405,6 @@ struct Bench: Sendable {
     /// Runs the store verification of `npm-mirror verify` over a consumer's store (with the
     /// simulator's keys, without records), and measures SHA-512 on one core for its floor.
     private func verifyStore(_ simulator: RegistrySimulator, root: String) async throws -> VerifyFigures {
-        // The consumer ran with SUBDIRECTORY_HASH_LENGTH at its default.
-        let shardLength = Int(Setting.subdirectoryHashLength.defaultValue ?? "") ?? 3
         let store = try PackageStore(root: root + "/packages", scratch: root + "/scratch", shardLength: shardLength)
         let verification = StoreVerification(store: store, keys: try TrustedKeys(keysDocument: simulator.signingKeysDocument))
         let start = ContinuousClock.now

@@ -278,8 +278,9 @@ public struct ChangesConsumerService: Service {
             if now >= lagDue {
                 lagDue = now + .seconds(10)
                 if let partitions = try? await consumer.lag() {
-                    lag = partitions.values.reduce(0, +)
-                    metrics.lag.record(lag!)
+                    let total = partitions.values.reduce(0, +)
+                    metrics.lag.record(total)
+                    lag = total
                 }
             }
             if now - report.since >= settings.progressInterval {

@@ -36,7 +36,7 @@ struct OffsetGaps: Sendable {
             return nil
         }
         next[partition] = max(expected, offset + 1)
-        if firstSeen[partition] != nil { firstSeen[partition] = min(firstSeen[partition]!, offset) }
+        if let first = firstSeen[partition], offset < first { firstSeen[partition] = offset }
         return offset > expected ? Gap(partition: partition, from: expected, to: offset) : nil
     }
 
