@@ -96,6 +96,7 @@ extension MirrorConfiguration {
                 removeUnpublished: resolver.value(.removeUnpublished, Parse.boolean),
                 fetchTarballs: resolver.value(.fetchTarballs, Parse.boolean),
                 processingRetryMax: resolver.value(.processingRetryMax, Parse.duration),
+                stallTimeout: resolver.value(.consumerStallTimeout, Parse.duration),
                 signatures: Signatures(
                     policy: resolver.value(.signaturePolicy, Parse.signaturePolicy),
                     keysFile: resolver.optional(.npmSigningKeys, Parse.nonEmpty),

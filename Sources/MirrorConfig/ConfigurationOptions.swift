@@ -106,6 +106,8 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
     var metricsFile: String?
     @Option(name: .customLong(Setting.processingRetryMax.flagName), help: ArgumentHelp(Setting.processingRetryMax.helpText))
     var processingRetryMax: String?
+    @Option(name: .customLong(Setting.consumerStallTimeout.flagName), help: ArgumentHelp(Setting.consumerStallTimeout.helpText))
+    var consumerStallTimeout: String?
     @Option(name: .customLong(Setting.signaturePolicy.flagName), help: ArgumentHelp(Setting.signaturePolicy.helpText))
     var signaturePolicy: String?
     @Option(name: .customLong(Setting.npmSigningKeys.flagName), help: ArgumentHelp(Setting.npmSigningKeys.helpText))
@@ -139,7 +141,7 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
             (.pollIntervalMax, pollIntervalMax), (.httpTimeout, httpTimeout), (.seqResetPolicy, seqResetPolicy),
             (.watchdogInterval, watchdogInterval), (.watchdogStallChecks, watchdogStallChecks),
             (.watchdogMaxRestarts, watchdogMaxRestarts), (.watchdogRestartWindow, watchdogRestartWindow),
-            (.consumerConcurrency, consumerConcurrency), (.kafkaSessionTimeout, kafkaSessionTimeout), (.packumentMaxSize, packumentMaxSize), (.maxUnpackedSize, maxUnpackedSize), (.maxTarballEntries, maxTarballEntries), (.replicaLagWait, replicaLagWait), (.packumentRevisionsKept, packumentRevisionsKept), (.removeUnpublished, removeUnpublished), (.processingRetryMax, processingRetryMax),
+            (.consumerConcurrency, consumerConcurrency), (.kafkaSessionTimeout, kafkaSessionTimeout), (.packumentMaxSize, packumentMaxSize), (.maxUnpackedSize, maxUnpackedSize), (.maxTarballEntries, maxTarballEntries), (.replicaLagWait, replicaLagWait), (.packumentRevisionsKept, packumentRevisionsKept), (.removeUnpublished, removeUnpublished), (.processingRetryMax, processingRetryMax), (.consumerStallTimeout, consumerStallTimeout),
             (.fetchTarballs, fetchTarballs), (.metricsFile, metricsFile),
             (.signaturePolicy, signaturePolicy), (.npmSigningKeys, npmSigningKeys), (.npmTrustRegistryKeys, npmTrustRegistryKeys),
             (.servePort, servePort), (.serveHost, serveHost), (.publicURL, publicURL),

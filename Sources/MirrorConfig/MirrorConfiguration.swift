@@ -99,6 +99,8 @@ public struct MirrorConfiguration: Sendable, Equatable {
         /// False: metadata only (packuments and records, no tarballs).
         public var fetchTarballs: Bool
         public var processingRetryMax: Duration
+        /// `CONSUMER_STALL_TIMEOUT`: the stall watchdog's limit.
+        public var stallTimeout: Duration
         public var signatures: Signatures
     }
 

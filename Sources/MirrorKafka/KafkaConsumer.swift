@@ -46,12 +46,19 @@ public final class KafkaConsumer: Sendable {
     private let client: RDKafkaClient
     private let rebalance: RebalanceHandler
     private let isClosed = Atomic<Bool>(false)
+    /// Held by a poll while it runs and by ``close()``: close waits for a poll in flight, and no
+    /// poll starts after it.
+    private let polling = Mutex<Void>(())
+    /// How long ``close()`` answers the group's last rebalances before it closes: the session timeout.
+    private let closeBound: Duration
     public let groupID: String
 
     public init(configuration: Configuration, logger: Logger) throws {
-        let rebalance = RebalanceHandler()
+        let properties = configuration.properties
+        let strategy = properties["partition.assignment.strategy"] ?? ""
+        let rebalance = RebalanceHandler(cooperative: strategy.lowercased().contains("cooperative"))
         let context = RDKafkaClientContext(logger: logger, rebalanceHandler: rebalance)
-        client = try RDKafkaClient(type: RD_KAFKA_CONSUMER, properties: configuration.properties, context: context) { conf in
+        client = try RDKafkaClient(type: RD_KAFKA_CONSUMER, properties: properties, context: context) { conf in
             rd_kafka_conf_set_rebalance_cb(conf) { handle, err, partitions, opaque in
                 guard let handle, let opaque else { return }
                 let context = Unmanaged<RDKafkaClientContext>.fromOpaque(opaque).takeUnretainedValue()
@@ -61,6 +68,13 @@ public final class KafkaConsumer: Sendable {
         client.withHandle { _ = rd_kafka_poll_set_consumer($0) }
         self.rebalance = rebalance
         self.groupID = configuration.groupID
+        self.closeBound = configuration.sessionTimeout
+    }
+
+    /// Sets what runs inside a rebalance before revoked partitions are given up (see
+    /// ``KafkaRevokeHandler``): the offsets it returns are committed synchronously first.
+    public func setRevokeHandler(_ handler: KafkaRevokeHandler?) {
+        rebalance.setRevokeHandler(handler)
     }
 
     /// Partition assignments and revocations, as they happen during ``poll(maxMessages:timeout:)``.
@@ -85,60 +99,65 @@ public final class KafkaConsumer: Sendable {
     /// none came). Group membership and rebalances are served while it waits.
     public func poll(maxMessages: Int = 500, timeout: Duration = .milliseconds(100)) async throws -> [KafkaConsumerMessage] {
         try checkOpen()
-        return try await BlockingWork.run { [client] in
-            var messages: [KafkaConsumerMessage] = []
-            var wait = Int32(clamping: timeout.milliseconds)
-            while messages.count < maxMessages {
-                guard let raw = client.withHandle({ rd_kafka_consumer_poll($0, wait) }) else { break }
-                defer { rd_kafka_message_destroy(raw) }
-                wait = 0
-                let message = raw.pointee
-                let topic = message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-                switch message.err {
-                case RD_KAFKA_RESP_ERR_NO_ERROR:
-                    messages.append(
-                        KafkaConsumerMessage(
-                            topic: topic,
-                            partition: message.partition,
-                            offset: message.offset,
-                            key: message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) },
-                            value: message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? [],
-                            timestampMilliseconds: Self.timestamp(of: raw)
+        return try await BlockingWork.run { [self] in
+            try polling.withLock { _ in
+                // Closed while this poll waited for its turn: close has left the group.
+                guard !isClosed.load(ordering: .relaxed) else { return [] }
+                var messages: [KafkaConsumerMessage] = []
+                var wait = Int32(clamping: timeout.milliseconds)
+                while messages.count < maxMessages {
+                    guard let raw = client.withHandle({ rd_kafka_consumer_poll($0, wait) }) else { break }
+                    defer { rd_kafka_message_destroy(raw) }
+                    wait = 0
+                    let message = raw.pointee
+                    let topic = message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+                    switch message.err {
+                    case RD_KAFKA_RESP_ERR_NO_ERROR:
+                        messages.append(
+                            KafkaConsumerMessage(
+                                topic: topic,
+                                partition: message.partition,
+                                offset: message.offset,
+                                key: message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) },
+                                value: message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? [],
+                                timestampMilliseconds: Self.timestamp(of: raw)
+                            )
                         )
-                    )
-                case RD_KAFKA_RESP_ERR__PARTITION_EOF:
-                    continue
-                case RD_KAFKA_RESP_ERR__FATAL:
-                    throw KafkaError.fromResponse(message.err, code: .consumption, message: "fatal consumer error", topic: topic, brokers: client.brokers)
-                default:
-                    // librdkafka recovers from these by itself (a broker away, a leader moving).
-                    client.logger.warning(
-                        "Consumer error",
-                        metadata: ["kafka.topic": "\(topic)", "kafka.error": "\(String(cString: rd_kafka_err2name(message.err)))"]
-                    )
+                    case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+                        continue
+                    case RD_KAFKA_RESP_ERR__FATAL:
+                        throw KafkaError.fromResponse(message.err, code: .consumption, message: "fatal consumer error", topic: topic, brokers: client.brokers)
+                    default:
+                        // librdkafka recovers from these by itself (a broker away, a leader moving).
+                        client.logger.warning(
+                            "Consumer error",
+                            metadata: ["kafka.topic": "\(topic)", "kafka.error": "\(String(cString: rd_kafka_err2name(message.err)))"]
+                        )
+                    }
                 }
+                return messages
             }
-            return messages
         }
     }
 
     /// Commits, for each partition, the position just after the given offset: the caller says that
     /// every message up to and including `offset` is done. Synchronous: returns once the group
     /// coordinator has stored the offsets.
+    ///
+    /// Partitions this member no longer owns are left out, decided under the lock the revoke path
+    /// holds while it commits and gives partitions up: an offset computed before a revoke never
+    /// lands after it.
     public func commit(processedThrough positions: [KafkaTopicPartitionOffset]) async throws {
         try checkOpen()
         guard !positions.isEmpty else { return }
         let next = positions.map { KafkaTopicPartitionOffset(topic: $0.topicPartition.topic, partition: $0.topicPartition.partition, offset: $0.offset + 1) }
-        try await BlockingWork.run { [client] in
-            let list = RDKafkaTopicPartitionList(next)
-            let err = client.withHandle { rd_kafka_commit($0, list.pointer, 0) }
-            let failed = list.entries.first { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR || failed != nil {
-                let cause = err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : failed!.error
+        try await BlockingWork.run { [client, rebalance] in
+            let (sent, err) = client.withHandle { rebalance.commit(next, handle: $0) }
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
                 throw KafkaError.fromResponse(
-                    cause,
+                    err,
                     code: .commitFailed,
-                    message: "could not commit offsets \(next.map { "\($0.topicPartition)@\($0.offset)" })",
+                    message: "could not commit offsets \(sent.map { "\($0.topicPartition)@\($0.offset)" })",
                     topic: next.first?.topicPartition.topic,
                     brokers: client.brokers
                 )
@@ -233,13 +252,53 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// Leaves the group (its partitions go to the other members at once) and stops consuming.
+    ///
+    /// In an order that cannot strand a rebalance callback: it waits for a poll in flight on another
+    /// thread, unsubscribes, and keeps polling on this thread — answering the group's rebalances
+    /// (a revoke commits what the revoke handler says is done) and dropping messages, which stay
+    /// uncommitted — until nothing is assigned and three polls in a row were quiet, for at most the
+    /// session timeout; only then `rd_kafka_consumer_close`. Closing with a rebalance still to come
+    /// made librdkafka 2.0.2 serve it inside the close, whose terminating group state purges the
+    /// assign request without an answer: `rd_kafka_assign` then waited forever (issue #23).
     public func close() async {
         guard !isClosed.exchange(true, ordering: .relaxed) else { return }
-        let err = await BlockingWork.run { [client] in client.withHandle { rd_kafka_consumer_close($0) } }
+        let (err, drained) = await BlockingWork.run { [self] in
+            polling.withLock { _ in
+                client.withHandle { handle -> (rd_kafka_resp_err_t, Bool) in
+                    let drained = Self.leaveGroup(handle, rebalance: rebalance, bound: closeBound)
+                    return (rd_kafka_consumer_close(handle), drained)
+                }
+            }
+        }
+        if !drained {
+            client.logger.warning("The group still had this member's partitions when the close's wait ended", metadata: ["wait": "\(closeBound)"])
+        }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             client.logger.warning("Consumer closed with an error", metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(err)))"])
         }
         rebalance.finish()
+    }
+
+    /// Unsubscribes and polls until the assignment is empty and three polls in a row brought no
+    /// message and no rebalance, or until `bound`. True when it got there.
+    private static func leaveGroup(_ handle: OpaquePointer, rebalance: RebalanceHandler, bound: Duration) -> Bool {
+        rd_kafka_unsubscribe(handle)
+        let deadline = ContinuousClock.now + bound
+        var quiet = 0
+        while ContinuousClock.now < deadline {
+            let seen = rebalance.generation
+            let message = rd_kafka_consumer_poll(handle, 100)
+            if let message { rd_kafka_message_destroy(message) }
+            var assigned: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+            var count: Int32 = 0
+            if rd_kafka_assignment(handle, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR, let assigned {
+                count = assigned.pointee.cnt
+                rd_kafka_topic_partition_list_destroy(assigned)
+            }
+            quiet = message == nil && seen == rebalance.generation && count == 0 ? quiet + 1 : 0
+            if quiet >= 3 { return true }
+        }
+        return false
     }
 
     private func checkOpen() throws {

@@ -17,8 +17,9 @@ public protocol RecordStore: Sendable {
 
     /// Upserts a batch. Returns one result per document, in the order given.
     ///
-    /// Writing the same batch again is safe: `.replace` documents end up with the same body and
-    /// `.createOnly` documents report `.alreadyExists`. If `write` throws, some documents of the batch
+    /// Writing the same batch again is safe: `.replace` documents end up with the same body,
+    /// `.createOnly` documents report `.alreadyExists` and `.forwardOnly` ones the same body (or
+    /// `.keptNewer`). If `write` throws, some documents of the batch
     /// may have been written and others not: write the whole batch again.
     func write(_ documents: [RecordDocument]) async throws -> [RecordWriteResult]
 
@@ -85,6 +86,7 @@ public struct UpdatePolicy: Sendable, Hashable, CustomStringConvertible {
     private enum Base: Hashable {
         case replace
         case createOnly
+        case forwardOnly(revisionField: String)
     }
 
     private let base: Base
@@ -98,11 +100,40 @@ public struct UpdatePolicy: Sendable, Hashable, CustomStringConvertible {
     /// replaying never makes a duplicate.
     public static let createOnly = UpdatePolicy(base: .createOnly)
 
+    /// Like `.replace`, unless the stored document's `field` holds a revision (`<generation>-<hash>`,
+    /// ``DocumentRevision``) of a higher generation than the new body's: then nothing is written
+    /// and the result is `.keptNewer`. The comparison and the write are one step (SQLite: one
+    /// statement; CouchDB: the revision the comparison read is the one the update names). For
+    /// records that mirror a versioned document, so that a late writer never moves them back.
+    public static func forwardOnly(revisionField field: String) -> UpdatePolicy { UpdatePolicy(base: .forwardOnly(revisionField: field)) }
+
+    /// The field a `.forwardOnly` policy compares, nil for the others.
+    public var revisionField: String? {
+        if case .forwardOnly(let field) = base { return field }
+        return nil
+    }
+
+    /// Whether an existing document is updated (`.replace` and `.forwardOnly`).
+    public var updatesExisting: Bool { base != .createOnly }
+
     public var description: String {
         switch self.base {
         case .replace: "replace"
         case .createOnly: "createOnly"
+        case .forwardOnly(let field): "forwardOnly(\(field))"
         }
+    }
+
+    /// Whether a `.forwardOnly` document may replace a stored body: the stored field's generation
+    /// is not higher than the new one's. When either side has no readable revision there is
+    /// nothing to compare, and the new body is written (as `.replace` would).
+    public static func mayReplace(stored: JSONValue?, with new: JSONValue?) -> Bool {
+        guard let held = generation(of: stored), let offered = generation(of: new) else { return true }
+        return held <= offered
+    }
+
+    static func generation(of value: JSONValue?) -> Int? {
+        value?.stringValue.flatMap(DocumentRevision.generation)
     }
 }
 
@@ -112,13 +143,15 @@ public enum RecordWriteResult: Sendable, Hashable {
     case written(rev: String)
     /// A `.createOnly` document that existed already; nothing was written.
     case alreadyExists
+    /// A `.forwardOnly` document whose stored revision field is newer (`current`): nothing was written.
+    case keptNewer(current: String)
     /// This document was not written. The others in the batch are unaffected.
     case failed(RecordStoreError)
 
     /// True for `.written` and `.alreadyExists`: the document is in the store.
     public var isSuccess: Bool {
         switch self {
-        case .written, .alreadyExists: true
+        case .written, .alreadyExists, .keptNewer: true
         case .failed: false
         }
     }

@@ -79,7 +79,7 @@ public struct Packument: Sendable {
     public var revGeneration: Int? { rev.flatMap(Self.generation(ofRev:)) }
 
     public static func generation(ofRev rev: String) -> Int? {
-        Int(rev.prefix { $0 != "-" })
+        DocumentRevision.generation(rev)
     }
 
     /// Parses a packument for `expectedName`.

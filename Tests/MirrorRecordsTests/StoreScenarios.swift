@@ -15,6 +15,8 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
     case reservedIDFailsAlone
     case duplicateIDsInOneBatch
     case packageSearch
+    case forwardOnly
+    case forwardOnlyAcrossWriters
     case concurrentWritersResolveConflicts
     case bulkDocsPerDocumentResults
     case readMissingAndMissingDatabase
@@ -25,7 +27,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
     /// The scenarios that speak only the `RecordStore` interface: the embedded SQLite store runs them too.
     static let storeAgnostic: [StoreScenario] = [
         .prepareTwice, .upsertNewAndExisting, .createOnlyReplay, .mixedPoliciesInOneBatch, .scopedAndOddIDs,
-        .reservedIDFailsAlone, .duplicateIDsInOneBatch, .packageSearch,
+        .reservedIDFailsAlone, .duplicateIDsInOneBatch, .packageSearch, .forwardOnly,
     ]
 
     /// Runs a store-agnostic scenario on `store`.
@@ -39,6 +41,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
         case .reservedIDFailsAlone: try await Self.reservedIDFailsAlone(store)
         case .duplicateIDsInOneBatch: try await Self.duplicateIDsInOneBatch(store)
         case .packageSearch: try await Self.packageSearch(store)
+        case .forwardOnly: try await Self.forwardOnly(store)
         default: Issue.record("\(self) needs a CouchDB target")
         }
     }
@@ -50,6 +53,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
             case .bulkDocsPerDocumentResults: try await Self.bulkDocsPerDocumentResults(store)
             case .readMissingAndMissingDatabase: try await Self.readMissingAndMissingDatabase(store, target: target)
             case .wrongPasswordIsUnauthorizedAndNeverPrinted: try await Self.wrongPassword(store, target: target, database: database)
+            case .forwardOnlyAcrossWriters: try await Self.forwardOnlyAcrossWriters(store, target: target, database: database)
             default: try await self.run(on: store)
             }
         }
@@ -82,6 +86,47 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
         let all = try await store.readAll(limit: 10)
         #expect(all.map(\.id) == ["express", "lodash", "react"])
         #expect(all.map { generation(of: $0.revision) } == [1, 2, 1])
+    }
+
+    /// A package record never moves to an older `packument_rev`: refused (`.keptNewer`) when the
+    /// stored generation is higher, written when it is the same or lower, or when either side has none.
+    static func forwardOnly(_ store: some RecordStore) async throws {
+        try await store.prepare()
+        let policy = UpdatePolicy.forwardOnly(revisionField: "packument_rev")
+        func record(_ rev: JSONValue, _ value: Int) -> RecordDocument {
+            RecordDocument(id: "@scope/pkg", body: ["packument_rev": rev, "v": .number(Double(value))], policy: policy)
+        }
+        #expect(try await store.write([record("6-a", 6)]).first?.generation == 1)
+        #expect(try await store.write([record("10-c", 10)]).first?.generation == 2, "10 is newer than 6 (numbers, not text)")
+        #expect(try await store.write([record("9-z", 9)]) == [.keptNewer(current: "10-c")])
+        #expect(try await store.read(id: "@scope/pkg")?["v"]?.intValue == 10)
+        #expect(try await store.write([record("10-c", 100)]).first?.generation == 3, "the same generation is not older")
+        // In one batch, in order: the older one after the newer one is refused.
+        let batch = try await store.write([record("11-d", 11), record("8-b", 8)])
+        #expect(batch.first?.generation == 4)
+        #expect(batch.last == .keptNewer(current: "11-d"))
+        #expect(try await store.read(id: "@scope/pkg")?["v"]?.intValue == 11)
+        // A body without a revision (nothing to compare) is written, as `.replace` would.
+        #expect(try await store.write([record(.null, 0)]).first?.generation == 5)
+        #expect(try await store.write([record("2-a", 2)]).first?.generation == 6)
+        // A missing document is created.
+        let fresh = RecordDocument(id: "fresh", body: ["packument_rev": "3-a"], policy: policy)
+        #expect(try await store.write([fresh]).first?.generation == 1)
+    }
+
+    /// Two writers (two consumers) without each other's revision cache: the one holding the older
+    /// revision is refused after its conflict re-read, whatever it had cached.
+    static func forwardOnlyAcrossWriters(_ store: CouchDBRecordStore, target: CouchDBTarget, database: String) async throws {
+        try await store.prepare()
+        let other = try target.makeStore(database: database)
+        let policy = UpdatePolicy.forwardOnly(revisionField: "packument_rev")
+        #expect(try await store.write([RecordDocument(id: "left-pad", body: ["packument_rev": "5-a", "by": "one"], policy: policy)]).first?.generation == 1)
+        // The other writer learns the document (and caches it), then the first moves it to 7.
+        #expect(try await other.write([RecordDocument(id: "left-pad", body: ["packument_rev": "6-b", "by": "other"], policy: policy)]).first?.generation == 2)
+        #expect(try await store.write([RecordDocument(id: "left-pad", body: ["packument_rev": "7-c", "by": "one"], policy: policy)]).first?.generation == 3)
+        // The other's cache says 6-b at its revision: the update conflicts, the re-read finds 7-c.
+        #expect(try await other.write([RecordDocument(id: "left-pad", body: ["packument_rev": "6-b", "by": "other again"], policy: policy)]) == [.keptNewer(current: "7-c")])
+        #expect(try await store.read(id: "left-pad")?["by"]?.stringValue == "one")
     }
 
     static func createOnlyReplay(_ store: some RecordStore) async throws {

@@ -168,23 +168,65 @@ public struct ChangeProcessor: Sendable {
             await checkProvenance(of: packument, into: &result)
         }
         let start = ContinuousClock.now
+        let write: PackageStore.PackumentWrite
         do {
-            result.removedVersions = try await BlockingWork.run { [store, keep] in
-                try body.withUnsafeReadableBytes { bytes in
-                    _ = try store.storePackument(name: packument.name, rev: packument.rev ?? "0-unknown", json: bytes, deferringDirectorySync: true)
+            (write, result.removedVersions) = try await BlockingWork.run { [store, keep, added = Set(result.newVersions.keys), settings] in
+                // Check, write and prune as one step against other members writing this package.
+                try store.withPackageLock(name: packument.name) {
+                    let write = try body.withUnsafeReadableBytes { bytes in
+                        try store.storePackument(name: packument.name, rev: packument.rev ?? "0-unknown", json: bytes, deferringDirectorySync: true)
+                    }
+                    var removed: [String] = []
+                    if write.wasRefused {
+                        // Pruning follows the current packument: of the tarballs this change added,
+                        // those it does not keep go; nothing else is touched.
+                        removed = try Self.removeUnkept(added, of: packument.name, in: store, versionsLimit: settings.versionsLimit)
+                    } else if withTarballs {
+                        removed = try store.prune(name: packument.name, keep: keep)
+                    }
+                    // One round for the folder syncs this change deferred (its tarballs', attestations' and
+                    // packument's renames), before anything (the record) relies on them.
+                    try store.makeDurable()
+                    return (write, removed)
                 }
-                let removed = withTarballs ? try store.prune(name: packument.name, keep: keep) : []
-                // One round for the folder syncs this change deferred (its tarballs', attestations' and
-                // packument's renames), before anything (the record) relies on them.
-                try store.makeDurable()
-                return removed
             }
         } catch {
             throw storeFailure(error)
         }
         metrics.stage("store", since: start)
+        switch write.outcome {
+        case .olderRefused(let current), .conflictKept(let current):
+            // Another member (or an earlier change whose replica-lag wait ran out) stored a newer
+            // revision: this change is superseded by it, not failed.
+            let conflict = { if case .conflictKept = write.outcome { true } else { false } }()
+            metrics.staleWriteRefused(target: "store")
+            logger.log(
+                level: conflict ? .warning : .notice,
+                conflict ? "A different revision of the same generation is stored; keeping it" : "An older revision than the stored one was read; keeping the stored one",
+                metadata: ["npm.id": "\(change.id)", "npm.seq": "\(change.seq)", "npm.rev": "\(packument.rev ?? "-")", "stored_rev": "\(current)"]
+            )
+            result.outcome = .superseded
+            result.skipReason = conflict ? "revision_conflict" : "older_revision"
+            return result
+        case .written, .unchanged:
+            break
+        }
         if packument.isUnpublished { return try await removeIfConfigured(change.id, result) }
         return result
+    }
+
+    /// Removes the tarballs among `added` that the package's current stored packument does not keep
+    /// (all of them when it keeps none: unpublished, or unreadable). Returns the removed versions.
+    static func removeUnkept(_ added: Set<String>, of name: String, in store: PackageStore, versionsLimit: Int) throws -> [String] {
+        guard !added.isEmpty else { return [] }
+        var kept: Set<String> = []
+        if let bytes = try store.readPackument(name: name), let current = try? Packument.parse(bytes, expectedName: name), !current.isUnpublished {
+            kept = VersionRetention.versionsToKeep(versions: current.versions.keys, time: current.time, latest: current.latest, limit: versionsLimit)
+        }
+        let unkept = added.subtracting(kept)
+        guard !unkept.isEmpty else { return [] }
+        let held = Set(try store.storedVersions(name: name))
+        return try store.prune(name: name, keep: held.subtracting(unkept))
     }
 
     /// Records each version's signature verdict; under `SIGNATURE_POLICY=require` a version that is

@@ -1,3 +1,4 @@
+import Foundation
 import CoreMetrics
 import Logging
 import MirrorBlocking
@@ -42,6 +43,14 @@ public struct ChangesConsumerService: Service {
         public var maxInFlight: Int
         /// Changes that may be parked per lane; beyond that a failing change waits in place.
         public var maxParkedPerLane = 32
+        /// The stall watchdog (``StallRule``): with lag and partitions, no change completed for this
+        /// long and nothing parked for a later retry ends the run with ``ConsumerStalled``.
+        public var stallTimeout: Duration = .seconds(15 * 60)
+        /// How often the stall watchdog looks.
+        public var stallCheckInterval: Duration = .seconds(5)
+        /// After a stall, how long the run may take to end (its stuck changes cancelled) before the
+        /// process is ended at once with exit code 70; nil: never (tests, which run in-process).
+        public var stallExitGrace: Duration?
 
         public init(
             topic: String,
@@ -68,7 +77,13 @@ public struct ChangesConsumerService: Service {
         public let description: String
     }
 
-    public let settings: Settings
+    /// The stall watchdog gave up: this member had work and completed nothing for
+    /// ``Settings/stallTimeout``. The process exits non-zero so its supervisor restarts it.
+    public struct ConsumerStalled: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public var settings: Settings
     let consumer: KafkaConsumer
     let processor: ChangeProcessor
     let records: any RecordStore
@@ -120,6 +135,15 @@ public struct ChangesConsumerService: Service {
         if !leftovers.isEmpty { logger.notice("Removed \(leftovers.count) scratch files left by an earlier run") }
         guard try await retrying("prepare the record store", policy: .startUp, logger: logger, { try await records.prepare() }) != nil else { return }
         await processor.signatures.compareWithRegistry(processor.packages, metrics: metrics, logger: logger)
+        consumer.setRevokeHandler { [lanes, state, metrics] partitions in
+            // Inside the rebalance, before the partitions are given up: their queued and parked
+            // changes leave the lanes (the next owner does them), and what is done is committed.
+            let revoked = Set(partitions)
+            let dropped = lanes.reduce(0) { $0 + $1.drop(partitions: revoked) }
+            if dropped > 0 { metrics.revokedChangesDropped.increment(by: dropped) }
+            return state.tracker { $0.revoke(partitions) }
+        }
+        defer { consumer.setRevokeHandler(nil) }
         try consumer.subscribe(topics: [settings.topic])
         logger.notice("Consumer joined the group", metadata: ["kafka.topic": "\(settings.topic)", "kafka.group": "\(consumer.groupID)"])
 
@@ -130,6 +154,7 @@ public struct ChangesConsumerService: Service {
             await withTaskGroup(of: Void.self) { helpers in
                 helpers.addTask { await watchRebalances() }
                 helpers.addTask { await commitPeriodically() }
+                helpers.addTask { await watchForStall() }
                 await withGracefulShutdownHandler {
                     await withTaskGroup(of: Void.self) { laneGroup in
                         for lane in lanes {
@@ -141,6 +166,8 @@ public struct ChangesConsumerService: Service {
                             ending = error
                             // On an error the lanes' work is handed back: uncommitted, redone after a restart.
                             for lane in lanes { lane.abandon() }
+                            // A stalled member's running changes are what it is stuck on: cancelled.
+                            if error is ConsumerStalled { laneGroup.cancelAll() }
                         }
                         // No more messages: the lanes finish what they hold (or drop it, on shutdown).
                         for lane in lanes { lane.close() }
@@ -166,6 +193,7 @@ public struct ChangesConsumerService: Service {
         var gaps = OffsetGaps()
         var generation = consumer.assignmentGeneration
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if let stalled = state.stalled { throw stalled }
             let inFlight = state.tracker { $0.inFlight }
             metrics.inFlight.record(inFlight)
             metrics.parked.record(lanes.reduce(0) { $0 + $1.parkedCount })
@@ -183,14 +211,15 @@ public struct ChangesConsumerService: Service {
             }
             await checkGaps(messages, &gaps)
             for message in messages {
-                let job: LaneJob
+                var job: LaneJob
                 do {
                     let change = try ChangeMessage.decode(message.value)
                     job = LaneJob(message: message, change: change, decodingError: nil)
                 } catch {
                     job = LaneJob(message: message, change: nil, decodingError: "\(error)")
                 }
-                guard state.received(message, seq: job.change?.seq) else { continue }
+                guard let epoch = state.received(message, seq: job.change?.seq) else { continue }
+                job.epoch = epoch
                 lanes[Self.lane(for: message.key, count: lanes.count)].push(job)
             }
             if var rule = idleRule, messages.isEmpty, ContinuousClock.now >= idleCheckDue {
@@ -257,13 +286,11 @@ public struct ChangesConsumerService: Service {
         return rule.observe(now: now, busy: busy, positions: positions)
     }
 
+    /// Assignments count as activity. Revocations need nothing here: the revoke handler (set in
+    /// ``run()``) dropped their work and committed what was done, inside the rebalance.
     private func watchRebalances() async {
         for await event in consumer.rebalanceEvents {
             if case .assigned = event { state.assigned() }
-            if case .revoked(let partitions) = event {
-                await committer.commitDone()
-                state.tracker { $0.revoke(partitions) }
-            }
         }
     }
 
@@ -297,11 +324,16 @@ public struct ChangesConsumerService: Service {
         await withTaskGroup(of: Void.self) { recording in
             while case .run(var job, let superseded) = await lane.next() {
                 let key = job.message.key ?? []
+                let partition = KafkaTopicPartition(topic: job.message.topic, partition: job.message.partition)
                 switch await attempt(&job, superseded: superseded, lane: lane) {
                 case .finished(let outcome):
                     lane.finished(key)
                     await recording.next()
-                    recording.addTask { [message = job.message] in await recordStep.record(outcome, message: message) }
+                    recording.addTask { [message = job.message, epoch = job.epoch] in await recordStep.record(outcome, message: message, epoch: epoch) }
+                case .retry where !state.owns(partition, epoch: job.epoch):
+                    // Its partition was revoked during the attempt: the next owner retries it.
+                    lane.finished(key)
+                    metrics.revokedChangesDropped.increment()
                 case .retry(let wait):
                     if lane.canPark {
                         lane.park(job, until: .now + wait)
@@ -426,5 +458,93 @@ extension ChangesConsumerService {
         var progress = state.progress
         progress.parked = lanes.reduce(0) { $0 + $1.parkedCount }
         return progress
+    }
+}
+
+// MARK: Stall watchdog
+
+extension ChangesConsumerService {
+    /// Looks every ``Settings/stallCheckInterval`` whether this member is stuck (``StallRule``);
+    /// when it is, logs what each lane waits on and makes the poll loop end the run with
+    /// ``ConsumerStalled``. Keeps `npm_mirror_consumer_seconds_since_completed` up to date.
+    func watchForStall() async {
+        var rule = StallRule(timeout: settings.stallTimeout, start: .now)
+        let interval = min(settings.stallCheckInterval, settings.stallTimeout / 4)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            guard !Task.isCancelled else { return }
+            let now = ContinuousClock.now
+            let lag = (try? await consumer.lag())?.values.reduce(0, +)
+            let decision = rule.observe(
+                now: now,
+                lastCompleted: state.lastCompleted,
+                lastAssigned: state.lastAssigned,
+                assigned: !consumer.assignment.isEmpty,
+                lag: lag,
+                parked: lanes.reduce(0) { $0 + $1.parkedCount }
+            )
+            metrics.secondsSinceCompleted.record(rule.stalledFor(now: now) / .seconds(1))
+            guard case .stalled(let waited) = decision else { continue }
+            let waits = lanes.enumerated().compactMap { index, lane -> String? in
+                guard let (job, since) = lane.running else { return nil }
+                return "lane \(index): \(job.change.map { "\($0.id) (seq \($0.seq))" } ?? "an undecodable message") at offset \(job.message.offset) of partition \(job.message.partition), attempt \(job.attempts + 1), running for \(now - since)"
+            }
+            let waitingOn = waits.isEmpty ? "no change is running: the lanes are empty while the group has lag (fetching is stuck)" : waits.joined(separator: "; ")
+            logger.critical(
+                "No change completed while there was work: the consumer is stuck; exiting so its supervisor restarts it",
+                metadata: ["waited": "\(waited)", "lag": "\(lag ?? -1)", "waiting_on": "\(waitingOn)", "in_flight": "\(state.tracker { $0.inFlight })"]
+            )
+            state.stall(ConsumerStalled(description: "no change completed for \(waited) with a lag of \(lag ?? -1) (CONSUMER_STALL_TIMEOUT); waiting on: \(waitingOn)"))
+            guard let grace = settings.stallExitGrace else { return }
+            // This task is cancelled when the run ends; a wait that ignores cancellation keeps it going.
+            try? await Task.sleep(for: grace)
+            guard !Task.isCancelled else { return }
+            logger.critical("The stalled consumer did not stop within \(grace); exiting now", metadata: ["waiting_on": "\(waitingOn)"])
+            exit(70)
+        }
+    }
+}
+
+/// The stall watchdog's rule, a pure function of what it observes.
+///
+/// Its clock runs from the latest of: the last completed change, the last assignment, and the last
+/// time this member had nothing to wait for (no partitions, no lag, or a parked change whose retry
+/// is in the future — those waits are legitimate and bounded by `PROCESSING_RETRY_MAX`). When the
+/// clock passes `timeout`, the member is stalled.
+struct StallRule: Sendable {
+    enum Decision: Sendable, Equatable {
+        case fine
+        case stalled(Duration)
+    }
+
+    let timeout: Duration
+    /// The last time there was nothing to wait for.
+    private(set) var settled: ContinuousClock.Instant
+    private var reference: ContinuousClock.Instant
+
+    init(timeout: Duration, start: ContinuousClock.Instant) {
+        self.timeout = timeout
+        self.settled = start
+        self.reference = start
+    }
+
+    /// How long the clock has run at `now`, as of the last observation.
+    func stalledFor(now: ContinuousClock.Instant) -> Duration {
+        max(.zero, now - reference)
+    }
+
+    /// `lag` is nil when the broker could not say: then nothing is concluded either way.
+    mutating func observe(
+        now: ContinuousClock.Instant,
+        lastCompleted: ContinuousClock.Instant,
+        lastAssigned: ContinuousClock.Instant,
+        assigned: Bool,
+        lag: Int64?,
+        parked: Int
+    ) -> Decision {
+        if !assigned || lag == 0 || parked > 0 { settled = now }
+        reference = max(settled, lastCompleted, lastAssigned)
+        guard lag != nil, now - reference >= timeout else { return .fine }
+        return .stalled(now - reference)
     }
 }

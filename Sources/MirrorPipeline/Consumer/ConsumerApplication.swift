@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import CoreMetrics
 import Logging
 import MirrorConfig
@@ -35,13 +36,15 @@ public struct ConsumerApplication: Sendable {
         let kafka = configuration.kafka.clientConfiguration(bootstrapServers: bootstrapServers, clientID: "npm-mirror-consumer")
         var consumerConfiguration = KafkaConsumer.Configuration(client: kafka, groupID: configuration.kafka.consumerGroup)
         consumerConfiguration.sessionTimeout = configuration.consumer.sessionTimeout
-        let store = try PackageStore(
+        var store = try PackageStore(
             root: configuration.storage.remotePackageDirectory,
             scratch: configuration.storage.localPackageDirectory,
             shardLength: configuration.storage.subdirectoryHashLength,
             packumentRevisionsKept: configuration.consumer.packumentRevisionsKept,
             durability: configuration.storage.sync == .grouped ? .grouped : .eachFile
         )
+        // A diagnostic for the reliability suite: every packument revision made current, one line each.
+        store.writeLog = ProcessInfo.processInfo.environment["NPM_MIRROR_STORE_WRITE_LOG"].flatMap { $0.isEmpty ? nil : $0 }
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         let producer = try KafkaProducer(configuration: KafkaProducer.Configuration(client: kafka), logger: logger)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -70,16 +73,18 @@ public struct ConsumerApplication: Sendable {
         self.httpClient = httpClient
         self.kafkaConsumer = consumer
         self.kafkaProducer = producer
+        var settings = ChangesConsumerService.Settings(
+            topic: configuration.kafka.topic,
+            deadLetterTopic: configuration.kafka.deadLetterTopic,
+            eventsTopic: configuration.kafka.eventsTopic,
+            concurrency: configuration.consumer.concurrency,
+            exitWhenIdle: exitWhenIdle,
+            processingRetryMax: configuration.consumer.processingRetryMax,
+            sessionTimeout: configuration.consumer.sessionTimeout
+        )
+        settings.stallTimeout = configuration.consumer.stallTimeout
         self.consumerService = ChangesConsumerService(
-            settings: .init(
-                topic: configuration.kafka.topic,
-                deadLetterTopic: configuration.kafka.deadLetterTopic,
-                eventsTopic: configuration.kafka.eventsTopic,
-                concurrency: configuration.consumer.concurrency,
-                exitWhenIdle: exitWhenIdle,
-                processingRetryMax: configuration.consumer.processingRetryMax,
-                sessionTimeout: configuration.consumer.sessionTimeout
-            ),
+            settings: settings,
             consumer: consumer,
             producer: producer,
             processor: processor,
@@ -94,9 +99,14 @@ public struct ConsumerApplication: Sendable {
 
     /// Runs the consumer and its metrics endpoint until the consumer finishes (idle with
     /// `--exit-when-idle`, or a graceful shutdown on SIGTERM/SIGINT) or fails.
+    ///
+    /// A stalled consumer (``ChangesConsumerService/ConsumerStalled``) whose stuck changes do not
+    /// end when cancelled is ended with exit code 70 a minute later: this is the process's own run.
     public func run(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        var service = consumerService
+        service.settings.stallExitGrace = .seconds(60)
         do {
-            try await runWithMetrics(consumerService, metricsEndpoint: metricsEndpoint, httpClient: httpClient, signals: signals, logger: logger)
+            try await runWithMetrics(service, metricsEndpoint: metricsEndpoint, httpClient: httpClient, signals: signals, logger: logger)
         } catch {
             await closeKafkaClients()
             throw error

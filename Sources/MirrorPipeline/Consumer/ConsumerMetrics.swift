@@ -19,6 +19,10 @@ struct ConsumerMetrics: Sendable {
     let unknownRegistryKeys: Gauge
     /// Changes deleted from the topic (retention) before this member reached them (``OffsetGaps``).
     let missedChanges: Counter
+    /// Queued and parked changes dropped because their partitions were revoked.
+    let revokedChangesDropped: Counter
+    /// Seconds since this member last completed a change (the stall watchdog's clock).
+    let secondsSinceCompleted: Gauge
 
     init(factory: any MetricsFactory) {
         self.factory = factory
@@ -33,6 +37,12 @@ struct ConsumerMetrics: Sendable {
         unknownRegistryKeys = Gauge(label: "npm_mirror_consumer_unknown_registry_keys", factory: factory)
         missedChanges = Counter(label: "npm_mirror_consumer_missed_changes_total", factory: factory)
         missedChanges.increment(by: 0)
+        revokedChangesDropped = Counter(label: "npm_mirror_consumer_revoked_changes_dropped_total", factory: factory)
+        revokedChangesDropped.increment(by: 0)
+        secondsSinceCompleted = Gauge(label: "npm_mirror_consumer_seconds_since_completed", factory: factory)
+        for target in ["store", "record"] {
+            Counter(label: "npm_mirror_consumer_stale_writes_refused_total", dimensions: [("target", target)], factory: factory).increment(by: 0)
+        }
         // Series with known label values start at 0, so rates and alerts see them before the first event.
         for result in ["stored", "deleted", "unpublished", "skipped", "superseded", "dead_lettered"] {
             Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result)], factory: factory).increment(by: 0)
@@ -49,6 +59,12 @@ struct ConsumerMetrics: Sendable {
     func change(result: String) {
         Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result)], factory: factory).increment()
         lastChangeTime.record(Date().timeIntervalSince1970)
+    }
+
+    /// A write refused because the store (`store`) or the package record (`record`) already held a
+    /// newer packument revision.
+    func staleWriteRefused(target: String) {
+        Counter(label: "npm_mirror_consumer_stale_writes_refused_total", dimensions: [("target", target)], factory: factory).increment()
     }
 
     /// A kept version's signature verdict: `verified`, `missing`, `unknown_key`, `expired_key`, `invalid`.

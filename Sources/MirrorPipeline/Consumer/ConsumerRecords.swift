@@ -34,6 +34,9 @@ public enum ConsumerRecords {
         if !processed.provenance.isEmpty {
             body["provenance"] = .object(processed.provenance.mapValues(provenance))
         }
+        // The revision the record describes, which orders its writes (``UpdatePolicy/forwardOnly(revisionField:)``):
+        // the packument's, or for a deletion the change's (the deleted document's revision).
+        if processed.outcome == .deleted { body["packument_rev"] = change.rev.map(JSONValue.string) ?? .null }
         if let packument = processed.packument {
             let latest = packument.latest.flatMap { packument.versions[$0] }
             body["packument_rev"] = packument.rev.map(JSONValue.string) ?? .null
@@ -47,7 +50,7 @@ public enum ConsumerRecords {
             body["latest_author"] = latest?.author.map(JSONValue.string) ?? .null
             body["latest_dependencies"] = .object((latest?.dependencies ?? [:]).mapValues(JSONValue.string))
         }
-        return RecordDocument(id: change.id, body: body, policy: .replace)
+        return RecordDocument(id: change.id, body: body, policy: .forwardOnly(revisionField: "packument_rev"))
     }
 
     static func change(change: ChangeMessage, processed: ProcessedChange?, deadLetter: DeadLetter?, processedAt: String) -> RecordDocument {

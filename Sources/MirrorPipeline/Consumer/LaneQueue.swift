@@ -10,6 +10,8 @@ struct LaneJob: Sendable {
     /// Nil when the message is not a change message; then `decodingError` says why.
     let change: ChangeMessage?
     let decodingError: String?
+    /// The ownership of its partition it was received in (``OffsetTracker/epoch(of:)``).
+    var epoch = 0
     var attempts = 0
     /// Set by the first attempt: the retry budget (`PROCESSING_RETRY_MAX`) counts from here.
     var firstAttempt: ContinuousClock.Instant?
@@ -51,6 +53,8 @@ final class LaneQueue: Sendable {
 
     private struct State {
         var packages: [Key: Package] = [:]
+        /// The change the worker runs now, and since when.
+        var running: (job: LaneJob, since: ContinuousClock.Instant)?
         /// Packages whose first job can be run now, in the order they became ready.
         var ready = Deque<Key>()
         var parked = 0
@@ -68,6 +72,46 @@ final class LaneQueue: Sendable {
 
     /// Changes parked in this lane now.
     var parkedCount: Int { state.withLock { $0.parked } }
+
+    /// The change the worker is running now and since when: what a stalled consumer waits on.
+    var running: (job: LaneJob, since: ContinuousClock.Instant)? { state.withLock { $0.running } }
+
+    /// Drops the queued and parked changes of `partitions` (revoked: their offsets belong to the
+    /// partitions' next owner); a change being run stays until its worker reports. Returns how many
+    /// were dropped.
+    @discardableResult
+    func drop(partitions: Set<KafkaTopicPartition>) -> Int {
+        guard !partitions.isEmpty else { return 0 }
+        let dropped = state.withLock { state in
+            var dropped = 0
+            for (key, package) in state.packages {
+                var kept = Deque<LaneJob>()
+                for (index, job) in package.jobs.enumerated() {
+                    let partition = KafkaTopicPartition(topic: job.message.topic, partition: job.message.partition)
+                    if (index == 0 && package.running) || !partitions.contains(partition) {
+                        kept.append(job)
+                    } else {
+                        dropped += 1
+                    }
+                }
+                guard kept.count != package.jobs.count else { continue }
+                var package = package
+                let firstDropped = !package.running && kept.first?.message.offset != package.jobs.first?.message.offset
+                package.jobs = kept
+                if firstDropped, package.parkedUntil != nil {
+                    // Its parked change is gone: what follows it (another partition's) is ready now.
+                    package.parkedUntil = nil
+                    state.parked -= 1
+                    if !kept.isEmpty { state.ready.append(key) }
+                }
+                state.packages[key] = kept.isEmpty && !package.running ? nil : package
+            }
+            // Keys of packages now gone are skipped when popped (``next()``).
+            return dropped
+        }
+        wakeup.signal()
+        return dropped
+    }
 
     /// Whether a later change of `key`'s package than the one being run is here.
     func hasLaterChange(of key: Key) -> Bool {
@@ -127,6 +171,7 @@ final class LaneQueue: Sendable {
     /// The running change of `key` is finished: the package's next change may run.
     func finished(_ key: Key) {
         state.withLock { state in
+            state.running = nil
             guard var package = state.packages[key] else { return }
             package.running = false
             package.jobs.removeFirst()
@@ -145,6 +190,7 @@ final class LaneQueue: Sendable {
     func park(_ job: LaneJob, until: ContinuousClock.Instant) {
         let key = job.message.key ?? []
         state.withLock { state in
+            state.running = nil
             guard var package = state.packages[key], !package.jobs.isEmpty else { return }
             package.running = false
             if state.abandoned {
@@ -185,10 +231,13 @@ final class LaneQueue: Sendable {
                         }
                     }
                 }
-                if let key = state.ready.popFirst(), var package = state.packages[key], let job = package.jobs.first {
+                while let key = state.ready.popFirst() {
+                    // A key whose package was dropped (revoked), is running or is parked is stale.
+                    guard var package = state.packages[key], !package.running, package.parkedUntil == nil, let job = package.jobs.first else { continue }
                     package.running = true
                     let superseded = package.jobs.count > 1
                     state.packages[key] = package
+                    state.running = (job, now)
                     return (.run(job, superseded: superseded), nil)
                 }
                 if state.closed && state.packages.isEmpty { return (.done, nil) }

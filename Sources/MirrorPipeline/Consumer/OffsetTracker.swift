@@ -27,6 +27,9 @@ public struct OffsetTracker: Sendable {
         var completeThrough: Int64
         var seqCompleteThrough: Int64?
         var committed: Int64
+        /// Which ownership of the partition this is: a partition revoked and assigned again gets a
+        /// new one, so work finished for the old ownership is not counted in the new one.
+        var epoch: Int
 
         func index(of offset: Int64) -> Int? {
             var low = entries.startIndex
@@ -40,6 +43,7 @@ public struct OffsetTracker: Sendable {
     }
 
     private var partitions: [KafkaTopicPartition: Partition] = [:]
+    private var epochs = 0
     /// Messages received and not completed, over all partitions.
     public private(set) var inFlight = 0
 
@@ -49,7 +53,13 @@ public struct OffsetTracker: Sendable {
     /// received in its partition: it is already tracked or done.
     @discardableResult
     public mutating func received(_ partition: KafkaTopicPartition, offset: Int64, seq: Int64?) -> Bool {
-        var state = partitions.removeValue(forKey: partition) ?? Partition(completeThrough: offset - 1, committed: offset - 1)
+        var state: Partition
+        if let known = partitions.removeValue(forKey: partition) {
+            state = known
+        } else {
+            epochs += 1
+            state = Partition(completeThrough: offset - 1, committed: offset - 1, epoch: epochs)
+        }
         if offset <= (state.entries.last?.offset ?? state.completeThrough) {
             partitions[partition] = state
             return false
@@ -61,9 +71,18 @@ public struct OffsetTracker: Sendable {
         return true
     }
 
-    public mutating func completed(_ partition: KafkaTopicPartition, offset: Int64) {
+    /// The ownership a tracked partition is in (see ``completed(_:offset:epoch:)``), nil when it is
+    /// not tracked.
+    public func epoch(of partition: KafkaTopicPartition) -> Int? {
+        partitions[partition]?.epoch
+    }
+
+    /// Marks a message complete. With `epoch`, only when the partition is still in that ownership: a
+    /// change of a revoked partition that finishes afterwards counts for nothing.
+    public mutating func completed(_ partition: KafkaTopicPartition, offset: Int64, epoch: Int? = nil) {
         guard var state = partitions.removeValue(forKey: partition) else { return }
         defer { partitions[partition] = state }
+        if let epoch, epoch != state.epoch { return }
         guard let index = state.index(of: offset), !state.entries[index].done else { return }
         state.entries[index].done = true
         state.pending -= 1
@@ -99,10 +118,19 @@ public struct OffsetTracker: Sendable {
         partitions.values.compactMap(\.seqCompleteThrough).max()
     }
 
-    /// Forgets partitions this member no longer owns; their pending work will be redone by the next owner.
-    public mutating func revoke(_ revoked: [KafkaTopicPartition]) {
+    /// Forgets partitions this member no longer owns; their pending work will be redone by the next
+    /// owner. Returns, for those that had any, the offset through which everything is complete and
+    /// not yet committed: what the revoke commits before giving them up.
+    @discardableResult
+    public mutating func revoke(_ revoked: [KafkaTopicPartition]) -> [KafkaTopicPartitionOffset] {
+        var done: [KafkaTopicPartitionOffset] = []
         for partition in revoked {
-            if let state = partitions.removeValue(forKey: partition) { inFlight -= state.pending }
+            guard let state = partitions.removeValue(forKey: partition) else { continue }
+            inFlight -= state.pending
+            if state.completeThrough > state.committed {
+                done.append(KafkaTopicPartitionOffset(topic: partition.topic, partition: partition.partition, offset: state.completeThrough))
+            }
         }
+        return done.sorted { $0.topicPartition < $1.topicPartition }
     }
 }

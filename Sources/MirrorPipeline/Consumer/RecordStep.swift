@@ -25,15 +25,17 @@ struct RecordStep: Sendable {
     let metrics: ConsumerMetrics
     let logger: Logger
 
-    func record(_ outcome: ChangeOutcome, message: KafkaConsumerMessage) async {
+    /// Records a change received in the partition ownership `epoch`; its offset completes only if
+    /// the partition is still in that ownership.
+    func record(_ outcome: ChangeOutcome, message: KafkaConsumerMessage, epoch: Int? = nil) async {
         let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
         switch outcome {
         case .notAChange(let letter):
             guard await sendDeadLetter(letter, message: message, change: nil) else { return }
             metrics.change(result: "dead_lettered")
-            state.completed(partition, offset: message.offset, value: nil, seq: nil)
+            state.completed(partition, offset: message.offset, epoch: epoch, value: nil, seq: nil)
         case .change(let change, let processed, let deadLetter, let attempts):
-            await record(change, processed: processed, deadLetter: deadLetter, attempts: attempts, message: message, partition: partition)
+            await record(change, processed: processed, deadLetter: deadLetter, attempts: attempts, message: message, partition: partition, epoch: epoch)
         }
     }
 
@@ -43,15 +45,24 @@ struct RecordStep: Sendable {
         deadLetter: DeadLetter?,
         attempts: Int,
         message: KafkaConsumerMessage,
-        partition: KafkaTopicPartition
+        partition: KafkaTopicPartition,
+        epoch: Int?
     ) async {
         var deadLetter = deadLetter
+        var processed = processed
         let processedAt = Timestamp.now()
         var documents = [ConsumerRecords.change(change: change, processed: processed, deadLetter: deadLetter, processedAt: processedAt)]
         if let processed, processed.outcome != .superseded {
             documents.insert(ConsumerRecords.package(change: change, processed: processed, processedAt: processedAt), at: 0)
         }
-        guard let rejected = await writeRecords(documents, change: change) else { return }
+        guard let (rejected, keptNewer) = await writeRecords(documents, change: change) else { return }
+        if keptNewer, processed != nil {
+            // The package record already describes a newer revision (written by another member):
+            // this change is superseded by it.
+            metrics.staleWriteRefused(target: "record")
+            logger.notice("The package record holds a newer revision; kept it", metadata: ["npm.id": "\(change.id)", "npm.seq": "\(change.seq)"])
+            processed?.outcome = .superseded
+        }
         if deadLetter == nil, let rejection = rejected.first {
             deadLetter = DeadLetter(reason: "record_\(rejection.code)", message: rejection.description, attempts: attempts)
         }
@@ -62,7 +73,7 @@ struct RecordStep: Sendable {
         await emitEvents(change: change, processed: processed, deadLetter: deadLetter)
         metrics.change(result: deadLetter != nil ? "dead_lettered" : processed?.outcome.rawValue ?? "skipped")
         state.count(processed)
-        state.completed(partition, offset: message.offset, value: message.value, seq: change.seq)
+        state.completed(partition, offset: message.offset, epoch: epoch, value: message.value, seq: change.seq)
     }
 
     /// Some documents of a write failed in a passing way: the whole batch is written again (the
@@ -73,8 +84,9 @@ struct RecordStep: Sendable {
     }
 
     /// Writes the documents until the store has them; returns the non-retriable per-document
-    /// failures, or nil when shutting down before the write succeeded.
-    private func writeRecords(_ documents: [RecordDocument], change: ChangeMessage) async -> [RecordStoreError]? {
+    /// failures and whether a document was kept because the stored one is newer, or nil when
+    /// shutting down before the write succeeded.
+    private func writeRecords(_ documents: [RecordDocument], change: ChangeMessage) async -> ([RecordStoreError], Bool)? {
         try? await retrying(
             "write the records", policy: .writes, logger: logger, metadata: ["npm.seq": "\(change.seq)"],
             count: { error in
@@ -86,17 +98,21 @@ struct RecordStep: Sendable {
             metrics.stage("record", since: start)
             var rejected: [RecordStoreError] = []
             var retriable: [String] = []
+            var keptNewer = false
             for result in results {
                 switch result {
                 case .written: metrics.recordWrite(result: "written")
                 case .alreadyExists: metrics.recordWrite(result: "already_exists")
+                case .keptNewer:
+                    metrics.recordWrite(result: "kept_newer")
+                    keptNewer = true
                 case .failed(let error):
                     metrics.recordWrite(result: error.code.description)
                     if error.isRetriable { retriable.append(error.code.description) } else { rejected.append(error) }
                 }
             }
             if !retriable.isEmpty { throw RetriableDocuments(codes: retriable) }
-            return rejected
+            return (rejected, keptNewer)
         }
     }
 

@@ -102,19 +102,27 @@ public struct CouchDBClient: Sendable {
 
     /// Current revisions of `ids` in one request (`POST /db/_all_docs` with `keys`). Ids that never existed are absent.
     public func revisions(ids: [String]) async throws -> [String: Revision] {
+        try await self.currentDocuments(ids: ids, includingBodies: false).mapValues(\.revision)
+    }
+
+    /// Current revisions of `ids` and, with `includingBodies`, the bodies of the live ones, in one
+    /// request (`POST /db/_all_docs` with `keys`, `include_docs=true`). Ids that never existed are absent.
+    public func currentDocuments(ids: [String], includingBodies: Bool) async throws -> [String: (revision: Revision, body: [String: JSONValue]?)] {
         guard !ids.isEmpty else { return [:] }
         let operation = "POST /\(self.configuration.database)/_all_docs"
         let body: JSONValue = .object(["keys": .array(ids.map(JSONValue.string))])
-        let json = try self.expectJSON(try await self.send(.POST, path: ["_all_docs"], body: body), statuses: [200], operation: operation)
+        let query = includingBodies ? [("include_docs", "true")] : []
+        let json = try self.expectJSON(try await self.send(.POST, path: ["_all_docs"], query: query, body: body), statuses: [200], operation: operation)
         guard let rows = json["rows"]?.arrayValue else {
             throw RecordStoreError.invalidResponse("_all_docs answer without rows", operation: operation)
         }
-        var revisions: [String: Revision] = [:]
+        var documents: [String: (revision: Revision, body: [String: JSONValue]?)] = [:]
         for row in rows {
             guard let id = row["id"]?.stringValue, let rev = row["value"]?["rev"]?.stringValue else { continue }  // {"key","error":"not_found"}
-            revisions[id] = row["value"]?["deleted"]?.boolValue == true ? .deleted(rev) : .live(rev)
+            let revision: Revision = row["value"]?["deleted"]?.boolValue == true ? .deleted(rev) : .live(rev)
+            documents[id] = (revision, row["doc"]?.objectValue)
         }
-        return revisions
+        return documents
     }
 
     /// `POST /db/_bulk_docs`: one result per document, in order. Throws when the whole request fails

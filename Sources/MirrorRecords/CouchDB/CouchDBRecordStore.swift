@@ -71,7 +71,14 @@ public struct CouchDBRecordStore: RecordStore {
 
     private func writeRound(_ indices: [Int], documents: [RecordDocument], results: inout [RecordWriteResult?]) async throws {
         var pending = indices
-        var revisions = self.revisionCache.revisions(ids: pending.map { documents[$0].id })
+        let cached = self.revisionCache.entries(ids: pending.map { documents[$0].id })
+        var revisions = cached.mapValues { CouchDBClient.Revision.live($0.rev) }
+        // For `.forwardOnly` documents: the stored revision field, as the revision above has it
+        // (`.null` when it has none). A document whose field is not known is sent as if unknown.
+        var storedFields = cached.compactMapValues(\.field)
+        for index in pending where documents[index].policy.revisionField != nil && storedFields[documents[index].id] == nil {
+            revisions[documents[index].id] = nil
+        }
         // Documents sent without a revision the store knew: their first conflict is the lookup, not a retry.
         var guessed = Set(pending.filter { revisions[documents[$0].id] == nil })
         var conflictRounds = 0
@@ -83,11 +90,19 @@ public struct CouchDBRecordStore: RecordStore {
                 var body = document.body
                 body["_id"] = .string(document.id)
                 body["_rev"] = nil
-                switch (document.policy, revisions[document.id]) {
-                case (.createOnly, .live):
+                switch revisions[document.id] {
+                case .live where !document.policy.updatesExisting:
                     results[index] = .alreadyExists
                     continue
-                case (.replace, .live(let rev)):
+                case .live(let rev):
+                    if let field = document.policy.revisionField, let stored = storedFields[document.id],
+                        !UpdatePolicy.mayReplace(stored: stored, with: document.body[field])
+                    {
+                        // Compared with the body of exactly the revision the update would name: if
+                        // that is no longer current, the update would conflict and be compared again.
+                        results[index] = .keptNewer(current: stored.stringValue ?? "")
+                        continue
+                    }
                     body["_rev"] = .string(rev)
                 default:
                     break  // missing or deleted: created without _rev (CouchDB extends a deleted branch)
@@ -120,7 +135,7 @@ public struct CouchDBRecordStore: RecordStore {
                     }
                 } else if let rev = answer.rev {
                     results[index] = .written(rev: rev)
-                    self.revisionCache.remember(document.id, rev: rev)
+                    self.revisionCache.remember(document.id, rev: rev, field: document.policy.revisionField.map { document.body[$0] ?? .null })
                 } else {
                     results[index] = .failed(.invalidResponse("_bulk_docs result without rev or error", operation: nil))
                 }
@@ -142,7 +157,16 @@ public struct CouchDBRecordStore: RecordStore {
             }
             self.logger.debug("re-reading revisions after conflicts", metadata: [LogKey.batchSize: .stringConvertible(conflicted.count)])
             pending = conflicted
-            revisions = try await self.client.revisions(ids: pending.map { documents[$0].id })
+            let current = try await self.client.currentDocuments(
+                ids: pending.map { documents[$0].id },
+                includingBodies: pending.contains { documents[$0].policy.revisionField != nil }
+            )
+            revisions = current.mapValues(\.revision)
+            storedFields = [:]
+            for index in pending {
+                guard let field = documents[index].policy.revisionField, let body = current[documents[index].id]?.body else { continue }
+                storedFields[documents[index].id] = body[field] ?? .null
+            }
         }
     }
 
@@ -192,29 +216,36 @@ public struct CouchDBRecordStore: RecordStore {
     }
 }
 
-/// The revision this process last wrote for each document id, so an update needs no lookup first.
+/// The revision this process last wrote for each document id, so an update needs no lookup first,
+/// and for `.forwardOnly` documents the revision field that revision holds.
 /// Bounded: past `capacity` ids it starts again from empty (a document it forgot costs one lookup).
 /// A stale entry (someone else wrote since) costs the same: a conflict, then the lookup.
 final class RevisionCache: Sendable {
-    private let revisions = Mutex<[String: String]>([:])
+    struct Entry: Sendable {
+        var rev: String
+        /// The `.forwardOnly` field's value in that revision (`.null` when absent); nil otherwise.
+        var field: JSONValue?
+    }
+
+    private let known = Mutex<[String: Entry]>([:])
     let capacity: Int
 
     init(capacity: Int = 100_000) {
         self.capacity = capacity
     }
 
-    func revisions(ids: [String]) -> [String: CouchDBClient.Revision] {
-        revisions.withLock { known in
-            var found: [String: CouchDBClient.Revision] = [:]
-            for id in ids { if let rev = known[id] { found[id] = .live(rev) } }
+    func entries(ids: [String]) -> [String: Entry] {
+        known.withLock { known in
+            var found: [String: Entry] = [:]
+            for id in ids { if let entry = known[id] { found[id] = entry } }
             return found
         }
     }
 
-    func remember(_ id: String, rev: String) {
-        revisions.withLock { known in
+    func remember(_ id: String, rev: String, field: JSONValue? = nil) {
+        known.withLock { known in
             if known.count >= capacity, known[id] == nil { known.removeAll(keepingCapacity: true) }
-            known[id] = rev
+            known[id] = Entry(rev: rev, field: field)
         }
     }
 }

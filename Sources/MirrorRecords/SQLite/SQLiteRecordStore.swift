@@ -48,6 +48,15 @@ public final class SQLiteRecordStore: RecordStore {
                     }
                     let body = JSONValue.object(document.body.filter { $0.key != "_id" && $0.key != "_rev" }).serialized
                     let existing = try db.generation(of: document.id)
+                    if existing != nil, let field = document.policy.revisionField {
+                        // Inside the batch's IMMEDIATE transaction: nobody writes between this read
+                        // and the update, so the comparison and the write are one step.
+                        let stored = try db.storedField(field, of: document.id)
+                        if !UpdatePolicy.mayReplace(stored: stored, with: document.body[field]) {
+                            results.append(.keptNewer(current: stored?.stringValue ?? ""))
+                            continue
+                        }
+                    }
                     switch (existing, document.policy) {
                     case (.some, .createOnly):
                         results.append(.alreadyExists)
@@ -186,6 +195,14 @@ struct SQLiteDatabase {
 
     func generation(of id: String) throws -> Int64? {
         try query("SELECT generation FROM records WHERE id = ?", [.text(id)]) { $0.integer(0) }.first
+    }
+
+    /// The top-level member `field` of the stored body of `id`, nil when absent or null.
+    func storedField(_ field: String, of id: String) throws -> JSONValue? {
+        let path = "$." + "\"" + field.replacingOccurrences(of: "\"", with: "") + "\""
+        return try query("SELECT json_extract(body, ?), json_type(body, ?) FROM records WHERE id = ?", [.text(path), .text(path), .text(id)]) { row in
+            row.text(1) == "text" ? JSONValue.string(row.text(0)) : nil
+        }.first ?? nil
     }
 
     private func error(_ sql: String) -> RecordStoreError {

@@ -1,4 +1,5 @@
 import NIOCore
+import MirrorJSON
 
 #if canImport(Glibc)
 import Glibc
@@ -9,15 +10,45 @@ import Darwin
 #endif
 
 extension PackageStore {
-    /// What ``storePackument(name:rev:json:)`` did.
+    /// What ``storePackument(name:rev:json:deferringDirectorySync:)`` did.
     public struct PackumentWrite: Hashable, Sendable {
-        /// False when this revision was already the current one (nothing was written).
-        public let wasWritten: Bool
+        public enum Outcome: Hashable, Sendable {
+            /// The revision is the current one now.
+            case written
+            /// It was the current one already: nothing was written.
+            case unchanged
+            /// The current revision's generation is higher: it stays current, nothing was written.
+            case olderRefused(current: String)
+            /// The current revision has the same generation but another hash (a CouchDB conflict
+            /// branch): it stays current, nothing was written.
+            case conflictKept(current: String)
+        }
+
+        public let outcome: Outcome
         /// Previous revisions removed by rotation.
         public let removedRevisions: [String]
+
+        /// True when the revision was made current by this call.
+        public var wasWritten: Bool { outcome == .written }
+        /// True when a newer (or same-generation) revision was kept instead of this one.
+        public var wasRefused: Bool {
+            switch outcome {
+            case .olderRefused, .conflictKept: true
+            case .written, .unchanged: false
+            }
+        }
     }
 
-    /// Stores `json` as the package's current packument, gzip'd.
+    /// A revision's generation (``DocumentRevision``); 0 when it has none.
+    static func revisionGeneration(_ rev: String) -> Int {
+        DocumentRevision.generation(rev) ?? 0
+    }
+
+    /// Stores `json` as the package's current packument, gzip'd — only when `rev` moves the package
+    /// forward: its generation is higher than the current revision's. An older generation, or
+    /// another revision of the same generation (a conflict branch), leaves the current one in place
+    /// and writes nothing (``PackumentWrite/Outcome``). Make the check and the write one step against
+    /// other processes with ``withPackageLock(name:_:)``.
     ///
     /// Steps: gzip; write `revisions/<rev>.json.gz` (temporary file in scratch, fsync, rename
     /// — or copy + fsync + rename when scratch is on another file system); make
@@ -45,7 +76,12 @@ extension PackageStore {
         let currentPath = directory + "/" + Self.packumentFileName
 
         if let current = operations.status(currentPath), let revision = operations.status(revisionPath), Self.isSameFile(current, revision) {
-            return PackumentWrite(wasWritten: false, removedRevisions: [])
+            return PackumentWrite(outcome: .unchanged, removedRevisions: [])
+        }
+        if let current = try currentOrNewestRevision(inDirectory: directory), current != rev {
+            let (held, offered) = (Self.revisionGeneration(current), Self.revisionGeneration(rev))
+            if offered < held { return PackumentWrite(outcome: .olderRefused(current: current), removedRevisions: []) }
+            if offered == held { return PackumentWrite(outcome: .conflictKept(current: current), removedRevisions: []) }
         }
         try operations.makeDirectories(revisions)
         let compressed = try Gzip.compress(json)
@@ -63,7 +99,44 @@ extension PackageStore {
         let oldMarker = directory + "/" + Self.legacyRevisionMarkerFileName
         if operations.exists(oldMarker) { try operations.removeFile(oldMarker) }
         let removed = try rotateRevisions(in: revisions, current: escapedRev)
-        return PackumentWrite(wasWritten: true, removedRevisions: removed)
+        try logWrite(name: name, rev: rev)
+        return PackumentWrite(outcome: .written, removedRevisions: removed)
+    }
+
+    /// The current revision; where it cannot be known (a copy on a file system without hard links)
+    /// but a packument is there, the highest-generation revision file, which the current one is.
+    private func currentOrNewestRevision(inDirectory directory: String) throws -> String? {
+        if let current = try currentRevision(inDirectory: directory) { return current }
+        guard operations.exists(directory + "/" + Self.packumentFileName) else { return nil }
+        return try revisionFiles(in: directory + "/" + Self.revisionsFolderName)
+            .compactMap { PackageNameEncoding.decode($0.escaped) }
+            .max { Self.revisionGeneration($0) < Self.revisionGeneration($1) }
+    }
+
+    /// Appends `<name>\t<rev>` to ``writeLog`` (when set): one whole line per revision made current.
+    private func logWrite(name: String, rev: String) throws {
+        guard let writeLog else { return }
+        let fd = open(writeLog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StoreError.system("open the write log", path: writeLog, errno: errno) }
+        defer { close(fd) }
+        let line = Array((name + "\t" + rev + "\n").utf8)
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == line.count else { throw StoreError.system("append to the write log", path: writeLog, errno: errno) }
+    }
+
+    /// Runs `body` holding the package's lock: an exclusive `flock` on its folder (made if missing),
+    /// which every process writing this store takes around a packument's check, write and pruning,
+    /// so two writers of one package (group members during a rebalance) apply in turn. Do not nest.
+    public func withPackageLock<T>(name: String, _ body: () throws -> T) throws -> T {
+        let directory = try preparePackageDirectory(for: name)
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.system("open the package folder", path: directory, errno: errno) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw StoreError.system("lock the package folder", path: directory, errno: errno) }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
     }
 
     /// The current packument's revision, or nil when none is stored.

@@ -16,9 +16,11 @@ import MirrorJSON
 /// to a temporary file, fsynced and renamed into place, so readers never see a partial file.
 ///
 /// All methods do blocking file I/O: call them off the cooperative thread pool (for example
-/// on NIO's `NIOThreadPool`). The store has no in-memory state; two writers for the *same*
-/// package at once are not coordinated (the pipeline keeps one writer per package), but
-/// temporary names are random, so they cannot corrupt a file either.
+/// on NIO's `NIOThreadPool`). The store has no in-memory state. Within a process the pipeline keeps
+/// one writer per package; across processes (consumers sharing a store while the group rebalances)
+/// ``withPackageLock(name:_:)`` serialises a package's writers, and a packument only ever moves to
+/// a newer revision (``storePackument(name:rev:json:deferringDirectorySync:)``). Temporary names are
+/// random, so concurrent writers cannot corrupt a file either.
 public struct PackageStore: Sendable {
     /// `REMOTE_PACKAGE_DIR`: where packages are kept.
     public let root: String
@@ -31,6 +33,10 @@ public struct PackageStore: Sendable {
     public let packumentRevisionsKept: Int
 
     var operations: FileOperations
+    /// When set, every packument revision made current is appended to this file as a line
+    /// `<name>\t<rev>` (a diagnostic: the reliability suite checks no package's revision ever went
+    /// back). Lines of several processes interleave whole (O_APPEND, one write each).
+    public var writeLog: String?
 
     static let packumentFileName = "packument.json.gz"
     /// The current revision's name, as plain text, in stores written before it was read from the hard link.
