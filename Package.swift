@@ -75,7 +75,7 @@ let package = Package(
             name: "MirrorRecords",
             dependencies: [
                 "CSQLite",
-                "MirrorJSON", "MirrorConfig",
+                "MirrorJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -84,11 +84,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // A service run beside a scope and stopped when it ends (the doubles' `with…` scopes).
+        // What every service of the project runs on: a service run beside a scope and stopped when it
+        // ends (the doubles' `with…` scopes), shutdown-aware waits, the Prometheus metrics endpoint, a
+        // service run beside it, and the executables' logging.
         .target(
             name: "ServiceScope",
             dependencies: [
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -117,13 +124,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // One configuration type: config.json < environment < command-line flags.
+        // One configuration type: config.json < environment < command-line flags; and the record store
+        // a configuration names (the one opener of `serve`, `verify`, `status` and the embedded mirror).
         .target(
             name: "MirrorConfig",
             dependencies: [
-                "MirrorSignatures",
-                "MirrorKafka",
+                "MirrorSignatures", "MirrorRecords",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -192,7 +200,7 @@ let package = Package(
             dependencies: [
                 "MirrorSignatures",
                 "MirrorBlocking",
-                "MirrorStore", "MirrorRecords", "MirrorJSON", "MirrorConfig",
+                "MirrorStore", "MirrorRecords", "MirrorJSON", "MirrorConfig", "ServiceScope",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -202,7 +210,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -251,7 +261,7 @@ let package = Package(
         .executableTarget(
             name: "changes-producer",
                 dependencies: [
-                "MirrorConfig", "MirrorKafka", "MirrorPipeline",
+                "ServiceScope", "MirrorConfig", "MirrorKafka", "MirrorPipeline",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -261,7 +271,7 @@ let package = Package(
         .executableTarget(
             name: "changes-consumer",
             dependencies: [
-                "MirrorConfig", "MirrorKafka", "MirrorPipeline", "MirrorRecords",
+                "ServiceScope", "MirrorConfig", "MirrorKafka", "MirrorPipeline", "MirrorRecords",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -272,7 +282,7 @@ let package = Package(
         .executableTarget(
             name: "npm-mirror",
             dependencies: [
-                "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "EmbeddedDemo", "MirrorPipeline", "MirrorServe", "MirrorVerify",
+                "ServiceScope", "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "EmbeddedDemo", "MirrorPipeline", "MirrorServe", "MirrorVerify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -349,7 +359,7 @@ let package = Package(
         .testTarget(
             name: "MirrorPipelineTests",
             dependencies: [
-                "MirrorTestSupport",
+                "ServiceScope", "MirrorTestSupport",
                 "MirrorPipeline", "MirrorHarness", "MirrorKafka", "MirrorConfig", "NPMRegistry", "MirrorSignatures", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -396,8 +406,8 @@ let package = Package(
         .testTarget(
             name: "MirrorEmbeddedTests",
             dependencies: [
-                "MirrorTestSupport",
-                "MirrorEmbedded", "EmbeddedDemo", "MirrorConfig", "MirrorRecords", "RegistrySimulator", "MirrorPipeline",
+                "ServiceScope", "MirrorTestSupport",
+                "MirrorEmbedded", "EmbeddedDemo", "MirrorConfig", "MirrorRecords", "RegistrySimulator", "MirrorPipeline", "MirrorServe",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

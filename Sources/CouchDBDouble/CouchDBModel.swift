@@ -5,7 +5,7 @@ import MirrorJSON
 /// CouchDB 3.x semantics without HTTP: databases, documents, MVCC revisions, `_bulk_docs`, `_all_docs`, `_changes`.
 ///
 /// Pure value type; `CouchDBDouble` keeps one behind a lock and feeds it requests. Behaviour follows
-/// a recording of a real CouchDB 3.5.0 (`shared/fixtures/couchdb-recorded`); where the recording is silent,
+/// a recording of a real CouchDB 3.5.0 (`Tests/Fixtures/couchdb-recorded`); where the recording is silent,
 /// the CouchDB documentation. Single node, one revision branch per document (no `new_edits: false`, no attachments).
 struct CouchDBModel: Sendable {
     struct Document: Sendable {

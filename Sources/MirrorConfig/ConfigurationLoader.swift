@@ -1,5 +1,4 @@
 import Foundation
-import MirrorKafka
 
 /// The raw inputs of a configuration: the environment, the command-line flags that were given,
 /// and the file system (to read `config.json`).
@@ -41,7 +40,7 @@ extension MirrorConfiguration {
                 consumerGroup: resolver.value(.kafkaConsumerGroup, Parse.nonEmpty),
                 deadLetterTopic: resolver.value(.kafkaDeadLetterTopic, Parse.topicName),
                 eventsTopic: resolver.value(.kafkaEventsTopic, Parse.topicName),
-                security: KafkaSecurityConfiguration(
+                security: KafkaSecurity(
                     securityProtocol: resolver.optional(.kafkaSecurityProtocol, Parse.oneOf(["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"])),
                     saslMechanism: resolver.optional(.kafkaSASLMechanism, Parse.nonEmpty),
                     saslUsername: resolver.optional(.kafkaSASLUsername, Parse.nonEmpty),

@@ -1,4 +1,3 @@
-import MirrorKafka
 
 /// The whole configuration of an npm-mirror process, resolved from defaults, `config.json`, the
 /// environment and command-line flags (each later source wins). Build it with
@@ -29,7 +28,7 @@ public struct MirrorConfiguration: Sendable, Equatable {
         public var deadLetterTopic: String
         public var eventsTopic: String
         /// `KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`, `KAFKA_SSL_*`: the Kafka layer's own type.
-        public var security: KafkaSecurityConfiguration
+        public var security: KafkaSecurity
     }
 
     public struct Registry: Sendable, Equatable {

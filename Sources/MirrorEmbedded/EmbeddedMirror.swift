@@ -7,6 +7,7 @@ import MirrorPipeline
 import MirrorRecords
 import Prometheus
 import ServiceLifecycle
+import ServiceScope
 import UnixSignals
 
 /// The whole mirror in one process (`npm-mirror run`): producer with its lag watchdog, one or more

@@ -16,9 +16,9 @@ public enum MirrorStatus {
         var lines: [String] = []
         let checkpoints = CheckpointDirectory(path: configuration.storage.updateSeqDirectory)
         let produced = (try? checkpoints.readProducer())?.updateSeq
-        let consumerCheckpoint = (try? Data(contentsOf: checkpoints.file("consumer.json"))).flatMap { try? JSONValue(parsing: $0) }
-        let processed = consumerCheckpoint?["seq"]?.intValue.map(Int64.init)
-        let parked = consumerCheckpoint?["parked"]?.intValue
+        let consumerCheckpoint = try? checkpoints.readConsumer()
+        let processed = consumerCheckpoint?.seq
+        let parked = consumerCheckpoint?.parked
 
         // Registry.
         let http = RegistryHTTP(client: .shared, timeout: .seconds(10), metrics: NOOPMetricsHandler.instance)

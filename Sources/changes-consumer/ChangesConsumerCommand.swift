@@ -5,6 +5,7 @@ import MirrorConfig
 import MirrorPipeline
 import MirrorRecords
 import Prometheus
+import ServiceScope
 
 @main
 struct ChangesConsumerCommand: AsyncParsableCommand {

@@ -3,6 +3,7 @@ import Logging
 import MirrorConfig
 import MirrorPipeline
 import Prometheus
+import ServiceScope
 
 @main
 struct ChangesProducerCommand: AsyncParsableCommand {

@@ -3,7 +3,9 @@ import EmbeddedDemo
 import Foundation
 import MirrorConfig
 import MirrorEmbedded
+import MirrorServe
 import MirrorPipeline
+import ServiceScope
 
 @main
 struct NPMMirrorCommand: AsyncParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import MirrorConfig
 import MirrorPipeline
 import MirrorVerify
+import ServiceScope
 
 #if canImport(Glibc)
 import Glibc

@@ -6,9 +6,11 @@ import Logging
 import MirrorConfig
 import MirrorEmbedded
 import MirrorPipeline
+import MirrorServe
 import MirrorTestSupport
 import Prometheus
 import RegistrySimulator
+import ServiceScope
 import Testing
 
 
@@ -54,6 +56,49 @@ private func mirrorWithFaults() async throws -> EmbeddedMirror {
     }
 }
 
+/// Serves the mirror's store as `npm-mirror serve` does and asks it for a search (which derives the
+/// served documents of the packages it lists), the first package's packument and a ping; returns
+/// the server's metrics (Prometheus text). The dashboard's Serve row reads these: the registry
+/// server exports them, not the producer and the consumers.
+private func servedMetrics(of mirror: EmbeddedMirror) async throws -> String {
+    var configuration = mirror.configuration
+    configuration.serve.port = Int.random(in: 40_001...50_000)
+    let serve = try ServeApplication(configuration: configuration, logger: logger)
+    let server = Task { try await serve.run(logger: logger, signals: []) }
+    defer { server.cancel() }
+
+    let base = "http://\(configuration.serve.host):\(configuration.serve.port)"
+    func get(_ path: String) async -> Data? {
+        guard let url = URL(string: base + path) else { return nil }
+        return try? await URLSession.shared.data(from: url).0
+    }
+    var ping = await get("/-/ping")
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ping == nil, ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(100))
+        ping = await get("/-/ping")
+    }
+    try #require(ping != nil, "npm-mirror serve answers on \(base)")
+    let search = try #require(await get("/-/v1/search?text=&size=5"), "npm-mirror serve answers a search")
+    let objects = (try JSONSerialization.jsonObject(with: search) as? [String: Any])?["objects"] as? [[String: Any]] ?? []
+    if let name = (objects.first?["package"] as? [String: Any])?["name"] as? String {
+        _ = await get("/" + name.replacingOccurrences(of: "/", with: "%2f"))
+    }
+    return serve.metricsRegistry.emitToString()
+}
+
+/// The `npm_mirror_*` names in `text`: each prefix with the identifier characters after it. With
+/// `quoted`, only whole string literals (`"npm_mirror_…"`), as the sources name their metrics.
+private func mirrorMetricNames(in text: String, quoted: Bool) -> Set<String> {
+    var names: Set<String> = []
+    for piece in text.components(separatedBy: quoted ? "\"npm_mirror_" : "npm_mirror_").dropFirst() {
+        let rest = piece.prefix(while: { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
+        guard !rest.isEmpty, !quoted || piece.dropFirst(rest.count).first == "\"" else { continue }
+        names.insert("npm_mirror_\(rest)")
+    }
+    return names
+}
+
 @Suite("Operations: the Docker stack, Prometheus and Grafana files against the running services", .serialized, .timeLimit(.minutes(4)))
 struct OperationsTests {
     @Test(
@@ -62,13 +107,50 @@ struct OperationsTests {
     )
     func offlineChecksWithRealMetrics() async throws {
         let mirror = try await mirrorWithFaults()
+        let served = try await servedMetrics(of: mirror)
         let scrape = NSTemporaryDirectory() + "npm-mirror-scrape-\(UUID().uuidString).txt"
-        try mirror.metricsRegistry.emitToString().write(toFile: scrape, atomically: true, encoding: .utf8)
+        // The producer's and consumer's /metrics, then the registry server's (`npm-mirror serve`).
+        try (mirror.metricsRegistry.emitToString() + "\n" + served).write(toFile: scrape, atomically: true, encoding: .utf8)
         let result = try await runToEnd(
             URL(fileURLWithPath: "/bin/bash"), [repositoryRoot.appendingPathComponent("scripts/check-ops.sh").path, "--metrics", scrape],
             in: repositoryRoot, mergingStandardError: true
         )
         #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test("library modules depend only downwards: records, serve and verify link neither librdkafka nor the pipeline (scripts/check-layering.py)")
+    func layering() async throws {
+        let result = try await runToEnd(
+            URL(fileURLWithPath: "/usr/bin/env"), ["python3", repositoryRoot.appendingPathComponent("scripts/check-layering.py").path],
+            in: repositoryRoot, mergingStandardError: true
+        )
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("every one depends only downwards"))
+    }
+
+    @Test("every npm_mirror_* metric named in Sources/ is queried by a panel of the Grafana dashboard")
+    func everyMetricIsOnTheDashboard() throws {
+        let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("grafana/dashboards/npm-mirror.json"))
+        let object = try JSONSerialization.jsonObject(with: data)
+        let dashboard = try #require(object as? [String: Any], "the dashboard is a JSON object")
+        let topLevel = dashboard["panels"] as? [[String: Any]] ?? []
+        let panels = topLevel + topLevel.flatMap { $0["panels"] as? [[String: Any]] ?? [] }  // also inside collapsed rows
+        var queried: Set<String> = []
+        for panel in panels {
+            for target in panel["targets"] as? [[String: Any]] ?? [] {
+                queried.formUnion(mirrorMetricNames(in: target["expr"] as? String ?? "", quoted: false))
+            }
+        }
+
+        let sources = repositoryRoot.appendingPathComponent("Sources").path
+        var named: Set<String> = []
+        for file in try FileManager.default.subpathsOfDirectory(atPath: sources) where file.hasSuffix(".swift") {
+            named.formUnion(mirrorMetricNames(in: try String(contentsOfFile: sources + "/" + file, encoding: .utf8), quoted: true))
+        }
+        #expect(named.count >= 30, "only \(named.count) npm_mirror_* metric names found in Sources/")
+        // A histogram is queried through its series: _bucket, _sum or _count.
+        let missing = named.filter { name in !["", "_bucket", "_sum", "_count"].contains { queried.contains(name + $0) } }.sorted()
+        #expect(missing.isEmpty, "named in Sources/ but on no panel of grafana/dashboards/npm-mirror.json: \(missing.joined(separator: ", "))")
     }
 
     @Test(

@@ -9,6 +9,7 @@ import MirrorKafka
 import MirrorPipeline
 import NPMRegistry
 import RegistrySimulator
+import ServiceScope
 import Testing
 
 @Suite("changes-producer against the simulator and the embedded broker", .serialized, .timeLimit(.minutes(5)))

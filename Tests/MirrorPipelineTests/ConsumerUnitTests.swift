@@ -10,7 +10,7 @@ import Prometheus
 import RegistrySimulator
 import Testing
 
-private let fixtures = sharedFixture("npm-recorded")
+private let fixtures = recordedFixture("npm-recorded")
 
 @Suite("Offset tracker")
 struct OffsetTrackerTests {

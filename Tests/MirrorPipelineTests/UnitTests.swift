@@ -5,7 +5,7 @@ import MirrorTestSupport
 import NPMRegistry
 import Testing
 
-private let fixtures = sharedFixture("npm-recorded")
+private let fixtures = recordedFixture("npm-recorded")
 
 @Suite("Feed parsing")
 struct ChangesPageTests {

@@ -8,11 +8,11 @@ import NIOFoundationCompat
 import NIOHTTP1
 import Testing
 
-/// Replays the recording of a real CouchDB 3.5.0 (`shared/fixtures/couchdb-recorded`) against a fresh double,
+/// Replays the recording of a real CouchDB 3.5.0 (`Tests/Fixtures/couchdb-recorded`) against a fresh double,
 /// request by request in order, and compares what the double answers with what CouchDB answered.
 @Suite("CouchDB double replays the CouchDB 3.5.0 recording", .timeLimit(.minutes(1)))
 struct CouchDBDoubleReplayTests {
-    static let fixtureURL = sharedFixture("couchdb-recorded", "couchdb-3.5.0-responses.json")
+    static let fixtureURL = recordedFixture("couchdb-recorded", "couchdb-3.5.0-responses.json")
 
     static func loadExchanges() throws -> [JSONValue] {
         let data = try Data(contentsOf: Self.fixtureURL)

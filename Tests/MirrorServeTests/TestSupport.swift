@@ -18,7 +18,7 @@ import Glibc
 /// The recorded npm responses.
 enum Fixtures {
     static func bytes(_ name: String) throws -> [UInt8] {
-        Array(try Data(contentsOf: sharedFixture("npm-recorded", name)))
+        Array(try Data(contentsOf: recordedFixture("npm-recorded", name)))
     }
 
     static func json(_ name: String) throws -> JSONValue {

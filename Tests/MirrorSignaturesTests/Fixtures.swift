@@ -3,14 +3,12 @@ import MirrorJSON
 import MirrorSignatures
 import Testing
 
-/// The npm signature fixtures, located from this file: `<repo>/../shared/fixtures/npm-signatures/`.
+/// The npm signature fixtures, located from this file: `<repo>/Tests/Fixtures/npm-signatures/`.
 enum Fixtures {
     static let directory: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent()  // MirrorSignaturesTests
         .deletingLastPathComponent()  // Tests
-        .deletingLastPathComponent()  // repo
-        .deletingLastPathComponent()  // parent of the repo
-        .appendingPathComponent("shared/fixtures/npm-signatures")
+        .appendingPathComponent("Fixtures/npm-signatures")
 
     static func bytes(_ name: String) throws -> [UInt8] {
         Array(try Data(contentsOf: directory.appendingPathComponent(name)))

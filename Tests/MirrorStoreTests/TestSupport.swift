@@ -5,14 +5,12 @@ import NIOCore
 
 @testable import MirrorStore
 
-/// The recorded npm fixtures, located from this file: `<repo>/../shared/fixtures/npm-recorded/`.
+/// The recorded npm fixtures, located from this file: `<repo>/Tests/Fixtures/npm-recorded/`.
 enum Fixtures {
     static let directory: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent()  // MirrorStoreTests
         .deletingLastPathComponent()  // Tests
-        .deletingLastPathComponent()  // repo
-        .deletingLastPathComponent()  // parent of the repo
-        .appendingPathComponent("shared/fixtures/npm-recorded")
+        .appendingPathComponent("Fixtures/npm-recorded")
 
     static func bytes(_ name: String) throws -> [UInt8] {
         Array(try Data(contentsOf: directory.appendingPathComponent(name)))

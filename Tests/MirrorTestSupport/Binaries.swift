@@ -30,8 +30,9 @@ package func executableOnPath(_ name: String) -> URL? {
         .first { FileManager.default.isExecutableFile(atPath: $0.path) }
 }
 
-/// The fixture folders beside the repository (`<repository>/../shared/fixtures/<set>`): recorded
-/// npm responses (`npm-recorded`), signatures (`npm-signatures`), CouchDB answers.
-package func sharedFixture(_ set: String, _ name: String = "") -> URL {
-    repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/\(set)/\(name)")
+/// A file of the recorded fixtures in the repository (`Tests/Fixtures/<set>/<name>`, provenance in each
+/// set's README): npm responses (`npm-recorded`), signatures (`npm-signatures`), CouchDB answers
+/// (`couchdb-recorded`).
+package func recordedFixture(_ set: String, _ name: String = "") -> URL {
+    repositoryRoot.appendingPathComponent("Tests/Fixtures/\(set)/\(name)")
 }

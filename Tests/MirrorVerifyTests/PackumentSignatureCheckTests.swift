@@ -5,10 +5,10 @@ import MirrorTestSupport
 import MirrorVerify
 import Testing
 
-/// Packuments made of the real signatures in `/work/shared/fixtures/npm-signatures/vectors.json`.
+/// Packuments made of the real signatures in `Tests/Fixtures/npm-signatures/vectors.json`.
 enum SignatureFixtures {
     static func vectors(_ list: String) throws -> [JSONValue] {
-        let json = try JSONValue(parsing: Array(try Data(contentsOf: sharedFixture("npm-signatures", "vectors.json"))))
+        let json = try JSONValue(parsing: Array(try Data(contentsOf: recordedFixture("npm-signatures", "vectors.json"))))
         return try #require(json[list]?.arrayValue)
     }
 

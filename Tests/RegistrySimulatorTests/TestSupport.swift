@@ -57,8 +57,8 @@ func withSimulator<T>(
 }
 
 enum Fixtures {
-    /// `<repo>/../shared/fixtures/npm-recorded/`.
-    static let directory: URL = sharedFixture("npm-recorded")
+    /// `<repo>/Tests/Fixtures/npm-recorded/`.
+    static let directory: URL = recordedFixture("npm-recorded")
 
     static func data(_ name: String) throws -> Data {
         try Data(contentsOf: self.directory.appendingPathComponent(name))

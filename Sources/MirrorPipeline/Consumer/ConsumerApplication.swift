@@ -9,6 +9,7 @@ import MirrorStore
 import NPMRegistry
 import Prometheus
 import ServiceLifecycle
+import ServiceScope
 import UnixSignals
 
 /// The changes consumer wired up from one configuration: `changes-consumer` runs it, tests build the

@@ -52,7 +52,7 @@ final class OffsetCommitter: Sendable {
     /// Serves commit requests until ``finish()`` (then it serves what was asked before) or until its
     /// task is cancelled (then it releases every request unserved).
     func run() async {
-        var written: Checkpoint?
+        var written: CheckpointDirectory.ConsumerCheckpoint?
         while true {
             let (batch, closed) = requests.withLock { requests in
                 defer { requests.waiting = [] }
@@ -78,13 +78,6 @@ final class OffsetCommitter: Sendable {
         }
     }
 
-    /// What `consumer.json` says.
-    private struct Checkpoint: Equatable {
-        var seq: Int64
-        var lastMessage: [UInt8]
-        var parked: Int
-    }
-
     /// Commits everything done so far, after any commit already asked for; returns once it is done
     /// (or has failed and been logged). After ``finish()`` it returns at once.
     func commitDone() async {
@@ -104,7 +97,7 @@ final class OffsetCommitter: Sendable {
         wakeup.signal()
     }
 
-    private func commitNow(written: inout Checkpoint?) async {
+    private func commitNow(written: inout CheckpointDirectory.ConsumerCheckpoint?) async {
         let offsets = state.tracker { $0.committable() }
         do {
             if !offsets.isEmpty {
@@ -114,21 +107,13 @@ final class OffsetCommitter: Sendable {
                 metrics?.stage("commit", since: start)
             }
             guard let checkpoints, let (seq, value) = state.checkpointCandidate else { return }
-            let checkpoint = Checkpoint(seq: seq, lastMessage: value, parked: parked())
+            let checkpoint = CheckpointDirectory.ConsumerCheckpoint(seq: seq, lastMessage: try? JSONValue(parsing: value), parked: parked())
             guard checkpoint != written else { return }
             metrics?.lastProcessedSeq.record(seq)
-            try await checkpoints.write(Self.contents(of: checkpoint), toFile: "consumer.json")
+            try await checkpoints.writeConsumer(checkpoint)
             written = checkpoint
         } catch {
             logger.warning("Offset commit failed; it will be retried", metadata: ["error": "\(error)"])
         }
-    }
-
-    /// `consumer.json`: the highest seq processed with everything before it, its message, and how
-    /// many changes were parked when it was written.
-    private static func contents(of checkpoint: Checkpoint) -> Data {
-        var object: [String: JSONValue] = ["seq": .number(Double(checkpoint.seq)), "parked": .number(Double(checkpoint.parked))]
-        object["last_message"] = try? JSONValue(parsing: checkpoint.lastMessage)
-        return Data(JSONValue.object(object).serializedBytes)
     }
 }

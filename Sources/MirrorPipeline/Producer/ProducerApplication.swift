@@ -6,6 +6,7 @@ import MirrorKafka
 import NPMRegistry
 import Prometheus
 import ServiceLifecycle
+import ServiceScope
 import UnixSignals
 
 /// The changes producer wired up: the clients it needs and the services to run, built from one

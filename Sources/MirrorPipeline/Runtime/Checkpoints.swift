@@ -53,6 +53,52 @@ public struct CheckpointDirectory: Sendable {
         }
     }
 
+    /// The consumer's checkpoint, `consumer.json`: the highest seq processed with everything before
+    /// it in its partition, that change's message, and how many changes were parked when written.
+    public struct ConsumerCheckpoint: Sendable, Equatable {
+        public var seq: Int64
+        public var lastMessage: JSONValue?
+        public var parked: Int
+
+        public init(seq: Int64, lastMessage: JSONValue?, parked: Int) {
+            self.seq = seq
+            self.lastMessage = lastMessage
+            self.parked = parked
+        }
+
+        /// `{"last_message":…,"parked":N,"seq":N}`.
+        var json: JSONValue {
+            var object: [String: JSONValue] = ["seq": .number(Double(seq)), "parked": .number(Double(parked))]
+            object["last_message"] = lastMessage
+            return .object(object)
+        }
+
+        init(json: JSONValue) throws(CheckpointError.Reason) {
+            guard let seq = json["seq"]?.numberValue, seq == seq.rounded(), let exact = Int64(exactly: seq) else {
+                throw .init(message: "no integer \"seq\"")
+            }
+            self.seq = exact
+            self.lastMessage = json["last_message"]
+            self.parked = json["parked"]?.intValue ?? 0
+        }
+    }
+
+    /// Writes `consumer.json`.
+    public func writeConsumer(_ checkpoint: ConsumerCheckpoint) async throws {
+        try await write([(name: "consumer.json", contents: Data(checkpoint.json.serializedBytes))])
+    }
+
+    /// The consumer's checkpoint, or nil when there is none; a file that is not one is an error.
+    public func readConsumer() throws -> ConsumerCheckpoint? {
+        let url = file("consumer.json")
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        do {
+            return try ConsumerCheckpoint(json: JSONValue(parsing: Data(contentsOf: url)))
+        } catch {
+            throw CheckpointError(path: url.path, message: "not a consumer checkpoint ({\"seq\": N}): \(error)")
+        }
+    }
+
     /// Records an acknowledged page: `update_seq.json`, then `last_message.json`.
     public func writeProducer(_ checkpoint: ProducerCheckpoint, lastMessage: [UInt8]?) async throws {
         var files = [(name: "update_seq.json", contents: Data(checkpoint.json.serializedBytes))]

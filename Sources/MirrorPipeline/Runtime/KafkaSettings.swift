@@ -6,7 +6,16 @@ extension MirrorConfiguration.Kafka {
     public func clientConfiguration(bootstrapServers: String, clientID: String) -> KafkaClientConfiguration {
         var client = KafkaClientConfiguration(bootstrapServers: bootstrapServers)
         client.clientID = clientID
-        client.security = security
+        client.security = KafkaSecurityConfiguration(
+            securityProtocol: security.securityProtocol,
+            saslMechanism: security.saslMechanism,
+            saslUsername: security.saslUsername,
+            saslPassword: security.saslPassword,
+            sslCALocation: security.sslCALocation,
+            sslCertificateLocation: security.sslCertificateLocation,
+            sslKeyLocation: security.sslKeyLocation,
+            sslKeyPassword: security.sslKeyPassword
+        )
         return client
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import Logging
-import MirrorStore
 import NIOCore
 import Prometheus
 import ServiceLifecycle
@@ -72,7 +71,8 @@ public final class MetricsEndpoint: Service, Sendable {
     public func writeSnapshot() {
         guard let snapshotPath else { return }
         do {
-            try AtomicFile.write(Data(registry.emitToBuffer()), to: URL(fileURLWithPath: snapshotPath))
+            // Written beside and renamed into place: a reader never sees half a file.
+            try Data(registry.emitToBuffer()).write(to: URL(fileURLWithPath: snapshotPath), options: .atomic)
         } catch {
             logger.error("Could not write the metrics file", metadata: ["path": "\(snapshotPath)", "error": "\(error)"])
         }

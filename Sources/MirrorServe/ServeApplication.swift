@@ -1,10 +1,9 @@
 import Logging
 import MirrorConfig
-import MirrorPipeline
 import MirrorRecords
-import MirrorServe
 import Prometheus
 import ServiceLifecycle
+import ServiceScope
 import UnixSignals
 
 /// `npm-mirror serve`: the registry server over the configured store and record store, with the
@@ -19,7 +18,7 @@ public struct ServeApplication: Sendable {
 
     public init(configuration: MirrorConfiguration, logger: Logger) throws {
         self.configuration = configuration
-        let (records, location) = try EmbeddedMirror.recordStore(configuration, logger: logger)
+        let (records, location) = try configuration.records.openStore(logger: logger)
         recordsLocation = location
         server = try RegistryServer(
             configuration: try ServeConfiguration(configuration),

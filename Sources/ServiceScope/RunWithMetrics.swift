@@ -5,7 +5,7 @@ import UnixSignals
 
 /// Runs `service` beside its metrics endpoint in one service group: the group ends when the service
 /// does (or on SIGTERM/SIGINT, gracefully), and the HTTP client is shut down after it either way.
-func runWithMetrics(
+public func runWithMetrics(
     _ service: some Service,
     metricsEndpoint: MetricsEndpoint,
     httpClient: HTTPClient,

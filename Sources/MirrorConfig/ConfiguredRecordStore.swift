@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import MirrorConfig
+import MirrorRecords
 
 extension MirrorConfiguration.Records {
     /// The embedded database's file: `DBDATA_DIR/<DATABASE_NAME>.sqlite`.
