@@ -3,6 +3,7 @@ import Foundation
 import MirrorHarness
 import MirrorKafka
 import MirrorPipeline
+import MirrorRecords
 import MirrorStore
 import NPMRegistry
 import RegistrySimulator
@@ -111,5 +112,37 @@ struct Audit: Sendable {
         let allowed = ["packages", "scratch", "update_seq", "logs"]
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: rig.directory)) ?? []
         return entries.filter { !allowed.contains($0) }.count
+    }
+}
+
+/// Whether the mirror ended at the registry's newest revision of each package: the store's current
+/// packument revision and the package record's `packument_rev` both equal to the simulator's
+/// current `_rev`.
+struct RevisionAudit: Sendable {
+    var checked = 0
+    /// `name: registry R, store S, record P` for each package that is behind (or ahead).
+    var mismatches: [String] = []
+
+    var clean: Bool { mismatches.isEmpty }
+
+    /// Checks `names` (packages the registry serves: not deleted ones, which have no packument).
+    static func of(_ rig: Rig, names: [String]) async throws -> RevisionAudit {
+        var audit = RevisionAudit()
+        let store = try PackageStore(root: rig.storeRoot, scratch: rig.scratch, shardLength: 3)
+        let records = try await rig.records.readAll(limit: Int(Int32.max))
+        let packumentRevs = Dictionary(
+            records.compactMap { record in record.body["type"]?.stringValue == "package" ? (record.id, record.body["packument_rev"]?.stringValue) : nil },
+            uniquingKeysWith: { first, _ in first }
+        )
+        for name in names.sorted() {
+            audit.checked += 1
+            let registry = rig.simulator.currentRev(of: name)
+            let stored = try? store.currentPackumentRevision(name: name)
+            let recorded = packumentRevs[name] ?? nil
+            if registry == nil || stored != registry || recorded != registry {
+                audit.mismatches.append("\(name): registry \(registry ?? "none"), store \(stored ?? "none"), record \(recorded ?? "none")")
+            }
+        }
+        return audit
     }
 }

@@ -117,12 +117,15 @@ final class Rig: Sendable {
         ))
     }
 
-    func startConsumer(exitWhenIdle: Double? = nil, settings: [Setting: String] = [:]) throws -> ChildProcess {
+    /// Starts a consumer. `environment`: variables that are not settings (e.g. `NPM_MIRROR_STORE_WRITE_LOG`),
+    /// added to the settings'; `log`: the name of its log file in `logs/` (several members of one group
+    /// can each have their own).
+    func startConsumer(exitWhenIdle: Double? = nil, settings: [Setting: String] = [:], environment extra: [String: String] = [:], log: String = "consumer") throws -> ChildProcess {
         try track(ChildProcess.start(
             "\(binaries)/changes-consumer",
             arguments: exitWhenIdle.map { ["--exit-when-idle", "\($0)"] } ?? [],
-            environment: environment(settings),
-            logFile: "\(directory)/logs/consumer.log"
+            environment: environment(settings).merging(extra) { $1 },
+            logFile: "\(directory)/logs/\(log).log"
         ))
     }
 

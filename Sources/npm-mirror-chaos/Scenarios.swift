@@ -22,7 +22,7 @@ struct Suite: Sendable {
 
     static let names = [
         "consumer-kills", "producer-kills", "graceful-stop", "kafka-faults", "registry-faults", "registry-liveness", "idle-after-kills",
-        "couchdb-faults", "disk-full", "hostile-input", "secrets",
+        "couchdb-faults", "disk-full", "hostile-input", "secrets", "group-churn",
     ]
 
     func run(_ name: String) async {
@@ -42,6 +42,7 @@ struct Suite: Sendable {
             case "disk-full": detail = try await diskFull()
             case "hostile-input": detail = try await hostileInput()
             case "secrets": detail = try await secrets()
+            case "group-churn": detail = try await groupChurn()
             default: throw ChaosError("unknown scenario \(name); known: \(Self.names.joined(separator: ", "))")
             }
             let outcome = detail.hasPrefix("skipped") ? "skipped" : "passed"
@@ -74,7 +75,7 @@ struct Suite: Sendable {
     }
 
     /// Runs `body` beside a simulator and stops it afterwards (also on failure).
-    private func withSimulator<T>(
+    func withSimulator<T>(
         packages: Int,
         faults: [FaultRule] = [],
         hugeTarballBytes: Int = 0,
@@ -87,7 +88,7 @@ struct Suite: Sendable {
         )
     }
 
-    private func rig(_ name: String, simulator: RegistrySimulator, kafka: EmbeddedKafkaCluster? = nil, replicationFactor: Int = 1, settings: [Setting: String] = [:]) throws -> Rig {
+    func rig(_ name: String, simulator: RegistrySimulator, kafka: EmbeddedKafkaCluster? = nil, replicationFactor: Int = 1, settings: [Setting: String] = [:]) throws -> Rig {
         try Rig(
             name: name, directory: "\(workDirectory)/\(name)", binaries: binaries, simulator: simulator, kafka: kafka ?? self.kafka,
             couch: couch, replicationFactor: replicationFactor, extraSettings: settings, logger: logger
@@ -95,7 +96,7 @@ struct Suite: Sendable {
     }
 
     /// Audits the rig, adds the figures to the tally and throws if a promise was broken.
-    private func audit(_ rig: Rig, allowedDeadLetters: Set<String> = []) async throws -> Audit {
+    func audit(_ rig: Rig, allowedDeadLetters: Set<String> = []) async throws -> Audit {
         let audit = try await Audit.of(rig, allowedDeadLetters: allowedDeadLetters)
         tally.add(audit)
         guard audit.clean else {
@@ -323,7 +324,7 @@ struct Suite: Sendable {
     }
 
     /// The settings a new user runs with: the rig's shorter test values put back to their defaults.
-    private static let defaultSettings: [Setting: String] = Dictionary(
+    static let defaultSettings: [Setting: String] = Dictionary(
         uniqueKeysWithValues: [Setting.kafkaSessionTimeout, .processingRetryMax, .replicaLagWait, .httpTimeout, .consumerConcurrency].map { ($0, $0.defaultValue!) }
     )
 

@@ -132,3 +132,20 @@ struct StallRuleTests {
         #expect(unknown.stalledFor(now: start + .seconds(5000)) == .seconds(5000))
     }
 }
+
+@Suite("Change result: one word for the metric label and the change record's outcome")
+struct ChangeResultTests {
+    @Test("a dead letter decides whatever was processed; otherwise what processing did; nothing processed is skipped")
+    func decide() {
+        #expect(ChangeResult.decide(processed: .stored, deadLettered: true) == .deadLettered)
+        #expect(ChangeResult.decide(processed: nil, deadLettered: true) == .deadLettered)
+        #expect(ChangeResult.decide(processed: .stored, deadLettered: false) == .stored)
+        #expect(ChangeResult.decide(processed: .deleted, deadLettered: false) == .deleted)
+        #expect(ChangeResult.decide(processed: .unpublished, deadLettered: false) == .unpublished)
+        #expect(ChangeResult.decide(processed: .superseded, deadLettered: false) == .superseded)
+        #expect(ChangeResult.decide(processed: .skipped, deadLettered: false) == .skipped)
+        #expect(ChangeResult.decide(processed: nil, deadLettered: false) == .skipped)
+        // The labels operators and the records see.
+        #expect(ChangeResult.allCases.map(\.rawValue) == ["stored", "deleted", "unpublished", "skipped", "superseded", "dead_lettered"])
+    }
+}

@@ -44,8 +44,8 @@ struct ConsumerMetrics: Sendable {
             Counter(label: "npm_mirror_consumer_stale_writes_refused_total", dimensions: [("target", target)], factory: factory).increment(by: 0)
         }
         // Series with known label values start at 0, so rates and alerts see them before the first event.
-        for result in ["stored", "deleted", "unpublished", "skipped", "superseded", "dead_lettered"] {
-            Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result)], factory: factory).increment(by: 0)
+        for result in ChangeResult.allCases {
+            Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result.rawValue)], factory: factory).increment(by: 0)
         }
         for verdict in SignatureVerdict.allCases {
             Counter(label: "npm_mirror_consumer_signatures_total", dimensions: [("verdict", verdict.rawValue)], factory: factory).increment(by: 0)
@@ -55,9 +55,9 @@ struct ConsumerMetrics: Sendable {
         }
     }
 
-    /// A change finished: `stored`, `deleted`, `unpublished`, `skipped`, `superseded` or `dead_lettered`.
-    func change(result: String) {
-        Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result)], factory: factory).increment()
+    /// A change finished.
+    func change(result: ChangeResult) {
+        Counter(label: "npm_mirror_consumer_changes_total", dimensions: [("result", result.rawValue)], factory: factory).increment()
         lastChangeTime.record(Date().timeIntervalSince1970)
     }
 

@@ -32,7 +32,7 @@ struct RecordStep: Sendable {
         switch outcome {
         case .notAChange(let letter):
             guard await sendDeadLetter(letter, message: message, change: nil) else { return }
-            metrics.change(result: "dead_lettered")
+            metrics.change(result: .deadLettered)
             state.completed(partition, offset: message.offset, epoch: epoch, value: nil, seq: nil)
         case .change(let change, let processed, let deadLetter, let attempts):
             await record(change, processed: processed, deadLetter: deadLetter, attempts: attempts, message: message, partition: partition, epoch: epoch)
@@ -71,7 +71,7 @@ struct RecordStep: Sendable {
             guard await sendDeadLetter(deadLetter, message: message, change: change) else { return }
         }
         await emitEvents(change: change, processed: processed, deadLetter: deadLetter)
-        metrics.change(result: deadLetter != nil ? "dead_lettered" : processed?.outcome.rawValue ?? "skipped")
+        metrics.change(result: ChangeResult.decide(processed: processed?.outcome, deadLettered: deadLetter != nil))
         state.count(processed)
         state.completed(partition, offset: message.offset, epoch: epoch, value: message.value, seq: change.seq)
     }

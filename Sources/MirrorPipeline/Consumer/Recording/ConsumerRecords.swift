@@ -62,7 +62,7 @@ public enum ConsumerRecords {
             "deleted": .bool(change.deleted),
             "read_at": .string(change.readAt),
             "processed_at": .string(processedAt),
-            "outcome": .string(deadLetter != nil ? "dead_lettered" : processed?.outcome.rawValue ?? "skipped"),
+            "outcome": .string(ChangeResult.decide(processed: processed?.outcome, deadLettered: deadLetter != nil).rawValue),
         ]
         if let processed {
             body["new_versions"] = .array(processed.newVersions.keys.sorted().map(JSONValue.string))
