@@ -19,8 +19,6 @@ import UnixSignals
 /// to an SQLite file in `DBDATA_DIR`.
 public struct EmbeddedMirror: Sendable {
     public let configuration: MirrorConfiguration
-    /// Kept alive while the mirror runs; nil when `KAFKA_BROKERS` names a real cluster.
-    public let cluster: EmbeddedKafkaCluster?
     public let bootstrapServers: String
     public let records: any RecordStore
     /// Where the records go, for people: the SQLite file or the CouchDB database.
@@ -28,6 +26,10 @@ public struct EmbeddedMirror: Sendable {
     public let metricsRegistry = PrometheusCollectorRegistry()
     public let producer: ProducerApplication
     public let consumers: [ConsumerApplication]
+    /// Kept alive while the mirror runs; nil when `KAFKA_BROKERS` names a real cluster. Declared
+    /// after the clients, so it is released after them: a client that outlived its broker logged a
+    /// librdkafka connection error at the end of every `npm-mirror demo`.
+    public let cluster: EmbeddedKafkaCluster?
 
     public init(
         configuration: MirrorConfiguration,

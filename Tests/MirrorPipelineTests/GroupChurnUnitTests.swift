@@ -149,3 +149,33 @@ struct ChangeResultTests {
         #expect(ChangeResult.allCases.map(\.rawValue) == ["stored", "deleted", "unpublished", "skipped", "superseded", "dead_lettered"])
     }
 }
+
+@Suite("Supersession: the lane tells a running change, no polling")
+struct SupersessionTests {
+    @Test("a later change of the running package fires its event; another package's does not")
+    func laneFires() async throws {
+        let queue = LaneQueue(maxParked: 8)
+        queue.push(job("a", offset: 0, partition: 0))
+        guard case .run(let running, let superseded) = await queue.next() else { Issue.record("nothing to run"); return }
+        #expect(!superseded)
+        let event = queue.supersession(of: running.message.key!)
+        #expect(!event.hasHappened)
+        queue.push(job("b", offset: 1, partition: 0))
+        #expect(!event.hasHappened)
+        let waiter = Task { await event.wait() }
+        queue.push(job("a", offset: 2, partition: 0))
+        await waiter.value
+        #expect(event.hasHappened)
+        #expect(await event.sleep(for: .seconds(3600)), "a fired event ends a sleep at once")
+    }
+
+    @Test("a wait ends when its task is cancelled, and a sleep when its time is up")
+    func cancellation() async {
+        let event = Supersession()
+        let waiter = Task { await event.wait() }
+        waiter.cancel()
+        await waiter.value
+        #expect(!event.hasHappened)
+        #expect(await event.sleep(for: .milliseconds(50)) == false)
+    }
+}

@@ -241,7 +241,7 @@ struct PackumentWaitTests {
                 FaultRule(kind: .rateLimited, targets: [.packument], probability: 0.35, skip: 1, retryAfterSeconds: 1),
             ])
             let change = ChangeMessage(seq: 1, id: name, rev: "999-ffff", deleted: false, readAt: "")
-            let found = try await wait(simulator, for: .seconds(4)).fetch(change, isSuperseded: { false })
+            let found = try await wait(simulator, for: .seconds(4)).fetch(change, supersession: .never)
             guard case .packument(_, _, let stale) = found else {
                 Issue.record("expected the packument, got \(found)")
                 return
@@ -257,7 +257,7 @@ struct PackumentWaitTests {
             simulator.faults.add([FaultRule(kind: .httpError, targets: [.packument], probability: 0.5, skip: 1, status: 503)])
             let change = ChangeMessage(seq: 1, id: "not-there-yet", rev: "1-a", deleted: false, readAt: "")
             do throws(ProcessingFailure) {
-                _ = try await wait(simulator, for: .seconds(3)).fetch(change, isSuperseded: { false })
+                _ = try await wait(simulator, for: .seconds(3)).fetch(change, supersession: .never)
                 Issue.record("a missing package was found")
             } catch {
                 #expect(error.code == .packumentNotFound)
@@ -270,13 +270,16 @@ struct PackumentWaitTests {
     @Test("the wait ends as soon as a later change of the package has arrived")
     func supersededWhileWaiting() async throws {
         try await withSimulator(packages: 5) { simulator in
-            let arrived = Atomic<Bool>(false)
+            let arrived = Supersession()
             Task {
                 try await Task.sleep(for: .milliseconds(500))
-                arrived.store(true, ordering: .relaxed)
+                arrived.fire()
             }
             let change = ChangeMessage(seq: 1, id: "created-then-deleted", rev: "1-a", deleted: false, readAt: "")
-            let found = try await wait(simulator, for: .seconds(120)).fetch(change, isSuperseded: { arrived.load(ordering: .relaxed) })
+            let started = ContinuousClock.now
+            let found = try await wait(simulator, for: .seconds(120)).fetch(change, supersession: arrived)
+            // The event ends the wait, not a poll: well inside the 120 s wait (not a timing assertion).
+            #expect(ContinuousClock.now - started < .seconds(60))
             guard case .superseded = found else {
                 Issue.record("expected superseded, got \(found)")
                 return

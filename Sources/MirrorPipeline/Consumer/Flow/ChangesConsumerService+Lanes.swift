@@ -68,7 +68,7 @@ extension ChangesConsumerService {
         let key = job.message.key ?? []
         do {
             let processed = try await cancelledByGracefulShutdown { [processor] () async throws(ProcessingFailure) -> ProcessedChange in
-                try await processor.process(change, isSuperseded: { lane.hasLaterChange(of: key) })
+                try await processor.process(change, supersession: lane.supersession(of: key))
             }
             var deadLetter: DeadLetter?
             if !processed.failedVersions.isEmpty {

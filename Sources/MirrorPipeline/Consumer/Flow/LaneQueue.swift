@@ -49,6 +49,8 @@ final class LaneQueue: Sendable {
         var running = false
         /// Its first job is parked until then.
         var parkedUntil: ContinuousClock.Instant?
+        /// Fired when a later change of the package arrives while its first job runs.
+        var supersession: Supersession?
     }
 
     private struct State {
@@ -121,13 +123,19 @@ final class LaneQueue: Sendable {
     /// Whether more parked changes may be added.
     var canPark: Bool { state.withLock { $0.parked < maxParked } }
 
+    /// The event that tells the running change of `key` a later change of its package has arrived.
+    func supersession(of key: Key) -> Supersession {
+        state.withLock { $0.packages[key]?.supersession } ?? .never
+    }
+
     /// Adds a message that just arrived.
     func push(_ job: LaneJob) {
         let key = job.message.key ?? []
-        state.withLock { state in
-            guard !state.closed else { return }
+        let superseding = state.withLock { state -> Supersession? in
+            guard !state.closed else { return nil }
             var package = state.packages[key] ?? Package()
             package.jobs.append(job)
+            defer { state.packages[key] = package }
             if package.jobs.count == 1 {
                 state.ready.append(key)
             } else if package.parkedUntil != nil {
@@ -136,8 +144,9 @@ final class LaneQueue: Sendable {
                 state.parked -= 1
                 state.ready.append(key)
             }
-            state.packages[key] = package
+            return package.running ? package.supersession : nil
         }
+        superseding?.fire()
         wakeup.signal()
     }
 
@@ -236,6 +245,8 @@ final class LaneQueue: Sendable {
                     guard var package = state.packages[key], !package.running, package.parkedUntil == nil, let job = package.jobs.first else { continue }
                     package.running = true
                     let superseded = package.jobs.count > 1
+                    package.supersession = Supersession()
+                    if superseded { package.supersession?.fire() }
                     state.packages[key] = package
                     state.running = (job, now)
                     return (.run(job, superseded: superseded), nil)

@@ -141,14 +141,14 @@ public struct ChangeProcessor: Sendable {
     /// failed in a passing way (the caller retries later), a non-retriable one when the change can
     /// never be processed (the caller dead-letters it).
     ///
-    /// `isSuperseded` says whether a later change of the same package has arrived; a wait for a
+    /// `supersession` says when a later change of the same package has arrived; a wait for a
     /// lagging replica ends early when it has (outcome ``ProcessedChange/Outcome/superseded``).
-    public func process(_ change: ChangeMessage, isSuperseded: @Sendable () -> Bool = { false }) async throws(ProcessingFailure) -> ProcessedChange {
+    public func process(_ change: ChangeMessage, supersession: Supersession = .never) async throws(ProcessingFailure) -> ProcessedChange {
         if change.id.hasPrefix("_design/") {
             return ProcessedChange(outcome: .skipped, skipReason: "design_document")
         }
         let (packument, body, stale): (Packument, ByteBuffer, Bool)
-        switch try await packumentWait.fetch(change, isSuperseded: isSuperseded) {
+        switch try await packumentWait.fetch(change, supersession: supersession) {
         case .gone: return try await removeIfConfigured(change.id, ProcessedChange(outcome: .deleted))
         case .superseded: return ProcessedChange(outcome: .superseded)
         case .packument(let found, let foundBody, let foundStale): (packument, body, stale) = (found, foundBody, foundStale)

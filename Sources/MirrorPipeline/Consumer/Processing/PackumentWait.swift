@@ -12,7 +12,7 @@ import NPMRegistry
 /// seen so far, and only the deadline ends it. Before the wait begins, such a failure is thrown as a
 /// retriable ``ProcessingFailure`` and the lane parks the change.
 ///
-/// The wait also ends as soon as a later change of the same package has arrived (`isSuperseded`):
+/// The wait also ends as soon as a later change of the same package has arrived (its ``Supersession``):
 /// that change reads the current packument anyway.
 struct PackumentWait: Sendable {
     /// What the wait found.
@@ -40,7 +40,7 @@ struct PackumentWait: Sendable {
         case older(Packument, ByteBuffer)
     }
 
-    func fetch(_ change: ChangeMessage, isSuperseded: @Sendable () -> Bool) async throws(ProcessingFailure) -> Found {
+    func fetch(_ change: ChangeMessage, supersession: Supersession) async throws(ProcessingFailure) -> Found {
         let deadline = ContinuousClock.now + wait
         var backoff = Backoff(base: .milliseconds(200), cap: retryMax)
         let wanted = change.rev.flatMap(Packument.generation(ofRev:))
@@ -55,8 +55,7 @@ struct PackumentWait: Sendable {
                 if change.deleted { return .gone }
                 seen = .missing
                 if ContinuousClock.now >= deadline { return try conclude(seen, change: change) }
-                try await pause(backoff.next(), isSuperseded: isSuperseded)
-                if isSuperseded() { return .superseded }
+                if try await pause(backoff.next(), until: supersession) { return .superseded }
                 continue
             } catch let error where error.code == .tooLarge {
                 throw ProcessingFailure(code: .packumentTooLarge, message: "the packument is larger than \(maxBytes) bytes", isRetriable: false)
@@ -68,8 +67,7 @@ struct PackumentWait: Sendable {
                 // Inside the wait: retry this read; the wait keeps its deadline and what it saw.
                 metrics.retry(reason: failure.code.description)
                 if ContinuousClock.now >= deadline { return try conclude(seen, change: change) }
-                try await pause(backoff.next(retryAfter: error.retryAfter), isSuperseded: isSuperseded)
-                if isSuperseded() { return .superseded }
+                if try await pause(backoff.next(retryAfter: error.retryAfter), until: supersession) { return .superseded }
                 continue
             }
             metrics.stage("packument", since: start)
@@ -82,8 +80,7 @@ struct PackumentWait: Sendable {
                 // while the wait lasts, then give up on it.
                 if ContinuousClock.now < deadline {
                     metrics.retry(reason: ProcessingFailure.Code.malformedPackument.description)
-                    try await pause(backoff.next(), isSuperseded: isSuperseded)
-                    if isSuperseded() { return .superseded }
+                    if try await pause(backoff.next(), until: supersession) { return .superseded }
                     continue
                 }
                 throw ProcessingFailure(code: .malformedPackument, message: error.description, isRetriable: false)
@@ -92,8 +89,7 @@ struct PackumentWait: Sendable {
                 seen = .older(packument, body)
                 if ContinuousClock.now < deadline {
                     metrics.retry(reason: "replica_lag")
-                    try await pause(backoff.next(), isSuperseded: isSuperseded)
-                    if isSuperseded() { return .superseded }
+                    if try await pause(backoff.next(), until: supersession) { return .superseded }
                     continue
                 }
                 return try conclude(seen, change: change)
@@ -117,15 +113,10 @@ struct PackumentWait: Sendable {
         }
     }
 
-    /// Sleeps, but not past a later change of the package: checks for one every 250 ms.
-    private func pause(_ duration: Duration, isSuperseded: @Sendable () -> Bool) async throws(ProcessingFailure) {
-        let until = ContinuousClock.now + duration
-        while ContinuousClock.now < until, !isSuperseded() {
-            do {
-                try await Task.sleep(until: min(until, .now + .milliseconds(250)))
-            } catch {
-                throw ProcessingFailure(code: .cancelled, message: "cancelled", isRetriable: true)
-            }
-        }
+    /// Sleeps, but not past a later change of the package; true when one has arrived.
+    private func pause(_ duration: Duration, until supersession: Supersession) async throws(ProcessingFailure) -> Bool {
+        let superseded = await supersession.sleep(for: duration)
+        if Task.isCancelled { throw ProcessingFailure(code: .cancelled, message: "cancelled", isRetriable: true) }
+        return superseded
     }
 }
