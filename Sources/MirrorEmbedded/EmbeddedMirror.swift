@@ -59,17 +59,28 @@ public struct EmbeddedMirror: Sendable {
             metricsRegistry: metricsRegistry,
             logger: logger
         )
-        let (bootstrapServers, records, registry) = (self.bootstrapServers, self.records, self.metricsRegistry)
-        consumers = try (0..<max(1, consumerCount)).map { _ in
-            try ConsumerApplication(
-                configuration: configuration,
-                bootstrapServers: bootstrapServers,
-                records: records,
-                exitWhenIdle: exitWhenIdle,
-                metricsRegistry: registry,
-                logger: logger
-            )
+        // Whoever makes a client closes it: when a later consumer cannot be made, the clients made so
+        // far are shut down here (an HTTPClient dropped without a shutdown is a fatal error).
+        var made: [ConsumerApplication] = []
+        do {
+            for _ in 0..<max(1, consumerCount) {
+                made.append(
+                    try ConsumerApplication(
+                        configuration: configuration,
+                        bootstrapServers: bootstrapServers,
+                        records: records,
+                        exitWhenIdle: exitWhenIdle,
+                        metricsRegistry: metricsRegistry,
+                        logger: logger
+                    )
+                )
+            }
+        } catch {
+            try? producer.httpClient.syncShutdown()
+            for consumer in made { try? consumer.httpClient.syncShutdown() }
+            throw error
         }
+        consumers = made
     }
 
     /// CouchDB when `COUCHDB_URL` is set, else the embedded SQLite file.
@@ -88,7 +99,10 @@ public struct EmbeddedMirror: Sendable {
             .init(service: producer.producerService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
         services += consumers.map { .init(service: $0.consumerService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) }
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: signals, logger: logger))
+        var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: signals, logger: logger)
+        // A change in flight finishes within HTTP_TIMEOUT and one record write; past that, cancelled.
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.httpTimeout + .seconds(60)
+        let group = ServiceGroup(configuration: groupConfiguration)
         defer { endpoint.writeSnapshot() }
         do {
             try await group.run()

@@ -31,16 +31,17 @@ public struct ServeApplication: Sendable {
 
     /// Runs until SIGTERM/SIGINT (or `signals`), then stops gracefully.
     public func run(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: metricsEndpoint),
-                    .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                ],
-                gracefulShutdownSignals: signals,
-                logger: logger
-            )
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [
+                .init(service: metricsEndpoint),
+                .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: signals,
+            logger: logger
         )
+        // Responses in flight get 30 s to finish; a client that reads nothing is not waited for.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(30)
+        let group = ServiceGroup(configuration: groupConfiguration)
         defer { metricsEndpoint.writeSnapshot() }
         try await group.run()
     }

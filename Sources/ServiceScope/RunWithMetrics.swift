@@ -4,24 +4,26 @@ import ServiceLifecycle
 import UnixSignals
 
 /// Runs `service` beside its metrics endpoint in one service group: the group ends when the service
-/// does (or on SIGTERM/SIGINT, gracefully), and the HTTP client is shut down after it either way.
+/// does (or on SIGTERM/SIGINT, gracefully: cancelled if it takes longer than `shutdownBound`), and the
+/// HTTP client is shut down after it either way.
 public func runWithMetrics(
     _ service: some Service,
     metricsEndpoint: MetricsEndpoint,
     httpClient: HTTPClient,
     signals: [UnixSignal],
+    shutdownBound: Duration,
     logger: Logger
 ) async throws {
-    let group = ServiceGroup(
-        configuration: ServiceGroupConfiguration(
-            services: [
-                .init(service: metricsEndpoint, successTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            gracefulShutdownSignals: signals,
-            logger: logger
-        )
+    var configuration = ServiceGroupConfiguration(
+        services: [
+            .init(service: metricsEndpoint, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+        ],
+        gracefulShutdownSignals: signals,
+        logger: logger
     )
+    configuration.maximumGracefulShutdownDuration = shutdownBound
+    let group = ServiceGroup(configuration: configuration)
     do {
         defer { metricsEndpoint.writeSnapshot() }
         try await group.run()

@@ -82,13 +82,10 @@ struct NPMRegistrySim: AsyncParsableCommand {
         configuration.stallFeed = self.stallFeed
 
         let simulator = try RegistrySimulator(configuration: configuration, logger: logger)
-        let serviceGroup = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [simulator],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
+        var groupConfiguration = ServiceGroupConfiguration(services: [simulator], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A slow-response fault can hold an answer for minutes: a stop does not wait past 10 s.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+        let serviceGroup = ServiceGroup(configuration: groupConfiguration)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await serviceGroup.run() }
             try await simulator.listening()

@@ -227,7 +227,9 @@ struct OffsetCommitterTests {
 struct PackumentWaitTests {
     func wait(_ simulator: RegistrySimulator, for duration: Duration) -> PackumentWait {
         let factory = PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())
-        let client = PackageClient(registryURL: simulator.registryURL, http: RegistryHTTP(client: .shared, timeout: .seconds(5), metrics: factory))
+        // A read timeout far beyond the waits below: a loaded machine slows a read, and a read that times
+        // out before the wait has begun is (rightly) a retriable failure, which these tests are not about.
+        let client = PackageClient(registryURL: simulator.registryURL, http: RegistryHTTP(client: .shared, timeout: .seconds(60), metrics: factory))
         return PackumentWait(packages: client, maxBytes: 1 << 26, wait: duration, retryMax: .milliseconds(300), metrics: ConsumerMetrics(factory: factory), logger: testLogger)
     }
 
@@ -235,35 +237,37 @@ struct PackumentWaitTests {
     func lagWithFaults() async throws {
         try await withSimulator(packages: 5) { simulator in
             let name = try #require(simulator.notablePackages.ordinary.first)
-            // The first read succeeds (an older revision: the wait begins); then half the reads fail.
+            // The first read succeeds (an older revision: the wait begins); the next two answer 500, the
+            // one after 429 with Retry-After; the reads after that show the older revision again.
             simulator.faults.add([
-                FaultRule(kind: .httpError, targets: [.packument], probability: 0.35, skip: 1, status: 500),
-                FaultRule(kind: .rateLimited, targets: [.packument], probability: 0.35, skip: 1, retryAfterSeconds: 1),
+                FaultRule(kind: .httpError, targets: [.packument], count: 2, skip: 1, status: 500),
+                FaultRule(kind: .rateLimited, targets: [.packument], count: 1, skip: 1, retryAfterSeconds: 1),
             ])
             let change = ChangeMessage(seq: 1, id: name, rev: "999-ffff", deleted: false, readAt: "")
-            let found = try await wait(simulator, for: .seconds(4)).fetch(change, supersession: .never)
+            let found = try await wait(simulator, for: .seconds(6)).fetch(change, supersession: .never)
             guard case .packument(_, _, let stale) = found else {
                 Issue.record("expected the packument, got \(found)")
                 return
             }
             #expect(stale)
-            #expect(simulator.faults.firedCounts.values.reduce(0, +) >= 1, "no fault fired during the wait, so it proved nothing")
+            #expect(simulator.faults.firedCounts.values.reduce(0, +) == 3, "not every fault fired during the wait: \(simulator.faults.firedCounts)")
         }
     }
 
     @Test("a missing package with faults during the wait ends with packument_not_found, not a retriable failure")
     func missingWithFaults() async throws {
         try await withSimulator(packages: 5) { simulator in
-            simulator.faults.add([FaultRule(kind: .httpError, targets: [.packument], probability: 0.5, skip: 1, status: 503)])
+            // The first read is a 404 (the wait begins); the next two answer 503; then 404 again.
+            simulator.faults.add([FaultRule(kind: .httpError, targets: [.packument], count: 2, skip: 1, status: 503)])
             let change = ChangeMessage(seq: 1, id: "not-there-yet", rev: "1-a", deleted: false, readAt: "")
             do throws(ProcessingFailure) {
-                _ = try await wait(simulator, for: .seconds(3)).fetch(change, supersession: .never)
+                _ = try await wait(simulator, for: .seconds(6)).fetch(change, supersession: .never)
                 Issue.record("a missing package was found")
             } catch {
                 #expect(error.code == .packumentNotFound)
                 #expect(!error.isRetriable)
             }
-            #expect(simulator.faults.firedCounts.values.reduce(0, +) >= 1, "no fault fired during the wait, so it proved nothing")
+            #expect(simulator.faults.firedCounts.values.reduce(0, +) == 2, "not every fault fired during the wait: \(simulator.faults.firedCounts)")
         }
     }
 

@@ -11,7 +11,7 @@ struct ConnectionTests {
         try store.packument("big", rev: "1-a", Array(#"{"name":"big","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"name":"big","version":"1.0.0","dist":{"shasum":"x"}}}}"#.utf8))
         let size = 32 << 20
         try store.tarball("big", "1.0.0", [UInt8](repeating: 7, count: size))
-        try await withServer(store: store, { $0.writeStallTimeout = .seconds(4) }) { server in
+        try await withServer(store: store, { $0.writeStallTimeout = .seconds(10) }) { server in
             let stalled = try ManualSocket(port: server.port, receiveBuffer: 4096)
             stalled.send("GET /big/-/big-1.0.0.tgz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             // Meanwhile the others are served, the same tarball included.
@@ -23,8 +23,9 @@ struct ConnectionTests {
             #expect(full.status == 200 && full.body.count == size)
             // The stalled client gets part of the body, then the server closes the connection. (The
             // stall timeout is long enough that a test client slowed by a loaded machine is not taken
-            // for a stalled one.)
-            try await Task.sleep(for: .seconds(8))
+            // for a stalled one: the timeout counts from the last completed write, so a connection
+            // whose answer a starved server has not begun within it is closed too.)
+            try await Task.sleep(for: .seconds(20))
             let (bytes, closed) = await stalled.drain()
             #expect(closed, "the server should have closed the stalled connection")
             #expect(bytes < size, "the stalled client got \(bytes) of \(size) bytes")

@@ -18,6 +18,8 @@ public struct ConsumerApplication: Sendable {
     public let consumerService: ChangesConsumerService
     public let metricsEndpoint: MetricsEndpoint
     public let httpClient: HTTPClient
+    /// How long a graceful shutdown may take before the service is cancelled.
+    let shutdownBound: Duration
     /// Made here, so closed here (``closeClients()``), not by the service that uses them.
     let kafkaConsumer: KafkaConsumer
     let kafkaProducer: KafkaProducer
@@ -72,6 +74,7 @@ public struct ConsumerApplication: Sendable {
             )
         )
         self.httpClient = httpClient
+        self.shutdownBound = configuration.httpTimeout + .seconds(60)
         self.kafkaConsumer = consumer
         self.kafkaProducer = producer
         var settings = ChangesConsumerService.Settings(
@@ -107,7 +110,8 @@ public struct ConsumerApplication: Sendable {
         var service = consumerService
         service.settings.stallExitGrace = .seconds(60)
         do {
-            try await runWithMetrics(service, metricsEndpoint: metricsEndpoint, httpClient: httpClient, signals: signals, logger: logger)
+            // A change in flight finishes within HTTP_TIMEOUT and one record write; past that, cancelled.
+            try await runWithMetrics(service, metricsEndpoint: metricsEndpoint, httpClient: httpClient, signals: signals, shutdownBound: shutdownBound, logger: logger)
         } catch {
             await closeKafkaClients()
             throw error

@@ -15,6 +15,8 @@ public struct ProducerApplication: Sendable {
     public let producerService: ChangesProducerService
     public let metricsEndpoint: MetricsEndpoint
     public let httpClient: HTTPClient
+    /// How long a graceful shutdown may take before the service is cancelled.
+    let shutdownBound: Duration
 
     /// Builds the producer for `bootstrapServers` (the configured brokers, or an embedded cluster's).
     public init(
@@ -38,6 +40,8 @@ public struct ProducerApplication: Sendable {
             throw error
         }
         self.httpClient = httpClient
+        // The page in flight finishes within HTTP_TIMEOUT and Kafka's acknowledgement; past that, cancelled.
+        self.shutdownBound = configuration.httpTimeout + .seconds(60)
         self.producerService = ChangesProducerService(
             settings: .init(configuration: configuration, exitWhenCaughtUp: exitWhenCaughtUp),
             feed: ReplicateClient(baseURL: configuration.registry.replicateURL, http: http),
@@ -53,6 +57,6 @@ public struct ProducerApplication: Sendable {
     /// Runs the producer and its metrics endpoint until the producer finishes (caught up, or a
     /// graceful shutdown on SIGTERM/SIGINT) or fails; then shuts the HTTP client down.
     public func run(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
-        try await runWithMetrics(producerService, metricsEndpoint: metricsEndpoint, httpClient: httpClient, signals: signals, logger: logger)
+        try await runWithMetrics(producerService, metricsEndpoint: metricsEndpoint, httpClient: httpClient, signals: signals, shutdownBound: shutdownBound, logger: logger)
     }
 }
