@@ -47,17 +47,12 @@ let package = Package(
             pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]
         ),
-        // The threads blocking calls run on (librdkafka's, the store's, checkpoint files), off Swift's cooperative pool.
-        .target(
-            name: "MirrorBlocking",
-            swiftSettings: swiftSettings
-        ),
         // Hash-sharded package store: name encoding, atomic writes, gzip'd packuments,
         // tarball verification (digests + archive safety), version retention.
         .target(
             name: "MirrorStore",
             dependencies: [
-                "CArchive", "CFileSystem", "MirrorBlocking", "MirrorJSON",
+                "CArchive", "CFileSystem", "MirrorRuntime", "MirrorJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -84,11 +79,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // What every service of the project runs on: a service run beside a scope and stopped when it
-        // ends (the doubles' `with…` scopes), shutdown-aware waits, the Prometheus metrics endpoint, a
+        // What every part of the project runs on: the threads blocking calls run on (librdkafka's, the
+        // store's, checkpoint files), backoff and `retrying`, shutdown-aware waits, a service run beside a
+        // scope and stopped when it ends (the doubles' `with…` scopes), the Prometheus metrics endpoint, a
         // service run beside it, and the executables' logging.
         .target(
-            name: "ServiceScope",
+            name: "MirrorRuntime",
             dependencies: [
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -105,7 +101,7 @@ let package = Package(
             name: "CouchDBDouble",
             dependencies: [
                 "MirrorJSON",
-                "ServiceScope",
+                "MirrorRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -119,7 +115,7 @@ let package = Package(
         .target(
             name: "MirrorKafka",
             dependencies: [
-                "CRdKafka", "MirrorBlocking",
+                "CRdKafka", "MirrorRuntime",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -145,7 +141,7 @@ let package = Package(
         .target(
             name: "NPMRegistry",
             dependencies: [
-                "MirrorJSON", "MirrorSignatures",
+                "MirrorJSON", "MirrorSignatures", "MirrorRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -169,8 +165,9 @@ let package = Package(
         .target(
             name: "MirrorPipeline",
             dependencies: [
-                "MirrorKafka", "MirrorConfig", "MirrorJSON", "NPMRegistry", "MirrorStore", "MirrorRecords", "MirrorBlocking", "MirrorSignatures", "ServiceScope",
+                "MirrorKafka", "MirrorConfig", "MirrorJSON", "NPMRegistry", "MirrorStore", "MirrorRecords", "MirrorRuntime", "MirrorSignatures", "MirrorReconcile",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -184,12 +181,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `npm-mirror reconcile`: the registry's list of every package (`_all_docs`) walked beside the
+        // mirror's package records; missing and stale packages handed to a sender, vanished ones reported.
+        .target(
+            name: "MirrorReconcile",
+            dependencies: [
+                "NPMRegistry", "MirrorRecords", "MirrorRuntime", "MirrorJSON",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // `npm-mirror verify`: the whole store re-checked offline (tarball digests, signatures,
         // attestations, records, unexplained files), and one packument file's signatures.
         .target(
             name: "MirrorVerify",
             dependencies: [
-                "MirrorBlocking", "MirrorStore", "MirrorSignatures", "NPMRegistry", "MirrorRecords", "MirrorJSON", "MirrorConfig",
+                "MirrorRuntime", "MirrorStore", "MirrorSignatures", "NPMRegistry", "MirrorRecords", "MirrorJSON", "MirrorConfig",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -199,8 +207,8 @@ let package = Package(
             name: "MirrorServe",
             dependencies: [
                 "MirrorSignatures",
-                "MirrorBlocking",
-                "MirrorStore", "MirrorRecords", "MirrorJSON", "MirrorConfig", "ServiceScope",
+                "MirrorRuntime",
+                "MirrorStore", "MirrorRecords", "MirrorJSON", "MirrorConfig",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -221,7 +229,7 @@ let package = Package(
         .target(
             name: "MirrorEmbedded",
             dependencies: [
-                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "NPMRegistry", "MirrorServe", "ServiceScope",
+                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "NPMRegistry", "MirrorServe", "MirrorRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -246,7 +254,7 @@ let package = Package(
             name: "RegistrySimulator",
             dependencies: [
                 "MirrorJSON", "MirrorSignatures",
-                "ServiceScope",
+                "MirrorRuntime",
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -261,7 +269,7 @@ let package = Package(
         .executableTarget(
             name: "changes-producer",
                 dependencies: [
-                "ServiceScope", "MirrorConfig", "MirrorKafka", "MirrorPipeline",
+                "MirrorRuntime", "MirrorConfig", "MirrorKafka", "MirrorPipeline",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -271,7 +279,7 @@ let package = Package(
         .executableTarget(
             name: "changes-consumer",
             dependencies: [
-                "ServiceScope", "MirrorConfig", "MirrorKafka", "MirrorPipeline", "MirrorRecords",
+                "MirrorRuntime", "MirrorConfig", "MirrorKafka", "MirrorPipeline", "MirrorRecords",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -282,7 +290,8 @@ let package = Package(
         .executableTarget(
             name: "npm-mirror",
             dependencies: [
-                "ServiceScope", "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "EmbeddedDemo", "MirrorPipeline", "MirrorServe", "MirrorVerify",
+                "MirrorRuntime", "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "EmbeddedDemo", "MirrorPipeline", "MirrorServe", "MirrorVerify", "MirrorReconcile", "MirrorJSON",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -304,7 +313,7 @@ let package = Package(
         .target(
             name: "MirrorHarness",
             dependencies: [
-                "MirrorBlocking", "MirrorConfig", "MirrorKafka",
+                "MirrorRuntime", "MirrorConfig", "MirrorKafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -330,7 +339,7 @@ let package = Package(
         .executableTarget(
             name: "npm-mirror-chaos",
             dependencies: [
-                "MirrorHarness", "MirrorConfig", "MirrorKafka", "MirrorPipeline", "MirrorRecords", "MirrorStore", "NPMRegistry", "RegistrySimulator", "CouchDBDouble",
+                "MirrorHarness", "MirrorRuntime", "MirrorConfig", "MirrorKafka", "MirrorPipeline", "MirrorRecords", "MirrorStore", "NPMRegistry", "RegistrySimulator", "CouchDBDouble",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -359,8 +368,8 @@ let package = Package(
         .testTarget(
             name: "MirrorPipelineTests",
             dependencies: [
-                "ServiceScope", "MirrorTestSupport",
-                "MirrorPipeline", "MirrorHarness", "MirrorKafka", "MirrorConfig", "NPMRegistry", "MirrorSignatures", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble",
+                "MirrorRuntime", "MirrorTestSupport",
+                "MirrorPipeline", "MirrorHarness", "MirrorKafka", "MirrorConfig", "NPMRegistry", "MirrorSignatures", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble", "MirrorReconcile",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -406,9 +415,10 @@ let package = Package(
         .testTarget(
             name: "MirrorEmbeddedTests",
             dependencies: [
-                "ServiceScope", "MirrorTestSupport",
-                "MirrorEmbedded", "EmbeddedDemo", "MirrorConfig", "MirrorRecords", "RegistrySimulator", "MirrorPipeline", "MirrorServe",
+                "MirrorRuntime", "MirrorTestSupport",
+                "MirrorEmbedded", "EmbeddedDemo", "MirrorConfig", "MirrorRecords", "RegistrySimulator", "MirrorPipeline", "MirrorServe", "MirrorReconcile", "NPMRegistry",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
@@ -442,7 +452,7 @@ let package = Package(
         .testTarget(
             name: "MirrorVerifyTests",
             dependencies: [
-                "MirrorTestSupport",
+                "MirrorTestSupport", "CouchDBDouble",
                 "MirrorVerify", "MirrorStore", "MirrorSignatures", "MirrorRecords", "MirrorConfig", "MirrorJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

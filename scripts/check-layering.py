@@ -18,8 +18,9 @@ FORBIDDEN = {
     "MirrorRecords": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorConfig", "MirrorStore"},
     "MirrorConfig": {"MirrorKafka", "CRdKafka", "MirrorPipeline"},
     "NPMRegistry": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorConfig", "MirrorStore", "MirrorRecords"},
-    "ServiceScope": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorConfig", "MirrorStore", "MirrorRecords"},
+    "MirrorRuntime": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorConfig", "MirrorStore", "MirrorRecords"},
     "MirrorServe": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorEmbedded"},
+    "MirrorReconcile": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorConfig", "MirrorStore", "MirrorEmbedded"},
     "MirrorVerify": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorEmbedded"},
     "MirrorKafka": {"MirrorPipeline", "MirrorConfig", "MirrorRecords", "MirrorStore"},
 }

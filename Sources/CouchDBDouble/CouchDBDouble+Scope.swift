@@ -1,5 +1,5 @@
 import Logging
-import ServiceScope
+import MirrorRuntime
 
 /// Starts a double, runs `body` and stops it when `body` ends, also when it throws (`withRunningService`:
 /// the double's `run()` is a child task of this call, and leaving the body triggers its graceful shutdown

@@ -382,10 +382,31 @@ struct CouchDBModel: Sendable {
             }
             return Response(status: 200, json: ["total_rows": .number(Double(database.docCount)), "offset": .null, "rows": .array(rows)])
         }
+        // `_all_docs` collates raw: byte order of the ids. `startkey` is inclusive; `endkey` too unless
+        // `inclusive_end=false`. Keys are JSON strings.
+        func key(_ names: String...) throws -> [UInt8]? {
+            guard let text = names.lazy.compactMap({ request.query[$0] }).first else { return nil }
+            guard let key = (try? JSONValue(parsing: text))?.stringValue else {
+                throw Failure(Self.error(400, "bad_request", "Invalid JSON for \(names[0]): \(text)"))
+            }
+            return Array(key.utf8)
+        }
+        let start = try key("startkey", "start_key")
+        let end = try key("endkey", "end_key")
+        let inclusiveEnd = request.query["inclusive_end"] != "false"
         var live = database.documents.filter { !$0.value.deleted }.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+        let before = live.count
+        if let start { live.removeAll { Array($0.key.utf8).lexicographicallyPrecedes(start) } }
+        let startOffset = before - live.count
+        if let end {
+            live.removeAll { document in
+                let id = Array(document.key.utf8)
+                return inclusiveEnd ? end.lexicographicallyPrecedes(id) : !id.lexicographicallyPrecedes(end)
+            }
+        }
         if let skip = request.query["skip"].flatMap(Int.init), skip > 0 { live = Array(live.dropFirst(skip)) }
         if let limit = request.query["limit"].flatMap(Int.init), limit >= 0 { live = Array(live.prefix(limit)) }
-        let offset = request.query["skip"].flatMap(Int.init) ?? 0
+        let offset = startOffset + (request.query["skip"].flatMap(Int.init) ?? 0)
         return Response(
             status: 200,
             json: [

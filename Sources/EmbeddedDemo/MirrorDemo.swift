@@ -108,18 +108,32 @@ public enum MirrorDemo {
 
     /// What is on disk and in the record store now.
     static func summarize(_ mirror: EmbeddedMirror, seconds: Duration) async throws -> Summary {
-        let records = try await mirror.records.readAll(limit: Int.max / 2)
-        let packages = records.filter { $0.body["type"]?.stringValue == "package" }
-        let changes = records.filter { $0.body["type"]?.stringValue == "change" }
+        // Counted page by page: the demo's registry is small, but nothing here reads a whole store at once.
+        var counts = (changes: 0, packages: 0, gone: 0, deadLettered: 0, records: 0)
+        for try await page in mirror.records.recordPages() {
+            counts.records += page.count
+            for record in page {
+                switch record.body["type"]?.stringValue {
+                case "package":
+                    counts.packages += 1
+                    if record.body["deleted"]?.boolValue == true || record.body["unpublished"]?.boolValue == true { counts.gone += 1 }
+                case "change":
+                    counts.changes += 1
+                    if record.body["outcome"]?.stringValue == "dead_lettered" { counts.deadLettered += 1 }
+                default:
+                    break
+                }
+            }
+        }
         let (tarballs, bytes) = MirrorStatus.tarballFiles(under: mirror.configuration.storage.remotePackageDirectory)
         return Summary(
-            changes: changes.count,
-            packages: packages.count,
-            deletedOrUnpublished: packages.filter { $0.body["deleted"]?.boolValue == true || $0.body["unpublished"]?.boolValue == true }.count,
-            deadLettered: changes.filter { $0.body["outcome"]?.stringValue == "dead_lettered" }.count,
+            changes: counts.changes,
+            packages: counts.packages,
+            deletedOrUnpublished: counts.gone,
+            deadLettered: counts.deadLettered,
             tarballs: tarballs,
             tarballBytes: bytes,
-            records: records.count,
+            records: counts.records,
             seconds: seconds / .seconds(1),
             storeDirectory: mirror.configuration.storage.remotePackageDirectory,
             recordsLocation: mirror.recordsLocation,

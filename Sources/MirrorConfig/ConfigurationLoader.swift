@@ -107,6 +107,11 @@ extension MirrorConfiguration {
                 port: resolver.value(.servePort, Parse.integer(in: 0...65_535)),
                 publicURL: resolver.optional(.publicURL, Parse.httpURL)
             ),
+            reconcile: Reconcile(
+                interval: resolver.value(.reconcileInterval, Parse.durationOrOff),
+                pageSize: resolver.value(.reconcilePageSize, Parse.integer(in: 1...10_000)),
+                requestsPerSecond: { $0 > 0 ? $0 : nil }(resolver.value(.reconcileRate, Parse.rate))
+            ),
             httpTimeout: resolver.value(.httpTimeout, Parse.duration),
             logLevel: resolver.value(.logLevel, Parse.oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"])),
             sources: resolver.usedSources,

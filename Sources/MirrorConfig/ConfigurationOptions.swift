@@ -115,6 +115,13 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
     @Option(name: .customLong(Setting.npmTrustRegistryKeys.flagName), help: ArgumentHelp(Setting.npmTrustRegistryKeys.helpText))
     var npmTrustRegistryKeys: String?
 
+    @Option(name: .customLong(Setting.reconcileInterval.flagName), help: ArgumentHelp(Setting.reconcileInterval.helpText))
+    var reconcileInterval: String?
+    @Option(name: .customLong(Setting.reconcilePageSize.flagName), help: ArgumentHelp(Setting.reconcilePageSize.helpText))
+    var reconcilePageSize: String?
+    @Option(name: .customLong(Setting.reconcileRate.flagName), help: ArgumentHelp(Setting.reconcileRate.helpText))
+    var reconcileRate: String?
+
     @Option(name: .customLong(Setting.servePort.flagName), help: ArgumentHelp(Setting.servePort.helpText))
     public var servePort: String?
     @Option(name: .customLong(Setting.serveHost.flagName), help: ArgumentHelp(Setting.serveHost.helpText))
@@ -145,6 +152,7 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
             (.fetchTarballs, fetchTarballs), (.metricsFile, metricsFile),
             (.signaturePolicy, signaturePolicy), (.npmSigningKeys, npmSigningKeys), (.npmTrustRegistryKeys, npmTrustRegistryKeys),
             (.servePort, servePort), (.serveHost, serveHost), (.publicURL, publicURL),
+            (.reconcileInterval, reconcileInterval), (.reconcilePageSize, reconcilePageSize), (.reconcileRate, reconcileRate),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { setting, value in value.map { (setting, $0) } })
     }

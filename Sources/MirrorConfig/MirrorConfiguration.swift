@@ -136,6 +136,15 @@ public struct MirrorConfiguration: Sendable, Equatable {
         public var publicURL: String?
     }
 
+    /// `npm-mirror reconcile` and its periodic run beside the producer.
+    public struct Reconcile: Sendable, Equatable {
+        /// How often the producer process reconciles; nil: never.
+        public var interval: Duration?
+        public var pageSize: Int
+        /// Most `_all_docs` requests per second; nil: no limit.
+        public var requestsPerSecond: Double?
+    }
+
     public var startSequence: StartSequence
     public var kafka: Kafka
     public var registry: Registry
@@ -148,6 +157,7 @@ public struct MirrorConfiguration: Sendable, Equatable {
     public var producer: Producer
     public var consumer: Consumer
     public var serve: Serve
+    public var reconcile: Reconcile
     /// Deadline of one HTTP request to the registry.
     public var httpTimeout: Duration
     public var logLevel: String

@@ -75,6 +75,20 @@ enum Parse {
         return .success(.milliseconds(Int64((value * scale * 1000).rounded())))
     }
 
+    /// A duration, or `off` (nil).
+    static func durationOrOff(_ text: String) -> Result<Duration?, ParseFailure> {
+        if text.trimmingCharacters(in: .whitespaces).lowercased() == "off" { return .success(nil) }
+        return duration(text).map { $0 }
+    }
+
+    /// A number of requests per second, 0 or more (0: no limit).
+    static func rate(_ text: String) -> Result<Double, ParseFailure> {
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value >= 0, value.isFinite else {
+            return .failure(ParseFailure(expected: "a number of requests per second, 0 or more (0: no limit)"))
+        }
+        return .success(value)
+    }
+
     static func startSequence(_ text: String) -> Result<MirrorConfiguration.StartSequence, ParseFailure> {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.lowercased() == "now" { return .success(.now) }

@@ -65,6 +65,9 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
     case servePort = "SERVE_PORT"
     case serveHost = "SERVE_HOST"
     case publicURL = "PUBLIC_URL"
+    case reconcileInterval = "RECONCILE_INTERVAL"
+    case reconcilePageSize = "RECONCILE_PAGE_SIZE"
+    case reconcileRate = "RECONCILE_RATE"
 
     /// The environment variable.
     public var environmentName: String { rawValue }
@@ -129,6 +132,9 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .logLevel: "info"
         case .servePort: "4873"
         case .serveHost: "127.0.0.1"
+        case .reconcileInterval: "off"
+        case .reconcilePageSize: "10000"
+        case .reconcileRate: "5"
         case .kafkaBrokers, .kafkaSecurityProtocol, .kafkaSASLMechanism, .kafkaSASLUsername, .kafkaSASLPassword,
             .kafkaSSLCALocation, .kafkaSSLCertificateLocation, .kafkaSSLKeyLocation, .kafkaSSLKeyPassword,
             .couchDBURL, .couchDBUser, .couchDBPassword, .metricsFile, .publicURL, .npmSigningKeys:
@@ -199,6 +205,9 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .servePort: "Port `npm-mirror serve` listens on (also `--port`; 0: pick a free port and log it)."
         case .serveHost: "Address `npm-mirror serve` listens on (0.0.0.0: every interface)."
         case .publicURL: "Base URL served tarball URLs point at (e.g. https://npm.example.org). Unset: http://<the request's Host>, https with X-Forwarded-Proto: https."
+        case .reconcileInterval: "How often the producer process walks the registry's list of every package (_all_docs) against the records and sends what is missing or stale as changes (`npm-mirror reconcile` on a timer); off: never."
+        case .reconcilePageSize: "Rows per page of the registry's _all_docs when reconciling (at most 10000)."
+        case .reconcileRate: "Most _all_docs requests per second when reconciling (0: no limit)."
         case .metricsFile: "When set, the final metrics (Prometheus text) are written to this file as the process exits (the benchmark reads them)."
         }
     }

@@ -7,7 +7,7 @@ import MirrorPipeline
 import MirrorRecords
 import Prometheus
 import ServiceLifecycle
-import ServiceScope
+import MirrorRuntime
 import UnixSignals
 
 /// The whole mirror in one process (`npm-mirror run`): producer with its lag watchdog, one or more
@@ -56,6 +56,7 @@ public struct EmbeddedMirror: Sendable {
             configuration: configuration,
             bootstrapServers: bootstrapServers,
             exitWhenCaughtUp: exitWhenCaughtUp,
+            records: records,
             metricsRegistry: metricsRegistry,
             logger: logger
         )
@@ -98,6 +99,9 @@ public struct EmbeddedMirror: Sendable {
             .init(service: reporter),
             .init(service: producer.producerService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
+        if let reconcile = producer.reconcileService {
+            services.append(.init(service: reconcile, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
         services += consumers.map { .init(service: $0.consumerService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) }
         var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: signals, logger: logger)
         // A change in flight finishes within HTTP_TIMEOUT and one record write; past that, cancelled.
@@ -115,10 +119,8 @@ public struct EmbeddedMirror: Sendable {
 
     /// Shuts the HTTP clients down; call once everything has stopped.
     public func shutdownClients() async {
+        await producer.closeKafkaClients()
         try? await producer.httpClient.shutdown()
-        for consumer in consumers {
-            await consumer.closeKafkaClients()
-            try? await consumer.httpClient.shutdown()
-        }
+        for consumer in consumers { await consumer.closeClients() }
     }
 }

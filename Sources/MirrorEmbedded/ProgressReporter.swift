@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import MirrorPipeline
 import ServiceLifecycle
-import ServiceScope
+import MirrorRuntime
 
 /// Says what the mirror is doing: a log line every `interval` (seq, registry head, lag, rate,
 /// packages and bytes stored), and, when stderr is a terminal, a live line refreshed every second.
@@ -19,7 +19,7 @@ struct ProgressReporter: Service {
         var lastTime = ContinuousClock.now
         while !Task.isShuttingDownGracefully {
             do {
-                try await cancelledByGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
             } catch {
                 break
             }

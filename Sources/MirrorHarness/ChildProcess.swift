@@ -5,7 +5,7 @@ import Darwin
 #endif
 import Dispatch
 import Foundation
-import MirrorBlocking
+import MirrorRuntime
 import Synchronization
 
 /// How a child process ended, how long it ran and, when measured, what it used.

@@ -1,6 +1,6 @@
 import CRdKafka
 import Logging
-import MirrorBlocking
+import MirrorRuntime
 
 /// Topic management and read-only inspection: create topics, list partitions, read watermarks and
 /// the last message of every partition.

@@ -1,6 +1,6 @@
 import CRdKafka
 import Logging
-import MirrorBlocking
+import MirrorRuntime
 import Synchronization
 
 /// A member of a Kafka consumer group that commits only the offsets its caller says are done.

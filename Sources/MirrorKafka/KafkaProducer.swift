@@ -1,6 +1,6 @@
 import CRdKafka
 import Logging
-import MirrorBlocking
+import MirrorRuntime
 import Synchronization
 
 /// Produces keyed messages and waits for the broker to acknowledge them.

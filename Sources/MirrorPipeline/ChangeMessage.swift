@@ -8,26 +8,43 @@ import NPMRegistry
 /// {"seq":1234,"id":"@scope/name","rev":"3-abc…","deleted":false,"read_at":"2026-11-23T19:00:00.123Z"}
 /// ```
 /// The message key is the package name, so all changes of a package go to one partition, in order.
-public struct ChangeMessage: Sendable, Hashable, Codable {
+/// A change that `npm-mirror reconcile` sends says so (`"seq":-1,…,"source":"reconcile"`).
+public struct ChangeMessage: Sendable, Hashable {
     public var seq: Int64
     public var id: String
     public var rev: String?
     public var deleted: Bool
     /// When the producer read the change from the feed (ISO 8601, UTC, milliseconds).
     public var readAt: String
+    /// Where the change comes from: the feed, or a reconciliation with the registry's list.
+    public var source: Source
 
-    enum CodingKeys: String, CodingKey {
-        case seq, id, rev, deleted
-        case readAt = "read_at"
+    /// Where a change comes from.
+    public enum Source: String, Sendable, Hashable {
+        /// The registry's changes feed: `seq` is the change's place in it.
+        case feed
+        /// `npm-mirror reconcile`: the registry lists the package at `rev` and the mirror does not hold
+        /// it (or holds an older revision). It has no place in the feed: `seq` is -1, and it moves no
+        /// checkpoint and no resume point.
+        case reconcile
     }
 
-    public init(seq: Int64, id: String, rev: String?, deleted: Bool, readAt: String) {
+    public init(seq: Int64, id: String, rev: String?, deleted: Bool, readAt: String, source: Source = .feed) {
         self.seq = seq
         self.id = id
         self.rev = rev
         self.deleted = deleted
         self.readAt = readAt
+        self.source = source
     }
+
+    /// A change found by reconciliation: the package `id`, listed by the registry at `rev`.
+    public static func reconciled(id: String, rev: String, at: String) -> ChangeMessage {
+        ChangeMessage(seq: -1, id: id, rev: rev, deleted: false, readAt: at, source: .reconcile)
+    }
+
+    /// The change's place in the feed; nil for one that has none (a reconciled change).
+    public var feedSeq: Int64? { source == .feed && seq >= 0 ? seq : nil }
 
     public init(_ change: FeedChange, readAt: String) {
         self.init(seq: change.seq, id: change.id, rev: change.rev, deleted: change.deleted, readAt: readAt)
@@ -46,6 +63,8 @@ public struct ChangeMessage: Sendable, Hashable, Codable {
         out += Array((deleted ? #","deleted":true"# : #","deleted":false"#).utf8)
         out += Array(#","read_at":"#.utf8)
         JSONText.appendString(readAt, to: &out)
+        // A feed change (the hot path) says nothing of its source.
+        if source != .feed { out += Array(#","source":"#.utf8) + Array("\"\(source.rawValue)\"".utf8) }
         out.append(UInt8(ascii: "}"))
         return out
     }
@@ -65,6 +84,7 @@ public struct ChangeMessage: Sendable, Hashable, Codable {
                 var rev: String?
                 var deleted: Bool?
                 var readAt: String?
+                var source = Source.feed
                 try scanner.readDocument { scanner throws(JSONScanner.Failure) in
                     try scanner.readObject { scanner, key throws(JSONScanner.Failure) in
                         switch key {
@@ -78,6 +98,11 @@ public struct ChangeMessage: Sendable, Hashable, Codable {
                             }
                             deleted = try scanner.readTrueIfBoolean()
                         case "read_at": readAt = try scanner.readStringIfString()
+                        case "source":
+                            guard let text = try scanner.readStringIfString(), let known = Source(rawValue: text) else {
+                                throw JSONScanner.Failure(message: "\"source\" is not \"feed\" or \"reconcile\"")
+                            }
+                            source = known
                         default: try scanner.skipValue()
                         }
                     }
@@ -86,7 +111,7 @@ public struct ChangeMessage: Sendable, Hashable, Codable {
                 guard let id else { throw JSONScanner.Failure(message: "\"id\" is missing or not a string") }
                 guard let deleted else { throw JSONScanner.Failure(message: "\"deleted\" is missing or not a boolean") }
                 guard let readAt else { throw JSONScanner.Failure(message: "\"read_at\" is missing or not a string") }
-                return ChangeMessage(seq: seq, id: id, rev: rev, deleted: deleted, readAt: readAt)
+                return ChangeMessage(seq: seq, id: id, rev: rev, deleted: deleted, readAt: readAt, source: source)
             }
         } catch let failure as JSONScanner.Failure {
             throw DecodingFailure(description: failure.message)

@@ -114,7 +114,9 @@ public final class BatchingRecordStore: RecordStore {
     public func prepare() async throws { try await base.prepare() }
     public func read(id: String) async throws -> JSONValue? { try await base.read(id: id) }
     public func count() async throws -> Int { try await base.count() }
-    public func readAll(limit: Int) async throws -> [StoredRecord] { try await base.readAll(limit: limit) }
+    public func records(after: String?, before: String?, limit: Int) async throws -> [StoredRecord] {
+        try await base.records(after: after, before: before, limit: limit)
+    }
     public func packageRecords(matching text: String, limit: Int) async throws -> [StoredRecord] {
         try await base.packageRecords(matching: text, limit: limit)
     }

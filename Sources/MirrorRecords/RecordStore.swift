@@ -30,8 +30,12 @@ public protocol RecordStore: Sendable {
     /// The number of documents in the store.
     func count() async throws -> Int
 
-    /// Up to `limit` documents in ascending id order; for tests and status pages, not for bulk export.
-    func readAll(limit: Int) async throws -> [StoredRecord]
+    /// One page of a walk through the store: up to `limit` documents whose id sorts after `after` and
+    /// before `before` (either bound left out: open), in ascending id order — byte order of the UTF-8 id,
+    /// which is also the order of CouchDB's `_all_docs`. A page holds fewer than `limit` documents only
+    /// when it is the last of the range: the walk goes on from the last id of a full page. CouchDB's
+    /// design documents are never listed.
+    func records(after: String?, before: String?, limit: Int) async throws -> [StoredRecord]
 
     /// Package records (`type: package`, not deleted or unpublished) whose name or `description`
     /// contains `text` (ASCII case-insensitive), in ascending id order, at most `limit`: the search
@@ -39,11 +43,109 @@ public protocol RecordStore: Sendable {
     func packageRecords(matching text: String, limit: Int) async throws -> [StoredRecord]
 }
 
+/// The ids of the consumer's records: a package's record is its name; a change's is `change:<seq>`.
+///
+/// No npm package name holds a `:` (names must be URL-safe), so the change records sort together,
+/// after `change:` and before ``afterChanges``, and a walk through the package records steps over
+/// them without reading them (``RecordStore/packageRecords(after:limit:)``).
+public enum RecordID {
+    /// The id of the record of the change with this seq.
+    public static func change(_ seq: Int64) -> String { "change:\(seq)" }
+    /// The id of the record of a change `npm-mirror reconcile` sent: the package and the revision the
+    /// registry listed (reconciling the same revision again finds the record there).
+    public static func reconciled(id: String, rev: String) -> String { "change:reconcile:\(id)@\(rev)" }
+    /// Every change record's id sorts after this (and it is no record's id)…
+    static let beforeChanges = "change:"
+    /// …and before this: `change:` and a character above every ASCII one that follows it in an id
+    /// (digits, `reconcile:` and the URL-safe characters of a name).
+    static let afterChanges = "change:\u{7F}"
+}
+
 extension RecordStore {
-    /// The default: a filter over ``readAll(limit:)`` of at most 100,000 documents, for stores
-    /// without a query of their own (CouchDB here: a Mango `_find` with `$regex` would scan too).
+    /// The first `limit` documents in id order: a look at a small store (tests, the demo's summary).
+    /// A walk through a store of any size pages with ``records(after:before:limit:)``.
+    public func readAll(limit: Int) async throws -> [StoredRecord] {
+        try await records(after: nil, before: nil, limit: limit)
+    }
+
+    /// Up to `limit` package records (deleted and unpublished ones included) whose id sorts after
+    /// `after`, in id order; a page shorter than `limit` is the last. The change records are stepped
+    /// over, not read: the walk reads the range below them, then the range above.
+    public func packageRecords(after: String?, limit: Int) async throws -> [StoredRecord] {
+        var found: [StoredRecord] = []
+        var cursor = after
+        /// Reads the range up to `before` from the cursor until `limit` packages are found; whether
+        /// the range ran out first.
+        func walk(before: String?) async throws -> Bool {
+            while found.count < limit {
+                let wanted = limit - found.count
+                let page = try await records(after: cursor, before: before, limit: wanted)
+                found += page.filter(\.isPackage)
+                guard let last = page.last, page.count == wanted else { return true }
+                cursor = last.id
+            }
+            return false
+        }
+        func precedes(_ id: String?, _ bound: String) -> Bool {
+            id.map { Array($0.utf8).lexicographicallyPrecedes(Array(bound.utf8)) } ?? true
+        }
+        if precedes(cursor, RecordID.beforeChanges) {
+            guard try await walk(before: RecordID.beforeChanges) else { return found }
+        }
+        if precedes(cursor, RecordID.afterChanges) { cursor = RecordID.afterChanges }
+        _ = try await walk(before: nil)
+        return found
+    }
+
+    /// Every package record, page by page (`pageSize` each): memory holds one page, whatever the size
+    /// of the store.
+    public func packageRecordPages(pageSize: Int = 1000) -> RecordPages {
+        RecordPages(pageSize: pageSize) { after, limit in try await self.packageRecords(after: after, limit: limit) }
+    }
+
+    /// The default: a walk through the package records, page by page, until `limit` match — right at
+    /// any size, and as slow as the store is large for a rare `text`: a store with a query of its own
+    /// (SQLite's) answers from it.
     public func packageRecords(matching text: String, limit: Int) async throws -> [StoredRecord] {
-        Array(try await readAll(limit: 100_000).lazy.filter { $0.isLivePackage && $0.matches(text) }.prefix(limit))
+        var found: [StoredRecord] = []
+        for try await page in packageRecordPages(pageSize: 1000) {
+            found += page.lazy.filter { $0.isLivePackage && $0.matches(text) }.prefix(limit - found.count)
+            if found.count >= limit { break }
+        }
+        return found
+    }
+
+    /// Every document, page by page (`pageSize` each).
+    public func recordPages(pageSize: Int = 1000) -> RecordPages {
+        RecordPages(pageSize: pageSize) { after, limit in try await self.records(after: after, before: nil, limit: limit) }
+    }
+}
+
+/// Pages of records in id order, read one at a time as the loop asks: see
+/// ``RecordStore/packageRecordPages(pageSize:)``. Ends after the first page shorter than the page size.
+public struct RecordPages: AsyncSequence, Sendable {
+    public typealias Element = [StoredRecord]
+    let pageSize: Int
+    let read: @Sendable (_ after: String?, _ limit: Int) async throws -> [StoredRecord]
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let pageSize: Int
+        let read: @Sendable (_ after: String?, _ limit: Int) async throws -> [StoredRecord]
+        var after: String?
+        var finished = false
+
+        public mutating func next() async throws -> [StoredRecord]? {
+            guard !finished else { return nil }
+            let page = try await read(after, pageSize)
+            if page.count < pageSize { finished = true }
+            guard let last = page.last else { return nil }
+            after = last.id
+            return page
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(pageSize: Swift.max(1, pageSize), read: read)
     }
 }
 
@@ -56,9 +158,12 @@ extension StoredRecord {
         return id.lowercased().contains(wanted) || (body["description"]?.stringValue?.lowercased().contains(wanted) ?? false)
     }
 
+    /// A package record (`type: package`), live or not.
+    public var isPackage: Bool { body["type"]?.stringValue == "package" }
+
     /// A package record whose package is neither deleted nor unpublished.
     public var isLivePackage: Bool {
-        body["type"]?.stringValue == "package" && body["deleted"]?.boolValue != true && body["unpublished"]?.boolValue != true
+        isPackage && body["deleted"]?.boolValue != true && body["unpublished"]?.boolValue != true
     }
 }
 

@@ -1,4 +1,4 @@
-import MirrorBlocking
+import MirrorRuntime
 import CompressNIO
 import HTTPTypes
 import Hummingbird

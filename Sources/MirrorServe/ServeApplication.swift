@@ -3,7 +3,7 @@ import MirrorConfig
 import MirrorRecords
 import Prometheus
 import ServiceLifecycle
-import ServiceScope
+import MirrorRuntime
 import UnixSignals
 
 /// `npm-mirror serve`: the registry server over the configured store and record store, with the

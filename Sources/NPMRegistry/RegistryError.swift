@@ -1,3 +1,5 @@
+import MirrorRuntime
+
 /// A failed request to the npm registry or its replicate service.
 ///
 /// ``code`` is bounded (usable as a metric label); ``isRetriable`` says whether waiting and asking
@@ -50,3 +52,6 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
         return text + ")"
     }
 }
+
+/// The registry's `Retry-After` is what `retrying` waits for, when it asks for longer than the backoff.
+extension RegistryError: RetryAfterCarrying {}

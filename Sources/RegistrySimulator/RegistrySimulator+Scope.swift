@@ -1,5 +1,5 @@
 import Logging
-import ServiceScope
+import MirrorRuntime
 import Synchronization
 
 /// Runs a simulator beside `body` and stops it when `body` ends, also when it throws (`withRunningService`:

@@ -5,7 +5,7 @@ import MirrorConfig
 import MirrorPipeline
 import MirrorRecords
 import Prometheus
-import ServiceScope
+import MirrorRuntime
 
 @main
 struct ChangesConsumerCommand: AsyncParsableCommand {

@@ -3,7 +3,7 @@ import Logging
 import MirrorConfig
 import MirrorPipeline
 import Prometheus
-import ServiceScope
+import MirrorRuntime
 
 @main
 struct ChangesProducerCommand: AsyncParsableCommand {
@@ -28,10 +28,13 @@ struct ChangesProducerCommand: AsyncParsableCommand {
             throw ValidationError("changes-producer needs KAFKA_BROKERS (or --kafka-brokers); `npm-mirror run` runs with an embedded broker instead.")
         }
         let registry = PrometheusCollectorRegistry()
+        // RECONCILE_INTERVAL compares the registry's list with the records: only then are they opened.
+        let records = configuration.reconcile.interval == nil ? nil : try configuration.records.openStore(logger: logger).store
         let application = try ProducerApplication(
             configuration: configuration,
             bootstrapServers: brokers,
             exitWhenCaughtUp: exitWhenCaughtUp,
+            records: records,
             metricsRegistry: registry,
             logger: logger
         )

@@ -38,7 +38,7 @@ struct Audit: Sendable {
         // Records: one change document per seq, written once (revision 1), and a package document per name.
         let documents = try await rig.documents()
         for seq in seqs {
-            guard let rev = documents["change:\(seq)"] else {
+            guard let rev = documents[RecordID.change(Int64(seq))] else {
                 audit.changesLost += 1
                 continue
             }

@@ -2,6 +2,7 @@ import Foundation
 import MirrorConfig
 import MirrorHarness
 import MirrorKafka
+import MirrorRuntime
 import NPMRegistry
 import RegistrySimulator
 

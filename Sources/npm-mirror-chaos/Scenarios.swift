@@ -5,6 +5,8 @@ import MirrorConfig
 import MirrorHarness
 import MirrorKafka
 import MirrorPipeline
+import MirrorRuntime
+import MirrorRecords
 import NPMRegistry
 import RegistrySimulator
 
@@ -169,7 +171,7 @@ struct Suite: Sendable {
             }
             let repeated = copies.values.filter { $0 == 2 }.count
             try await rig.consumeToEnd()
-            let audit = try await audit(rig)
+            _ = try await audit(rig)
             return "\(killed) kills of changes-producer; \(feed.count) changes all in the topic, \(repeated) produced twice, each recorded once"
         }
     }
@@ -468,7 +470,7 @@ struct Suite: Sendable {
                 let committed = try await TopicReader.committed(rig.topic, group: rig.group, bootstrapServers: kafka.bootstrapServers, logger: logger)
                 let covered = messages.filter { partition, offset, _ in committed[partition].map { offset < $0 } ?? false }
                 committedSeen = max(committedSeen, covered.count)
-                checks += covered.filter { _, _, seq in couch.revision(database: rig.database, id: "change:\(seq)") == nil }.count
+                checks += covered.filter { _, _, seq in couch.revision(database: rig.database, id: RecordID.change(Int64(seq))) == nil }.count
             }
             try await couch.comeBack()
             couch.setDelay(nil)

@@ -5,14 +5,14 @@ import MirrorConfig
 import MirrorEmbedded
 import MirrorServe
 import MirrorPipeline
-import ServiceScope
+import MirrorRuntime
 
 @main
 struct NPMMirrorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "npm-mirror",
         abstract: "Replicates the npm registry through Kafka into a package store and a record database.",
-        subcommands: [Run.self, Serve.self, Demo.self, Status.self, Verify.self, ShowConfiguration.self]
+        subcommands: [Run.self, Serve.self, Demo.self, Status.self, Verify.self, Reconcile.self, ShowConfiguration.self]
     )
 }
 

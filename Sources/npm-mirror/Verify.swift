@@ -3,7 +3,7 @@ import Foundation
 import MirrorConfig
 import MirrorPipeline
 import MirrorVerify
-import ServiceScope
+import MirrorRuntime
 
 #if canImport(Glibc)
 import Glibc

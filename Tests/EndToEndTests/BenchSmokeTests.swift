@@ -16,7 +16,7 @@ struct BenchSmokeTests {
         let jsonPath = work + "-results.json"
         defer { try? FileManager.default.removeItem(atPath: jsonPath) }
 
-        let (status, output) = try await runToEnd(benchExecutable, ["--variants", "smoke", "--json", jsonPath, "--work-directory", work, "--concurrency", "4"])
+        let (status, output) = try await runProgram(benchExecutable, ["--variants", "smoke", "--json", jsonPath, "--work-directory", work, "--concurrency", "4"])
         #expect(status == 0, "npm-mirror-bench failed:\n\(output)")
         #expect(output.contains("consumer ÷ curl"))
         #expect(output.contains("Targets:"))

@@ -13,7 +13,7 @@ struct ReliabilitySuiteTests {
     func everyScenario() async throws {
         let work = NSTemporaryDirectory() + "npm-mirror-chaos-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let (status, output) = try await runToEnd(chaosExecutable, ["--kills", "20", "--packages", "200", "--work-directory", work])
+        let (status, output) = try await runProgram(chaosExecutable, ["--kills", "20", "--packages", "200", "--work-directory", work])
         print(output)
         #expect(status == 0, "the reliability suite failed:\n\(output)")
         let figures = Dictionary(uniqueKeysWithValues: output.split(separator: "\n").compactMap { line -> (String, Int)? in

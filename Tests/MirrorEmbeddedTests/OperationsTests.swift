@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -6,11 +7,13 @@ import Logging
 import MirrorConfig
 import MirrorEmbedded
 import MirrorPipeline
+import MirrorReconcile
 import MirrorServe
 import MirrorTestSupport
+import NPMRegistry
 import Prometheus
 import RegistrySimulator
-import ServiceScope
+import MirrorRuntime
 import Testing
 
 
@@ -52,6 +55,13 @@ private func mirrorWithFaults() async throws -> EmbeddedMirror {
         try await mirror.producer.producerService.run()
         try await mirror.consumers[0].runConsumer()
         await mirror.shutdownClients()
+        // A dry-run reconciliation of the mirror against the registry's list, into the same registry.
+        let report = try await Reconciliation(
+            registry: ReplicateClient(baseURL: simulator.replicateURL, http: RegistryHTTP(client: .shared, timeout: .seconds(10), metrics: PrometheusMetricsFactory(registry: mirror.metricsRegistry))),
+            records: mirror.records, send: nil, checkpoints: nil,
+            metrics: ReconcileMetrics(factory: PrometheusMetricsFactory(registry: mirror.metricsRegistry)), logger: logger
+        ).run()
+        #expect(report.complete)
         return mirror
     }
 }
@@ -111,7 +121,7 @@ struct OperationsTests {
         let scrape = NSTemporaryDirectory() + "npm-mirror-scrape-\(UUID().uuidString).txt"
         // The producer's and consumer's /metrics, then the registry server's (`npm-mirror serve`).
         try (mirror.metricsRegistry.emitToString() + "\n" + served).write(toFile: scrape, atomically: true, encoding: .utf8)
-        let result = try await runToEnd(
+        let result = try await runProgram(
             URL(fileURLWithPath: "/bin/bash"), [repositoryRoot.appendingPathComponent("scripts/check-ops.sh").path, "--metrics", scrape],
             in: repositoryRoot, mergingStandardError: true
         )
@@ -120,7 +130,7 @@ struct OperationsTests {
 
     @Test("library modules depend only downwards: records, serve and verify link neither librdkafka nor the pipeline (scripts/check-layering.py)")
     func layering() async throws {
-        let result = try await runToEnd(
+        let result = try await runProgram(
             URL(fileURLWithPath: "/usr/bin/env"), ["python3", repositoryRoot.appendingPathComponent("scripts/check-layering.py").path],
             in: repositoryRoot, mergingStandardError: true
         )

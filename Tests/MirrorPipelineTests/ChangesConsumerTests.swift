@@ -30,10 +30,10 @@ struct ChangesConsumerTests {
                 let store = try harness.store
                 // One change record per change, one package record per package.
                 for change in feed {
-                    #expect(records[ConsumerRecords.changeID(change.seq)] != nil, "no change record for seq \(change.seq)")
+                    #expect(records[RecordID.change(change.seq)] != nil, "no change record for seq \(change.seq)")
                     let package = try #require(
                         records[change.id],
-                        "no package record for \(change.id); its change record: \(String(describing: records[ConsumerRecords.changeID(change.seq)]))"
+                        "no package record for \(change.id); its change record: \(String(describing: records[RecordID.change(change.seq)]))"
                     )
                     #expect(package["last_seq"]?.intValue == Int(change.seq))
                 }
@@ -211,7 +211,6 @@ struct ChangesConsumerTests {
                 }
                 run.cancel()
                 _ = await run.result
-                try await first.httpClient.shutdown()
                 let partial = try await harness.allRecords().count
                 simulator.faults.removeAll()
                 try await harness.consumeAll()
@@ -238,8 +237,6 @@ struct ChangesConsumerTests {
                     group.addTask { try await two.runConsumer() }
                     try await group.waitForAll()
                 }
-                try await one.httpClient.shutdown()
-                try await two.httpClient.shutdown()
                 let feed = try await harness.producer.feed()
                 let records = try await harness.allRecords()
                 #expect(records.count == feed.count * 2)
@@ -279,7 +276,6 @@ struct ChangesConsumerTests {
 
                 harness.couch.setDelay(nil)
                 try await run.value
-                try await application.httpClient.shutdown()
                 // Each package record is the one of its last change: the lane wrote them in its order.
                 let records = try await harness.allRecords()
                 #expect(records.count == feed.count * 2)
@@ -309,7 +305,6 @@ struct ChangesConsumerTests {
                 #expect(!(try await harness.committedToEnd()))
                 try await harness.couch.comeBack()
                 try await run.value
-                try await application.httpClient.shutdown()
                 let feed = try await harness.producer.feed()
                 #expect(try await harness.allRecords().count == feed.count * 2)
                 #expect(try await harness.committedToEnd())

@@ -9,7 +9,7 @@ import MirrorKafka
 import MirrorPipeline
 import NPMRegistry
 import RegistrySimulator
-import ServiceScope
+import MirrorRuntime
 import Testing
 
 @Suite("changes-producer against the simulator and the embedded broker", .serialized, .timeLimit(.minutes(5)))
@@ -18,7 +18,7 @@ struct ChangesProducerTests {
     func followsTheFeed() async throws {
         try await withSimulator { simulator in
             let harness = try ProducerHarness(simulator: simulator)
-            try await runToEnd(try harness.producer())
+            try await runProducerToEnd(try harness.producer())
 
             let feed = try await harness.feed()
             let produced = try await harness.messages()
@@ -47,11 +47,11 @@ struct ChangesProducerTests {
     func resumesAfterRestart() async throws {
         try await withSimulator { simulator in
             let harness = try ProducerHarness(simulator: simulator)
-            try await runToEnd(try harness.producer())
+            try await runProducerToEnd(try harness.producer())
             let firstCount = try await harness.messages().count
             let firstHead = Int64(simulator.updateSeq)
             _ = try simulator.advance(by: 30)
-            try await runToEnd(try harness.producer())
+            try await runProducerToEnd(try harness.producer())
             let produced = try await harness.messages()
             // The feed lists each package once, at its latest seq: the new part is what lies past the first head.
             let feed = try await harness.feed()
@@ -77,9 +77,10 @@ struct ChangesProducerTests {
             }
             run.cancel()
             _ = await run.result
+            await service.producer.shutdown()
             let partial = try await harness.messages().count
             simulator.faults.removeAll()
-            try await runToEnd(try harness.producer(["CHANGES_LIMIT": "10"]))
+            try await runProducerToEnd(try harness.producer(["CHANGES_LIMIT": "10"]))
             let produced = try await harness.messages()
             let feed = try await harness.feed()
             #expect(partial > 0 && partial < feed.count, "the cancel should land mid-run (got \(partial) of \(feed.count))")
@@ -93,11 +94,11 @@ struct ChangesProducerTests {
         try await withSimulator { simulator in
             let harness = try ProducerHarness(simulator: simulator)
             let head = Int64(simulator.updateSeq)
-            try await runToEnd(try harness.producer(["UPDATE_SEQ": "now"]))
+            try await runProducerToEnd(try harness.producer(["UPDATE_SEQ": "now"]))
             #expect(try await harness.messages().isEmpty)
             #expect(try CheckpointDirectory(path: harness.updateSeqDirectory).readProducer()?.updateSeq == head)
             _ = try simulator.advance(by: 5)
-            try await runToEnd(try harness.producer(["UPDATE_SEQ": "now"]))
+            try await runProducerToEnd(try harness.producer(["UPDATE_SEQ": "now"]))
             let produced = try await harness.messages()
             #expect(produced.count == 5)
             #expect(produced.allSatisfy { $0.change.seq > head })
@@ -110,7 +111,7 @@ struct ChangesProducerTests {
             let harness = try ProducerHarness(simulator: simulator)
             let feed = try await harness.feed()
             let middle = feed[feed.count / 2].seq
-            try await runToEnd(try harness.producer(["UPDATE_SEQ": String(middle)]))
+            try await runProducerToEnd(try harness.producer(["UPDATE_SEQ": String(middle)]))
             let produced = try await harness.messages()
             #expect(Set(produced.map(\.change.seq)) == Set(feed.filter { $0.seq > middle }.map(\.seq)))
         }
@@ -123,7 +124,7 @@ struct ChangesProducerTests {
             let feed = try await harness.feed()
             let checkpointSeq = feed[feed.count - 4].seq
             try await CheckpointDirectory(path: harness.updateSeqDirectory).writeProducer(.init(updateSeq: checkpointSeq, feedReset: nil), lastMessage: nil)
-            try await runToEnd(try harness.producer(["UPDATE_SEQ": "0"]))
+            try await runProducerToEnd(try harness.producer(["UPDATE_SEQ": "0"]))
             #expect(try await harness.messages().map(\.change.seq).sorted() == feed.suffix(3).map(\.seq))
         }
     }
@@ -139,7 +140,7 @@ struct ChangesProducerTests {
                 FaultRule(kind: .closeMidBody, targets: [.changes], count: 1),
             ])
             let started = ContinuousClock.now
-            try await runToEnd(try harness.producer())
+            try await runProducerToEnd(try harness.producer())
             let elapsed = ContinuousClock.now - started
             let feed = try await harness.feed()
             let produced = try await harness.messages()
@@ -163,7 +164,7 @@ struct ChangesProducerTests {
             // Deliveries fail after 2 s rather than 5 minutes: the outage ends a send, and the follower sends the page again.
             let service = try harness.producer(["CHANGES_LIMIT": "10"], messageTimeout: .seconds(2))
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await runToEnd(service) }
+                group.addTask { try await runProducerToEnd(service) }
                 let started = await eventually(within: .seconds(30)) { harness.metric("npm_mirror_producer_changes_produced_total") ?? 0 > 0 }
                 try #require(started, "no page was acknowledged within 30 s")
                 try harness.cluster.setBrokerDown(1)
@@ -183,7 +184,7 @@ struct ChangesProducerTests {
     func seqReset() async throws {
         try await withSimulator { simulator in
             let harness = try ProducerHarness(simulator: simulator)
-            try await runToEnd(try harness.producer())
+            try await runProducerToEnd(try harness.producer())
             let before = try await harness.messages().count
             let highest = try CheckpointDirectory(path: harness.updateSeqDirectory).readProducer()!.updateSeq
             _ = simulator.faults.resetSequence()
@@ -200,6 +201,7 @@ struct ChangesProducerTests {
             let keptPolling = await eventually(within: .seconds(30)) { changesRequests() >= polledAfter + 3 }
             run.cancel()
             _ = await run.result
+            await service.producer.shutdown()
             #expect(detected, "the reset was not counted")
             #expect(keptPolling, "the follower stopped polling after the reset")
             #expect(try await harness.messages().count == before)
@@ -216,6 +218,7 @@ struct ChangesProducerTests {
             let caughtUp = await eventually(within: .seconds(30)) { checkpoint().map { $0.updateSeq >= newHeadAfter } ?? false }
             following.cancel()
             _ = await following.result
+            await follower.producer.shutdown()
             #expect(followedDown, "restart-from-head did not follow the feed down to its new head")
             #expect(caughtUp, "the changes after the reset were not acknowledged")
             let produced = try await harness.messages()
@@ -229,7 +232,7 @@ struct ChangesProducerTests {
     func watchdogRestartsAndGivesUp() async throws {
         try await withSimulator { simulator in
             let harness = try ProducerHarness(simulator: simulator)
-            try await runToEnd(try harness.producer())
+            try await runProducerToEnd(try harness.producer())
             simulator.faults.stallFeed(true)
             let service = try harness.producer(
                 ["WATCHDOG_INTERVAL": "150ms", "WATCHDOG_STALL_CHECKS": "2", "WATCHDOG_MAX_RESTARTS": "2", "WATCHDOG_RESTART_WINDOW": "1m"],
@@ -242,7 +245,7 @@ struct ChangesProducerTests {
                 }
             }
             defer { publisher.cancel() }
-            await #expect(throws: ProducerGaveUp.self) { try await runToEnd(service, limit: .seconds(30)) }
+            await #expect(throws: ProducerGaveUp.self) { try await runProducerToEnd(service, limit: .seconds(30)) }
             #expect(harness.metric("npm_mirror_producer_watchdog_restarts_total") == 2)
         }
     }
@@ -254,7 +257,7 @@ struct MetricsEndpointTests {
     func scrape() async throws {
         try await withSimulator(packages: 20) { simulator in
             let harness = try ProducerHarness(simulator: simulator)
-            try await runToEnd(try harness.producer())
+            try await runProducerToEnd(try harness.producer())
             let endpoint = MetricsEndpoint(registry: harness.registry, host: "127.0.0.1", port: 0, logger: testLogger)
             let server = Task { try await endpoint.run() }
             defer { server.cancel() }

@@ -46,7 +46,7 @@ struct ForwardOnlyPipelineTests {
                 #expect(try store.storedVersions(name: name) == tarballsBefore, "pruning followed a packument that is not current")
                 #expect(harness.metric("npm_mirror_consumer_stale_writes_refused_total", labels: "target=\"store\"") == 1)
                 let records = try await harness.allRecords()
-                let change = try #require(records[ConsumerRecords.changeID(Int64(published.seq))])
+                let change = try #require(records[RecordID.change(Int64(published.seq))])
                 #expect(change["outcome"]?.stringValue == "superseded")
                 // The package record still describes what the first run stored (no newer record was offered).
                 #expect(records[name]?["packument_rev"]?.stringValue == served)
@@ -93,7 +93,6 @@ struct ForwardOnlyPipelineTests {
                 } catch {
                     thrown = error
                 }
-                try await application.httpClient.shutdown()
                 let took = ContinuousClock.now - started
                 let error = try #require(thrown, "the consumer ended without an error")
                 let stalled = try #require(error as? ChangesConsumerService.ConsumerStalled, "\(error)")

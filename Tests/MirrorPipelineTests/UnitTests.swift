@@ -1,6 +1,7 @@
 import Foundation
 import MirrorConfig
 import MirrorPipeline
+import MirrorRuntime
 import MirrorTestSupport
 import NPMRegistry
 import Testing

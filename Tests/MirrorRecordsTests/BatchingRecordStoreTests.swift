@@ -35,7 +35,7 @@ private final class CountingStore: RecordStore {
     func prepare() async throws { try await base.prepare() }
     func read(id: String) async throws -> JSONValue? { try await base.read(id: id) }
     func count() async throws -> Int { try await base.count() }
-    func readAll(limit: Int) async throws -> [StoredRecord] { try await base.readAll(limit: limit) }
+    func records(after: String?, before: String?, limit: Int) async throws -> [StoredRecord] { try await base.records(after: after, before: before, limit: limit) }
 }
 
 @Suite("group commit of records")

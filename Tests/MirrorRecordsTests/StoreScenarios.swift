@@ -1,6 +1,7 @@
 import Foundation
 import MirrorRecords
 import MirrorTestSupport
+import NIOHTTP1
 import Testing
 
 /// Record-store scenarios written once and run against the double (`CouchDBRecordStoreTests`) and, when
@@ -15,6 +16,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
     case reservedIDFailsAlone
     case duplicateIDsInOneBatch
     case packageSearch
+    case pagingToTheLastPage
     case forwardOnly
     case forwardOnlyAcrossWriters
     case concurrentWritersResolveConflicts
@@ -27,7 +29,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
     /// The scenarios that speak only the `RecordStore` interface: the embedded SQLite store runs them too.
     static let storeAgnostic: [StoreScenario] = [
         .prepareTwice, .upsertNewAndExisting, .createOnlyReplay, .mixedPoliciesInOneBatch, .scopedAndOddIDs,
-        .reservedIDFailsAlone, .duplicateIDsInOneBatch, .packageSearch, .forwardOnly,
+        .reservedIDFailsAlone, .duplicateIDsInOneBatch, .packageSearch, .pagingToTheLastPage, .forwardOnly,
     ]
 
     /// Runs a store-agnostic scenario on `store`.
@@ -41,6 +43,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
         case .reservedIDFailsAlone: try await Self.reservedIDFailsAlone(store)
         case .duplicateIDsInOneBatch: try await Self.duplicateIDsInOneBatch(store)
         case .packageSearch: try await Self.packageSearch(store)
+        case .pagingToTheLastPage: try await Self.pagingToTheLastPage(store)
         case .forwardOnly: try await Self.forwardOnly(store)
         default: Issue.record("\(self) needs a CouchDB target")
         }
@@ -239,6 +242,50 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
         #expect(try await names("d_1") == ["@scope/Pad_100%"], "_ is not a wildcard")
         #expect(try await names("x%") == [])
         #expect(try await names("") == ["@scope/Pad_100%", "left-pad", "strings"])
+    }
+
+    /// A walk through every record and every package record in pages of 50 reaches the last page:
+    /// 310 packages (names around `change`, upper-case legacy names, scoped names, one sorting last)
+    /// among 300 change records and, on CouchDB, a design document.
+    static func pagingToTheLastPage(_ store: some RecordStore) async throws {
+        try await store.prepare()
+        var packages = (0..<300).map { "pkg-\(String(format: "%03d", $0))" }
+        packages += ["chalk", "change", "change-case", "changelog", "changes", "JSONStream", "@types/node", "@scope/change", "~tilde", "zzzz-sorts-last"]
+        let changes = (1...300).map { RecordID.change(Int64($0)) }
+        var documents = packages.enumerated().map { index, name in
+            RecordDocument(id: name, body: ["type": "package", "name": .string(name), "deleted": .bool(index % 7 == 0)])
+        }
+        documents += changes.map { RecordDocument(id: $0, body: ["type": "change"], policy: .createOnly) }
+        for batch in stride(from: 0, to: documents.count, by: 100) {
+            let results = try await store.write(Array(documents[batch..<min(batch + 100, documents.count)]))
+            #expect(results.allSatisfy { $0.isSuccess })
+        }
+        if let couch = store as? CouchDBRecordStore {
+            let response = try await couch.client.send(.PUT, path: ["_design", "scratch"], body: ["views": [:]])
+            #expect(response.status == 201)
+        }
+        let byteOrder = { (a: String, b: String) in Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8)) }
+
+        var pages: [[String]] = []
+        for try await page in store.packageRecordPages(pageSize: 50) {
+            #expect(page.count <= 50)
+            #expect(page.allSatisfy { $0.isPackage })
+            pages.append(page.map(\.id))
+        }
+        let walked = pages.flatMap { $0 }
+        #expect(walked == packages.sorted(by: byteOrder), "the walk missed, repeated or misordered package records")
+        #expect(walked.last == "~tilde")
+        #expect(pages.count == (packages.count + 49) / 50)
+
+        var all: [String] = []
+        for try await page in store.recordPages(pageSize: 50) { all += page.map(\.id) }
+        #expect(all == (packages + changes).sorted(by: byteOrder), "the walk through every record is not every record once, in byte order")
+
+        // A range: after one id, before another, both bounds exclusive.
+        let range = try await store.records(after: "change", before: "changelog", limit: 1000).map(\.id)
+        #expect(range == ["change-case"] + changes.sorted(by: byteOrder))
+        // A walk that starts inside the change records steps over the rest of them.
+        #expect(try await store.packageRecords(after: RecordID.change(5), limit: 3).map(\.id) == ["changelog", "changes", "pkg-000"])
     }
 
     /// Two writers updating the same documents at once: real 409s, resolved by re-reading revisions.

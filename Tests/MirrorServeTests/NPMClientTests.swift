@@ -16,7 +16,7 @@ private let npm = executableOnPath("npm")
 /// Runs npm to its end and returns its status and its standard output and error, merged.
 private func run(_ arguments: [String], in directory: String, environment: [String: String]) async throws -> (status: Int32, output: String) {
     let npm = try #require(npm)
-    return try await runToEnd(npm, arguments, in: URL(fileURLWithPath: directory), environment: environment, mergingStandardError: true)
+    return try await runProgram(npm, arguments, in: URL(fileURLWithPath: directory), environment: environment, mergingStandardError: true)
 }
 
 /// The real npm CLI against `npm-mirror serve`, over a store filled by the real pipeline from the

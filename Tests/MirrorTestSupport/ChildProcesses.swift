@@ -6,7 +6,7 @@ import Foundation
 /// for the whole run, and every other test of the process would wait behind it.
 /// With `mergingStandardError`, standard error goes to the same output; `environment` replaces the
 /// test process's own when given. Standard input is empty.
-package func runToEnd(
+package func runProgram(
     _ executable: URL,
     _ arguments: [String],
     in directory: URL? = nil,

@@ -39,7 +39,7 @@ package struct ConsumerHarness {
 
     /// Produces the whole feed to the topic.
     package func produceFeed() async throws {
-        try await runToEnd(try producer.producer())
+        try await runProducerToEnd(try producer.producer())
     }
 
     package func configuration(_ environment: [String: String] = [:]) throws -> MirrorConfiguration {
@@ -84,8 +84,7 @@ package struct ConsumerHarness {
     /// Runs a consumer until it is idle (or the limit passes).
     package func consumeAll(_ environment: [String: String] = [:], limit: Duration = .seconds(90)) async throws {
         let application = try application(environment)
-        try await runToEnd(limit: limit) { try await application.runConsumer() }
-        try await application.httpClient.shutdown()
+        try await withinTimeLimit(limit) { try await application.runConsumer() }
     }
 
     package var store: PackageStore {

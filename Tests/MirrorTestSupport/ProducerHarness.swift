@@ -102,9 +102,16 @@ extension PrometheusCollectorRegistry {
     }
 }
 
-/// Runs `service` until it returns, with a time limit; returns what it threw, if anything.
-package func runToEnd(_ service: ChangesProducerService, limit: Duration = .seconds(60)) async throws {
-    try await runToEnd(limit: limit) { try await service.run() }
+/// Runs a producer service until it returns, with a time limit, then flushes and stops the Kafka
+/// producer it was made with (the service leaves that to whoever made it); rethrows what it threw.
+package func runProducerToEnd(_ service: ChangesProducerService, limit: Duration = .seconds(60)) async throws {
+    do {
+        try await withinTimeLimit(limit) { try await service.run() }
+    } catch {
+        await service.producer.shutdown()
+        throw error
+    }
+    await service.producer.shutdown()
 }
 
 /// Every message on `topic`, read from the start with a fresh consumer group.

@@ -9,7 +9,7 @@ package func eventually(within limit: Duration, _ condition: () async throws -> 
 }
 
 /// Runs `operation` until it returns or `limit` passes (then it is cancelled and `TimeLimitExceeded` thrown).
-package func runToEnd(limit: Duration, _ operation: @escaping @Sendable () async throws -> Void) async throws {
+package func withinTimeLimit(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> Void) async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await operation() }
         group.addTask {

@@ -18,7 +18,7 @@ struct VerifyCommandTests {
     }
 
     func verify(_ arguments: [String], _ environment: [String: String], in directory: String) async throws -> (status: Int32, output: String) {
-        try await runToEnd(builtExecutable("npm-mirror"), ["verify"] + arguments, in: URL(fileURLWithPath: directory), environment: environment)
+        try await runProgram(builtExecutable("npm-mirror"), ["verify"] + arguments, in: URL(fileURLWithPath: directory), environment: environment)
     }
 
     @Test("an intact store: exit 0, the summary says everything holds; --json parses with holds true")
@@ -65,7 +65,7 @@ struct VerifyCommandTests {
         let noStore = try await verify([], try environment(test, ["REMOTE_PACKAGE_DIR": test.directory + "/missing"]), in: test.directory)
         #expect(noStore.status == 2)
         try Data("not json".utf8).write(to: URL(fileURLWithPath: test.directory + "/bad-keys.json"))
-        let badKeys = try await runToEnd(
+        let badKeys = try await runProgram(
             builtExecutable("npm-mirror"), ["verify"], in: URL(fileURLWithPath: test.directory),
             environment: try environment(test, ["NPM_SIGNING_KEYS": test.directory + "/bad-keys.json"]), mergingStandardError: true)
         #expect(badKeys.status == 2)
@@ -102,7 +102,7 @@ struct VerifyCommandTests {
         let invalid = try await verify(["--packument", file, "--json"], environment, in: directory)
         #expect(invalid.status == 1, "\(invalid.output)")
         #expect(try JSONValue(parsing: invalid.output)["versions"]?["1.0.0"]?["signature"] == "invalid")
-        let missing = try await runToEnd(
+        let missing = try await runProgram(
             builtExecutable("npm-mirror"), ["verify", "--packument", directory + "/absent.json"], in: URL(fileURLWithPath: directory),
             environment: environment, mergingStandardError: true)
         #expect(missing.status == 2)

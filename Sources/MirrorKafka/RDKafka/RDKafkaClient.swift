@@ -1,7 +1,7 @@
 import CRdKafka
 import Dispatch
 import Logging
-import MirrorBlocking
+import MirrorRuntime
 import Synchronization
 
 /// Owns one `rd_kafka_t`.

@@ -9,7 +9,7 @@ import MirrorStore
 import NPMRegistry
 import Prometheus
 import ServiceLifecycle
-import ServiceScope
+import MirrorRuntime
 import UnixSignals
 
 /// The changes consumer wired up from one configuration: `changes-consumer` runs it, tests build the
@@ -119,16 +119,23 @@ public struct ConsumerApplication: Sendable {
         await closeKafkaClients()
     }
 
-    /// Runs the consumer service alone (no metrics endpoint, no signals), then closes its Kafka
-    /// clients: what tests and the embedded mirror's parts need.
+    /// Runs the consumer service alone (no metrics endpoint, no signals), then closes every client it
+    /// was made with (``closeClients()``): what tests need.
     public func runConsumer() async throws {
         do {
             try await consumerService.run()
         } catch {
-            await closeKafkaClients()
+            await closeClients()
             throw error
         }
+        await closeClients()
+    }
+
+    /// Closes every client made here: the Kafka clients, then the HTTP client (an application that has
+    /// been closed cannot run again).
+    public func closeClients() async {
         await closeKafkaClients()
+        try? await httpClient.shutdown()
     }
 
     /// Leaves the group (its partitions go to the other members at once) and flushes the producer.

@@ -1,8 +1,9 @@
 import CoreMetrics
-import Metrics
 import Logging
+import Metrics
 import MirrorConfig
 import MirrorKafka
+import MirrorRuntime
 import NPMRegistry
 import ServiceLifecycle
 import Synchronization
@@ -176,7 +177,7 @@ struct ChangesFollower: Sendable {
         _ what: String,
         _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T? {
-        try await MirrorPipeline.retrying(
+        try await MirrorRuntime.retrying(
             what, backoff: &backoff, logger: logger,
             count: { [metrics] error in
                 metrics.failure(reason: (error as? RegistryError)?.code.description ?? (error as? KafkaError)?.shortDescription ?? "other")

@@ -1,6 +1,6 @@
 import CoreMetrics
 import Logging
-import MirrorBlocking
+import MirrorRuntime
 import MirrorConfig
 import MirrorKafka
 import NPMRegistry
@@ -10,7 +10,8 @@ import ServiceLifecycle
 /// follower when the lag watchdog says so.
 ///
 /// On graceful shutdown (SIGTERM/SIGINT through the service group) the page in flight is finished,
-/// acknowledged and checkpointed, the producer is flushed, and `run()` returns. During start-up
+/// acknowledged and checkpointed, and `run()` returns. The Kafka clients it is given stay open: whoever
+/// made them closes them (``ProducerApplication`` does, after `run()`). During start-up
 /// (the topic, the resume point) a shutdown ends the retries at once; a request to the cluster
 /// already in flight is waited for, and takes at most ``startUpRequestTimeout``.
 public struct ChangesProducerService: Service {
@@ -91,10 +92,7 @@ public struct ChangesProducerService: Service {
 
     public func run() async throws {
         defer { logger.info("Producer stopped", metadata: ["npm.seq": "\(progress.acknowledgedSeq.map(String.init) ?? "none")"]) }
-        guard try await ensureTopic() else {
-            await producer.shutdown()
-            return
-        }
+        guard try await ensureTopic() else { return }
         var watchdog = LagWatchdogPolicy(
             threshold: Int64(settings.lagThreshold),
             stallChecks: settings.watchdogStallChecks,
@@ -107,18 +105,15 @@ public struct ChangesProducerService: Service {
             let outcome = try await runOnce(from: start, watchdog: &watchdog)
             switch outcome {
             case .finished:
-                await producer.shutdown()
                 return
             case .restart(let reason):
                 metrics.watchdogRestarts.increment()
                 logger.error("Watchdog restarts the producer: \(reason)", metadata: lagMetadata(watchdog))
             case .giveUp(let reason):
-                await producer.shutdown()
                 logger.critical("Watchdog gives up: \(reason)", metadata: lagMetadata(watchdog))
                 throw ProducerGaveUp(reason: reason)
             }
         }
-        await producer.shutdown()
     }
 
     private enum RunOutcome: Sendable {

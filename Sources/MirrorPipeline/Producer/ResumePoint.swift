@@ -56,7 +56,8 @@ public struct ResumePoint: Sendable, Hashable, CustomStringConvertible {
     public static func highestSeq(in lastMessages: [Int32: KafkaConsumerMessage], logger: Logger) -> Int64? {
         lastMessages.values.compactMap { message -> Int64? in
             do {
-                return try ChangeMessage.decode(message.value).seq
+                // A reconciled change has no place in the feed: the partition's feed changes came before it.
+                return try ChangeMessage.decode(message.value).feedSeq
             } catch {
                 logger.warning(
                     "The last message of a partition is not a change; passing over it",

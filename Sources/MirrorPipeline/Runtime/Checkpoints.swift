@@ -1,6 +1,6 @@
 import Foundation
 import MirrorRecords
-import MirrorBlocking
+import MirrorRuntime
 import MirrorStore
 
 /// The checkpoint files in `UPDATE_SEQ_DIR`, each written atomically (temporary file, fsync, rename),

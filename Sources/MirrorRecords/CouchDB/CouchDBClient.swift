@@ -147,10 +147,15 @@ public struct CouchDBClient: Sendable {
         }
     }
 
-    /// `GET /db/_all_docs?include_docs=true&limit=N`: rows in id order, each with its `doc`.
-    public func allDocuments(limit: Int) async throws -> [JSONValue] {
+    /// `GET /db/_all_docs?include_docs=true&limit=N`, from `startKey` (inclusive) to `endKey`
+    /// (exclusive) when given: rows in id order (byte order), each with its `doc`.
+    public func allDocuments(startKey: String? = nil, endKey: String? = nil, limit: Int) async throws -> [JSONValue] {
         let operation = "GET /\(self.configuration.database)/_all_docs"
-        let response = try await self.send(.GET, path: ["_all_docs"], query: [("include_docs", "true"), ("limit", String(max(0, limit)))])
+        var query = [("include_docs", "true"), ("limit", String(max(0, limit)))]
+        // Keys are JSON: a string in quotes, escaped.
+        if let startKey { query.append(("startkey", JSONValue.string(startKey).serialized)) }
+        if let endKey { query += [("endkey", JSONValue.string(endKey).serialized), ("inclusive_end", "false")] }
+        let response = try await self.send(.GET, path: ["_all_docs"], query: query)
         let json = try self.expectJSON(response, statuses: [200], operation: operation)
         guard let rows = json["rows"]?.arrayValue else {
             throw RecordStoreError.invalidResponse("_all_docs answer without rows", operation: operation)

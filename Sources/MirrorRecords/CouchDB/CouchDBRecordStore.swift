@@ -184,13 +184,26 @@ public struct CouchDBRecordStore: RecordStore {
         return count
     }
 
-    public func readAll(limit: Int) async throws -> [StoredRecord] {
-        try await self.client.allDocuments(limit: limit).compactMap { row in
-            guard let id = row["id"]?.stringValue, !id.hasPrefix("_design/"), let document = row["doc"]?.objectValue else {
-                return nil
+    /// `GET /db/_all_docs?include_docs=true` from `startkey` (inclusive, so the repeated first row is
+    /// dropped) to `endkey` (exclusive), until `limit` documents are read or the range ends; design
+    /// documents are stepped over.
+    public func records(after: String?, before: String?, limit: Int) async throws -> [StoredRecord] {
+        var found: [StoredRecord] = []
+        var cursor = after
+        while found.count < limit {
+            // One more than wanted: `startkey` is inclusive, and its own row is dropped.
+            let asked = limit - found.count + (cursor == nil ? 0 : 1)
+            let rows = try await self.client.allDocuments(startKey: cursor, endKey: before, limit: asked)
+            for row in rows {
+                guard let id = row["id"]?.stringValue, id != cursor else { continue }
+                guard !id.hasPrefix("_design/"), let document = row["doc"]?.objectValue else { continue }
+                found.append(StoredRecord(id: id, revision: document["_rev"]?.stringValue, body: Self.strippingMetadata(document)))
+                if found.count == limit { break }
             }
-            return StoredRecord(id: id, revision: document["_rev"]?.stringValue, body: Self.strippingMetadata(document))
+            guard rows.count == asked, let last = rows.last?["id"]?.stringValue else { break }
+            cursor = last
         }
+        return found
     }
 
     // MARK: Helpers

@@ -112,9 +112,17 @@ public final class SQLiteRecordStore: RecordStore {
         }
     }
 
-    public func readAll(limit: Int) async throws -> [StoredRecord] {
-        try await connection.run { db in
-            try db.query("SELECT id, generation, body FROM records ORDER BY id LIMIT ?", [.integer(Int64(limit))]) { row in
+    /// A range of the primary key (SQLite compares TEXT bytewise: the same order as CouchDB's `_all_docs`).
+    public func records(after: String?, before: String?, limit: Int) async throws -> [StoredRecord] {
+        var sql = "SELECT id, generation, body FROM records WHERE id > ?1"
+        var parameters: [SQLiteDatabase.Value] = [.text(after ?? ""), .integer(Int64(max(0, limit)))]
+        if let before {
+            sql += " AND id < ?3"
+            parameters.append(.text(before))
+        }
+        sql += " ORDER BY id LIMIT ?2"
+        return try await connection.run { [sql, parameters] db in
+            try db.query(sql, parameters) { row in
                 StoredRecord(id: row.text(0), revision: "\(row.integer(1))-sqlite", body: try JSONValue(parsing: row.text(2)).objectValue ?? [:])
             }
         }

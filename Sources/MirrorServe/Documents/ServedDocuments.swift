@@ -1,4 +1,4 @@
-import MirrorBlocking
+import MirrorRuntime
 import CompressNIO
 import Crypto
 import Logging

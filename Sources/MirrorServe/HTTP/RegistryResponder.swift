@@ -1,4 +1,4 @@
-import MirrorBlocking
+import MirrorRuntime
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,4 +1,4 @@
-import MirrorBlocking
+import MirrorRuntime
 import NIOCore
 
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
 import Foundation
-import MirrorBlocking
+import MirrorRuntime
 import MirrorRecords
 import MirrorSignatures
 import MirrorStore
@@ -42,6 +42,8 @@ public struct StoreVerification: Sendable {
     public let recordsLocation: String?
     /// Package folders checked at once (default: the active processor count).
     public let concurrency: Int
+    /// Package records read per page of the record pass (default 1000): memory holds one page.
+    public let recordPageSize: Int
 
     public init(
         store: PackageStore,
@@ -49,7 +51,8 @@ public struct StoreVerification: Sendable {
         fetchTarballs: Bool = true,
         records: (any RecordStore)? = nil,
         recordsLocation: String? = nil,
-        concurrency: Int = ProcessInfo.processInfo.activeProcessorCount
+        concurrency: Int = ProcessInfo.processInfo.activeProcessorCount,
+        recordPageSize: Int = 1000
     ) {
         self.store = store
         self.keys = keys
@@ -57,6 +60,7 @@ public struct StoreVerification: Sendable {
         self.records = records
         self.recordsLocation = records == nil ? nil : (recordsLocation ?? "records")
         self.concurrency = max(1, concurrency)
+        self.recordPageSize = max(1, recordPageSize)
     }
 
     /// Verifies the store; `progress` can be read meanwhile.
@@ -119,20 +123,28 @@ public struct StoreVerification: Sendable {
         return report
     }
 
-    /// Package records (live ones) whose `stored_versions` paths do not exist under the root.
+    /// Package records (live ones) whose `stored_versions` paths do not exist under the root, page by
+    /// page through every package record of the store (``RecordStore/packageRecordPages(pageSize:)``).
     private func checkRecords(_ records: any RecordStore, into report: inout VerificationReport) async {
-        let documents: [StoredRecord]
         do {
-            documents = try await records.packageRecords(matching: "", limit: Int(Int32.max))
+            for try await page in records.packageRecordPages(pageSize: recordPageSize) {
+                let live = page.filter(\.isLivePackage)
+                let (paths, failures) = await Self.checkPaths(of: live, under: store.root)
+                report.records += live.count
+                report.recordPaths += paths
+                report.failures += failures
+            }
         } catch {
             report.failures.append(
                 VerificationFailure(
                     kind: .recordsUnavailable, package: nil, version: nil, path: "",
-                    message: "cannot read the package records from \(recordsLocation ?? "the record store"): \(error)"))
-            return
+                    message: "cannot read the package records from \(recordsLocation ?? "the record store") after \(report.records) of them: \(error)"))
         }
-        let root = store.root
-        let (paths, failures) = await BlockingWork.run { () -> (Int, [VerificationFailure]) in
+    }
+
+    /// Checks one page of records' `stored_versions` paths (on `BlockingWork`: `lstat` blocks).
+    private static func checkPaths(of documents: [StoredRecord], under root: String) async -> (paths: Int, failures: [VerificationFailure]) {
+        await BlockingWork.run { () -> (Int, [VerificationFailure]) in
             var paths = 0
             var failures: [VerificationFailure] = []
             for record in documents {
@@ -162,8 +174,5 @@ public struct StoreVerification: Sendable {
             }
             return (paths, failures)
         }
-        report.records = documents.count
-        report.recordPaths = paths
-        report.failures += failures
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import ServiceLifecycle
-import ServiceScope
+import MirrorRuntime
 import Synchronization
 
 /// A change to make to the registry while it runs.
@@ -113,7 +113,7 @@ final class LivePublisher: Sendable {
         let rate: Double
 
         func run() async throws {
-            _ = try? await cancelledByGracefulShutdown {
+            _ = try? await cancelWhenGracefulShutdown {
                 await self.publisher.run(rate: self.rate)
             }
         }

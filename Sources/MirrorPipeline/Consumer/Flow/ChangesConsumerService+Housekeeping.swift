@@ -1,13 +1,12 @@
 import Foundation
 import CoreMetrics
 import Logging
-import MirrorBlocking
+import MirrorRuntime
 import MirrorKafka
 import MirrorRecords
 import MirrorStore
 import NPMRegistry
 import ServiceLifecycle
-import ServiceScope
 
 // The consumer service's housekeeping: topic gaps, the idle rule, rebalance events, the periodic
 // commit with its lag and Progress line, and the stall watchdog. Each runs beside the poll loop.

@@ -1,12 +1,11 @@
 import CoreMetrics
 import Logging
-import MirrorBlocking
+import MirrorRuntime
 import MirrorKafka
 import MirrorRecords
 import MirrorStore
 import NPMRegistry
 import ServiceLifecycle
-import ServiceScope
 
 // A lane's worker and one attempt at a change: what each of the consumer's N lanes runs.
 
@@ -67,7 +66,7 @@ extension ChangesConsumerService {
         job.firstAttempt = started
         let key = job.message.key ?? []
         do {
-            let processed = try await cancelledByGracefulShutdown { [processor] () async throws(ProcessingFailure) -> ProcessedChange in
+            let processed = try await cancelWhenGracefulShutdown { [processor] () async throws(ProcessingFailure) -> ProcessedChange in
                 try await processor.process(change, supersession: lane.supersession(of: key))
             }
             var deadLetter: DeadLetter?

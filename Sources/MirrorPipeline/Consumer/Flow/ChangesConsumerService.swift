@@ -1,13 +1,12 @@
 import Foundation
 import CoreMetrics
 import Logging
-import MirrorBlocking
+import MirrorRuntime
 import MirrorKafka
 import MirrorRecords
 import MirrorStore
 import NPMRegistry
 import ServiceLifecycle
-import ServiceScope
 
 /// A member of the consumer group: reads changes, processes them (``ChangeProcessor``), records them
 /// (``RecordStep``), dead-letters what cannot be processed, and commits offsets
@@ -218,7 +217,7 @@ public struct ChangesConsumerService: Service {
                 } catch {
                     job = LaneJob(message: message, change: nil, decodingError: "\(error)")
                 }
-                guard let epoch = state.received(message, seq: job.change?.seq) else { continue }
+                guard let epoch = state.received(message, seq: job.change?.feedSeq) else { continue }
                 job.epoch = epoch
                 lanes[Self.lane(for: message.key, count: lanes.count)].push(job)
             }

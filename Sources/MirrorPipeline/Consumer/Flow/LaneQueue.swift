@@ -1,6 +1,7 @@
 import DequeModule
-import NPMRegistry
 import MirrorKafka
+import MirrorRuntime
+import NPMRegistry
 import Synchronization
 
 /// One message on its way through a lane: the message, its change (decoded once, when it arrived),

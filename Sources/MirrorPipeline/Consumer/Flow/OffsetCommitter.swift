@@ -1,7 +1,7 @@
 import CoreMetrics
 import Foundation
 import Logging
-import MirrorBlocking
+import MirrorRuntime
 import MirrorKafka
 import MirrorRecords
 import MirrorStore

@@ -1,7 +1,7 @@
 import CoreMetrics
 import Foundation
 import Logging
-import MirrorBlocking
+import MirrorRuntime
 import MirrorSignatures
 import MirrorStore
 import NIOCore
@@ -9,7 +9,7 @@ import NPMRegistry
 
 /// Why a change could not be processed: a bounded code (a metric label and the dead-letter reason),
 /// a message, and whether trying again later can help.
-public struct ProcessingFailure: Error, Sendable, CustomStringConvertible {
+public struct ProcessingFailure: Error, Sendable, CustomStringConvertible, RetryAfterCarrying {
     /// Bounded, snake_case: a metric label and a dead-letter reason.
     public struct Code: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
         public let description: String

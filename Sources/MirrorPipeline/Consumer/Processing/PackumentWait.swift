@@ -1,5 +1,6 @@
 import CoreMetrics
 import Logging
+import MirrorRuntime
 import NIOCore
 import NPMRegistry
 

@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import CoreMetrics
 import Foundation
 import Logging
-import MirrorBlocking
+import MirrorRuntime
 import MirrorStore
 import NIOCore
 import NIOHTTP1

@@ -1,7 +1,7 @@
 import CoreMetrics
 import Foundation
 import Logging
-import MirrorBlocking
+import MirrorRuntime
 import MirrorConfig
 import MirrorSignatures
 import MirrorStore
@@ -32,11 +32,17 @@ public final class VersionSignatures: Sendable {
     /// Trust keys the registry serves that are not configured (`NPM_TRUST_REGISTRY_KEYS`).
     let trustRegistryKeys: Bool
     private let trusted: Mutex<TrustedKeys>
-    private let memo = Mutex<[String: SignatureVerdict]>([:])
-    /// Provenance of versions whose attestations are stored, by name, version, integrity and time.
-    private let provenanceMemo = Mutex<[String: Provenance]>([:])
-    /// Verdicts remembered before the memo starts again.
-    static let rememberedVerdicts = 200_000
+    /// Signature verdicts by name, version, integrity, publish time and signatures: at most
+    /// ``memoBytes`` (about 190,000 verdicts), then it starts again.
+    let memo = BoundedMemo<SignatureVerdict>(maxBytes: VersionSignatures.memoBytes)
+    /// Provenance of versions whose attestations are stored, by name, version, integrity and time:
+    /// at most ``memoBytes`` (the strings a provenance holds are charged too).
+    let provenanceMemo = BoundedMemo<Provenance>(maxBytes: VersionSignatures.memoBytes) { provenance in
+        provenance.predicateTypes.reduce(MemoryLayout<String>.stride * provenance.predicateTypes.count) { $0 + $1.utf8.count }
+            + (provenance.path?.utf8.count ?? 0) + (provenance.error?.utf8.count ?? 0) + (provenance.failure?.utf8.count ?? 0)
+    }
+    /// The bound of each memo: 16 MiB, so the two together never hold more than 32 MiB.
+    static let memoBytes = 16 << 20
 
     public init(policy: Policy, keys: TrustedKeys, trustRegistryKeys: Bool = false) {
         self.policy = policy
@@ -55,15 +61,12 @@ public final class VersionSignatures: Sendable {
         let time = packument.time[version.version]
         var key = packument.name + "@" + version.version + ":" + (version.integrity ?? version.shasum ?? "") + "|" + (time ?? "")
         for signature in version.signatures { key += "|" + signature.keyid + "=" + signature.sig }
-        if let known = memo.withLock({ $0[key] }) { return known }
+        if let known = memo.value(for: key) { return known }
         let verdict = SignatureVerifier(keys: keys).verify(
             packageName: packument.name, version: version.version, integrity: version.integrity, shasum: version.shasum,
             signatures: version.signatures, time: time
         )
-        memo.withLock { memo in
-            if memo.count >= Self.rememberedVerdicts { memo.removeAll(keepingCapacity: true) }
-            memo[key] = verdict
-        }
+        memo.remember(verdict, for: key)
         return verdict
     }
 
@@ -101,7 +104,7 @@ public final class VersionSignatures: Sendable {
         guard version.attestationsURL != nil else { return Provenance(verdict: .missing) }
         // A stored response already verified: the package changed again, this version did not.
         let memoKey = packument.name + "@" + version.version + ":" + (version.integrity ?? "") + "|" + (packument.time[version.version] ?? "")
-        if let known = provenanceMemo.withLock({ $0[memoKey] }) { return known }
+        if let known = provenanceMemo.value(for: memoKey) { return known }
         let name = packument.name
         let publishedAt = packument.time[version.version].flatMap(PublishTime.parse)
         let stored = try? await BlockingWork.run { [store] in try store.readAttestations(name: name, version: version.version) }
@@ -140,10 +143,7 @@ public final class VersionSignatures: Sendable {
         let provenance = Provenance(verdict: result.verdict, predicateTypes: types, path: path, failure: result.failure.map { "\($0.code): \($0.message)" })
         // Only a stored response is remembered: one that could not be stored is fetched again next time.
         if path != nil {
-            provenanceMemo.withLock { memo in
-                if memo.count >= Self.rememberedVerdicts { memo.removeAll(keepingCapacity: true) }
-                memo[memoKey] = provenance
-            }
+            provenanceMemo.remember(provenance, for: memoKey)
         }
         return provenance
     }
@@ -194,8 +194,8 @@ public final class VersionSignatures: Sendable {
             trusted.withLock { keys in
                 if let merged = try? TrustedKeys(keys.keys + unknown) { keys = merged }
             }
-            memo.withLock { $0.removeAll() }
-            provenanceMemo.withLock { $0.removeAll() }
+            memo.removeAll()
+            provenanceMemo.removeAll()
         }
         return unknown.map { $0.keyid }
     }

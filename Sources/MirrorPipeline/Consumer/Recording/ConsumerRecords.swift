@@ -4,17 +4,15 @@ import MirrorSignatures
 import NPMRegistry
 
 /// The documents the consumer writes per change: one per package (id = the package name, replaced
-/// on each change) and one per change (id `change:<seq>`, created once, so replaying a change never
-/// makes a duplicate).
+/// on each change) and one per change (id `change:<seq>`, or `change:reconcile:<name>@<rev>` for a
+/// reconciled one: ``RecordID``), created once, so replaying a change never makes a duplicate.
 public enum ConsumerRecords {
-    /// The id of the record of the change at `seq`.
-    public static func changeID(_ seq: Int64) -> String { "change:\(seq)" }
-
     static func package(change: ChangeMessage, processed: ProcessedChange, processedAt: String) -> RecordDocument {
         var body: [String: JSONValue] = [
             "type": "package",
             "name": .string(change.id),
-            "last_seq": .number(Double(change.seq)),
+            "last_seq": change.feedSeq.map { .number(Double($0)) } ?? .null,
+            "last_change_source": .string(change.source.rawValue),
             "last_change_rev": change.rev.map(JSONValue.string) ?? .null,
             "last_change_read_at": .string(change.readAt),
             "processed_at": .string(processedAt),
@@ -56,7 +54,8 @@ public enum ConsumerRecords {
     static func change(change: ChangeMessage, processed: ProcessedChange?, deadLetter: DeadLetter?, processedAt: String) -> RecordDocument {
         var body: [String: JSONValue] = [
             "type": "change",
-            "seq": .number(Double(change.seq)),
+            "seq": change.feedSeq.map { .number(Double($0)) } ?? .null,
+            "source": .string(change.source.rawValue),
             "id": .string(change.id),
             "rev": change.rev.map(JSONValue.string) ?? .null,
             "deleted": .bool(change.deleted),
@@ -72,7 +71,8 @@ public enum ConsumerRecords {
             body["dead_letter_reason"] = .string(deadLetter.reason)
             body["dead_letter_message"] = .string(deadLetter.message)
         }
-        return RecordDocument(id: changeID(change.seq), body: body, policy: .createOnly)
+        let id = change.feedSeq.map(RecordID.change) ?? RecordID.reconciled(id: change.id, rev: change.rev ?? "")
+        return RecordDocument(id: id, body: body, policy: .createOnly)
     }
 
     private static func provenance(_ provenance: VersionSignatures.Provenance) -> JSONValue {

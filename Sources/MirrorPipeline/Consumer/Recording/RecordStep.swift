@@ -1,6 +1,7 @@
 import Logging
 import MirrorKafka
 import MirrorRecords
+import MirrorRuntime
 import NPMRegistry
 import ServiceLifecycle
 
@@ -73,7 +74,7 @@ struct RecordStep: Sendable {
         await emitEvents(change: change, processed: processed, deadLetter: deadLetter)
         metrics.change(result: ChangeResult.decide(processed: processed?.outcome, deadLettered: deadLetter != nil))
         state.count(processed)
-        state.completed(partition, offset: message.offset, epoch: epoch, value: message.value, seq: change.seq)
+        state.completed(partition, offset: message.offset, epoch: epoch, value: message.value, seq: change.feedSeq)
     }
 
     /// Some documents of a write failed in a passing way: the whole batch is written again (the
@@ -122,8 +123,9 @@ struct RecordStep: Sendable {
         let deadLetter = KafkaProducerMessage(topic: deadLetterTopic, key: message.key, value: value)
         let sent = try? await retrying("write to \(deadLetterTopic)", policy: .writes, logger: logger) {
             _ = try await producer.send(deadLetter)
+            return true
         }
-        return sent != nil
+        return sent == true
     }
 
     private func emitEvents(change: ChangeMessage, processed: ProcessedChange?, deadLetter: DeadLetter?) async {

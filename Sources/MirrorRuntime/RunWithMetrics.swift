@@ -3,11 +3,12 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Runs `service` beside its metrics endpoint in one service group: the group ends when the service
-/// does (or on SIGTERM/SIGINT, gracefully: cancelled if it takes longer than `shutdownBound`), and the
-/// HTTP client is shut down after it either way.
+/// Runs `service` (and the services `beside` it) beside its metrics endpoint in one service group: the
+/// group ends when any of them does (or on SIGTERM/SIGINT, gracefully: cancelled if it takes longer
+/// than `shutdownBound`), and the HTTP client is shut down after it either way.
 public func runWithMetrics(
     _ service: some Service,
+    beside others: [any Service] = [],
     metricsEndpoint: MetricsEndpoint,
     httpClient: HTTPClient,
     signals: [UnixSignal],
@@ -18,7 +19,7 @@ public func runWithMetrics(
         services: [
             .init(service: metricsEndpoint, successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-        ],
+        ] + others.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
         gracefulShutdownSignals: signals,
         logger: logger
     )

@@ -1,32 +1,32 @@
 import Logging
-import NPMRegistry
 import ServiceLifecycle
-import ServiceScope
 
 /// How a retry loop waits between attempts: exponential backoff with full jitter from `base`, never
 /// above `cap`; a server's `Retry-After` (from a ``RetryAfterCarrying`` error) wins when it asks for
 /// longer.
-struct RetryPolicy: Sendable {
-    var base: Duration
-    var cap: Duration
+public struct RetryPolicy: Sendable {
+    public var base: Duration
+    public var cap: Duration
+
+    public init(base: Duration, cap: Duration) {
+        self.base = base
+        self.cap = cap
+    }
 
     /// Writes to the record store and the dead-letter topic: start fast, settle at 30 s.
-    static let writes = RetryPolicy(base: .milliseconds(200), cap: .seconds(30))
+    public static let writes = RetryPolicy(base: .milliseconds(200), cap: .seconds(30))
     /// Start-up steps (preparing the record store, the topic, the resume point).
-    static let startUp = RetryPolicy(base: .seconds(1), cap: .seconds(30))
+    public static let startUp = RetryPolicy(base: .seconds(1), cap: .seconds(30))
 }
 
 /// An error that carries a server's `Retry-After`.
-protocol RetryAfterCarrying: Error {
+public protocol RetryAfterCarrying: Error {
     var retryAfter: Duration? { get }
 }
 
-extension ProcessingFailure: RetryAfterCarrying {}
-extension RegistryError: RetryAfterCarrying {}
-
 /// Runs `operation` until it succeeds, waiting per `policy` after each failure: see
 /// ``retrying(_:backoff:logger:metadata:count:isRetriable:cancelledByShutdown:_:)``.
-func retrying<T: Sendable>(
+public func retrying<T: Sendable>(
     _ what: String,
     policy: RetryPolicy,
     logger: Logger,
@@ -45,7 +45,7 @@ func retrying<T: Sendable>(
 /// A graceful shutdown wakes the wait and, when `cancelledByShutdown`, cancels the attempt in flight
 /// too (a client's own retries and timeouts included); then (or when the task is cancelled) the loop
 /// stops and returns nil, and the caller hands its work back. `isRetriable` false rethrows.
-func retrying<T: Sendable>(
+public func retrying<T: Sendable>(
     _ what: String,
     backoff: inout Backoff,
     logger: Logger,
@@ -57,7 +57,7 @@ func retrying<T: Sendable>(
 ) async throws -> T? {
     while true {
         do {
-            let value = cancelledByShutdown ? try await cancelledByGracefulShutdown(operation) : try await operation()
+            let value = cancelledByShutdown ? try await cancelWhenGracefulShutdown(operation) : try await operation()
             backoff.reset()
             return value
         } catch {
@@ -76,8 +76,8 @@ func retrying<T: Sendable>(
 
 /// Sleeps for `duration` unless a graceful shutdown begins (or has begun): true when the sleep ran
 /// its course and the caller should go on, false when it should stop.
-func pauseUnlessShuttingDown(_ duration: Duration) async -> Bool {
+public func pauseUnlessShuttingDown(_ duration: Duration) async -> Bool {
     guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return false }
-    _ = try? await cancelledByGracefulShutdown { try await Task.sleep(for: duration) }
+    _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
     return !Task.isShuttingDownGracefully && !Task.isCancelled
 }
