@@ -9,6 +9,7 @@ public struct RequestTarget: Sendable, Hashable, CustomStringConvertible {
     public let description: String
     public static let replicateRoot = RequestTarget(description: "root")
     public static let changes = RequestTarget(description: "changes")
+    public static let allDocs = RequestTarget(description: "all_docs")
     public static let packument = RequestTarget(description: "packument")
     public static let tarball = RequestTarget(description: "tarball")
     public static let keys = RequestTarget(description: "keys")

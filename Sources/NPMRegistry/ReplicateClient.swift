@@ -1,7 +1,8 @@
 import MirrorJSON
 import NIOCore
 
-/// Reads the replicate service: its root (`update_seq`) and the `_changes` feed, by polling.
+/// Reads the replicate service: its root (`update_seq`), the `_changes` feed, by polling, and the
+/// list of every document, `_all_docs`, page by page.
 ///
 /// The 2025 API answers 400 to `include_docs`, `feed=continuous|longpoll` and `since=now`, so none
 /// are used: "now" is the root's `update_seq`, and following is polling `since=N&limit=L`.
@@ -58,5 +59,49 @@ public struct ReplicateClient: Sendable {
         } catch {
             throw RegistryError(code: .malformedJSON, request: "GET \(url)", message: error.message, status: 200)
         }
+    }
+
+    /// One page of `GET {replicate}/registry/_all_docs`: up to `limit` documents after `startAfter` (from
+    /// the first when nil), in the registry's id order, `_design/` documents left out (see
+    /// ``AllDocsPage``). Pass the page's ``AllDocsPage/last`` as the next `startAfter`; nil there means
+    /// the end.
+    ///
+    /// Pages as CouchDB pagers do: `startkey` is the JSON string `startAfter`, percent-encoded
+    /// (`startkey=%22%40scope%2Fname%22`), and inclusive, so `limit + 1` rows are asked for and the
+    /// repeated first row dropped. Unlike `skip`, this costs the server nothing per page already read,
+    /// and a document deleted between two pages moves no other one past the boundary.
+    public func allDocs(startAfter: String?, limit: Int) async throws(RegistryError) -> AllDocsPage {
+        precondition(limit > 0, "an _all_docs page holds at least one row")
+        var url = "\(baseURL)/registry/_all_docs?limit=\(startAfter == nil ? limit : limit + 1)"
+        if let startAfter {
+            var key: [UInt8] = []
+            JSONText.appendString(startAfter, to: &key)
+            url += "&startkey=" + Self.percentEncoded(key)
+        }
+        let body = try await http.get(url, target: .allDocs, maxBytes: maxPageBytes)
+        do {
+            return try body.withUnsafeReadableBytes { bytes throws(PageParseError) in
+                try AllDocsPage.parse(bytes, startAfter: startAfter, limit: limit)
+            }
+        } catch {
+            throw RegistryError(code: .malformedJSON, request: "GET \(url)", message: error.message, status: 200)
+        }
+    }
+
+    /// `bytes` for a query value: RFC 3986's unreserved bytes as they are, every other byte as `%XX`.
+    static func percentEncoded(_ bytes: [UInt8]) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var encoded: [UInt8] = []
+        encoded.reserveCapacity(bytes.count * 3)
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                encoded.append(byte)
+            default:
+                encoded += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            }
+        }
+        return String(decoding: encoded, as: UTF8.self)
     }
 }
