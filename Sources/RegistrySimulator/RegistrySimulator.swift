@@ -4,8 +4,8 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// An npm registry simulator: the replicate service (`GET /`, `GET /registry/_changes`)
-/// and the registry service (packuments, tarballs) on loopback, with fault injection.
+/// An npm registry simulator: the replicate service (`GET /`, `GET /registry/_changes`,
+/// `GET /registry/_all_docs`) and the registry service (packuments, tarballs) on loopback, with fault injection.
 ///
 /// A `Service`: `run()` serves until graceful shutdown (or cancellation). Tests use the scope, which
 /// runs it beside the body and stops it when the body ends:
@@ -172,6 +172,12 @@ public final class RegistrySimulator: Service, Sendable {
         self.core.model.packageNames
     }
 
+    /// The ids of the design documents `_all_docs` lists besides the packages (`_design/app`,
+    /// `_design/scratch`); the feed and `doc_count` leave them out.
+    public var designDocumentIDs: [String] {
+        RegistryModel.designDocuments.map(\.id)
+    }
+
     /// The current `_rev` of `name` (ignores replica lag).
     public func currentRev(of name: String) -> String? {
         self.core.model.currentRevision(of: name)?.rev
@@ -189,6 +195,28 @@ public final class RegistrySimulator: Service, Sendable {
     @discardableResult
     public func publish(_ change: LiveChange = .random) throws -> PublishedChange? {
         try self.core.publisher.publish(change)
+    }
+
+    /// Applies one change to the documents without announcing it in `_changes`: the feed never sees
+    /// it. Packuments, tarballs and `_all_docs` show it as they would an announced change (a new
+    /// package or revision is listed with its new rev and served normally; a deletion is unlisted and
+    /// its packument is 404, after the replica lag if one is set); `_changes` keeps the package's earlier entry, if it had one, and
+    /// `update_seq` does not move (the change takes no seq). `doc_count` follows the documents.
+    ///
+    /// This is also the change that was published but whose feed entry was lost: no reader can tell
+    /// the two apart, so one method serves both. Returns `nil` when the change could not apply (no
+    /// such package, nothing to move, a name starting with `_`).
+    @discardableResult
+    public func publishUnannounced(_ change: LiveChange) throws -> UnannouncedChange? {
+        try self.core.publisher.publishUnannounced(change)
+    }
+
+    /// Deletes `name` entirely without announcing it in `_changes` (`publishUnannounced(.deletion(of:))`):
+    /// it leaves `_all_docs`, its packument and tarballs are 404, and the feed still shows its earlier
+    /// entry. `nil` when there is no such live package.
+    @discardableResult
+    public func deleteUnannounced(_ name: String) throws -> UnannouncedChange? {
+        try self.publishUnannounced(.deletion(of: name))
     }
 
     /// Applies `count` random live changes.

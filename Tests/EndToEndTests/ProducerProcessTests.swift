@@ -33,7 +33,7 @@ struct ProducerProcessTests {
         process.environment = environment
         process.currentDirectoryURL = URL(fileURLWithPath: harness.updateSeqDirectory)
         process.standardOutput = FileHandle.nullDevice
-        FileManager.default.createFile(atPath: harness.updateSeqDirectory + "/producer.log", contents: nil)
+        _ = FileManager.default.createFile(atPath: harness.updateSeqDirectory + "/producer.log", contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: harness.updateSeqDirectory + "/producer.log"))
         try process.run()
         return process

@@ -66,6 +66,8 @@ public struct FaultTarget: OpenStringValue {
     public static let root = FaultTarget("root")
     /// `GET /registry/_changes`.
     public static let changes = FaultTarget("changes")
+    /// `GET /registry/_all_docs`.
+    public static let allDocs = FaultTarget("all-docs")
     /// `GET /<name>` (and version documents).
     public static let packument = FaultTarget("packument")
     /// `GET /<name>/-/<file>.tgz`.
@@ -75,7 +77,7 @@ public struct FaultTarget: OpenStringValue {
     /// `GET /-/npm/v1/attestations/<name>@<version>`.
     public static let attestations = FaultTarget("attestations")
 
-    public static let all: [FaultTarget] = [.root, .changes, .packument, .tarball, .keys, .attestations]
+    public static let all: [FaultTarget] = [.root, .changes, .allDocs, .packument, .tarball, .keys, .attestations]
 }
 
 /// One fault and when it fires.

@@ -57,6 +57,21 @@ public struct LiveChange: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+extension LiveChange {
+    /// The change a `kind` word of ``PublishedChange`` names (`new-version`, `new-package`, `dist-tag`,
+    /// `deletion`, `unpublish`) for `name` (a random package when nil); nil for another word.
+    init?(kind: String, name: String?) {
+        switch kind {
+        case "new-version": self = .newVersion(of: name)
+        case "new-package": self = .newPackage(named: name)
+        case "dist-tag": self = .distTagMove(of: name)
+        case "deletion": self = .deletion(of: name)
+        case "unpublish": self = .unpublish(of: name)
+        default: return nil
+        }
+    }
+}
+
 /// What a live change did.
 public struct PublishedChange: Sendable, Hashable, Codable {
     /// The change's seq in the feed.
@@ -64,6 +79,20 @@ public struct PublishedChange: Sendable, Hashable, Codable {
     /// The package (`id` in the feed).
     public var name: String
     /// The new `_rev`.
+    public var rev: String
+    /// `new-version`, `new-package`, `dist-tag`, `deletion` or `unpublish`.
+    public var kind: String
+    /// The version published or tagged, if any.
+    public var version: String?
+    public var deleted: Bool
+}
+
+/// What a change the feed never announced did (`RegistrySimulator.publishUnannounced`,
+/// `deleteUnannounced`): the documents changed, `_changes` did not.
+public struct UnannouncedChange: Sendable, Hashable, Codable {
+    /// The package.
+    public var name: String
+    /// The new `_rev` (what the packument and `_all_docs` now carry).
     public var rev: String
     /// `new-version`, `new-package`, `dist-tag`, `deletion` or `unpublish`.
     public var kind: String
@@ -113,15 +142,44 @@ final class LivePublisher: Sendable {
         let rate: Double
 
         func run() async throws {
-            _ = try? await cancelWhenGracefulShutdown {
+            await cancelWhenGracefulShutdown {
                 await self.publisher.run(rate: self.rate)
             }
         }
     }
 
-    /// Applies `change`; `nil` when it could not apply (no such package, nothing to move).
+    /// What one change did, announced or not.
+    struct Applied {
+        var record: RegistryModel.ChangeRecord
+        var kind: String
+        var version: String?
+    }
+
+    /// Applies `change` and announces it in the feed; `nil` when it could not apply (no such package,
+    /// nothing to move).
     @discardableResult
     func publish(_ change: LiveChange) throws -> PublishedChange? {
+        try self.apply(change, announce: true).map { applied in
+            // Announced, so the feed gave it a seq.
+            PublishedChange(
+                seq: applied.record.seq!, name: applied.record.name, rev: applied.record.rev,
+                kind: applied.kind, version: applied.version, deleted: applied.record.deleted
+            )
+        }
+    }
+
+    /// Applies `change` without a feed entry (see `RegistryModel.update(_:now:announce:_:)`); `nil` when
+    /// it could not apply.
+    func publishUnannounced(_ change: LiveChange) throws -> UnannouncedChange? {
+        try self.apply(change, announce: false).map { applied in
+            UnannouncedChange(
+                name: applied.record.name, rev: applied.record.rev,
+                kind: applied.kind, version: applied.version, deleted: applied.record.deleted
+            )
+        }
+    }
+
+    private func apply(_ change: LiveChange, announce: Bool) throws -> Applied? {
         let now = Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
         var random = self.state.withLock { state in
             let derived = SplitMix64(seed: state.random.next())
@@ -141,14 +199,14 @@ final class LivePublisher: Sendable {
         case .random:
             return nil
         case .newPackage(let name):
-            return self.newPackage(named: name, now: now, random: &random)
+            return self.newPackage(named: name, now: now, announce: announce, random: &random)
         case .newVersion(let name):
             guard let name = name ?? self.pickGenerated(&random) else {
-                return self.newPackage(named: nil, now: now, random: &random)
+                return self.newPackage(named: nil, now: now, announce: announce, random: &random)
             }
             var published: String?
             let dependencyPool = (0..<3).compactMap { _ in self.model.randomName(using: &random) { !$0.isDeleted } }
-            let record = self.model.update(name) { content -> PackageContent? in
+            let record = self.model.update(name, announce: announce) { content -> PackageContent? in
                 guard case .generated(var package) = content else { return nil }
                 let version = RegistryGenerator.nextVersion(after: package.versions.last?.version, random: &random)
                 guard package.version(version) == nil else { return nil }
@@ -159,11 +217,11 @@ final class LivePublisher: Sendable {
                 published = version
                 return .generated(package)
             }
-            return record.map { Self.published($0, kind: "new-version", version: published) }
+            return record.map { Applied(record: $0, kind: "new-version", version: published) }
         case .distTagMove(let name, let tag):
             guard let name = name ?? self.pickGenerated(&random, minimumVersions: 2) else { return nil }
             var moved: String?
-            let record = self.model.update(name) { content -> PackageContent? in
+            let record = self.model.update(name, announce: announce) { content -> PackageContent? in
                 guard case .generated(var package) = content, !package.versions.isEmpty else { return nil }
                 let tag = tag ?? random.pick(["next", "beta", "latest"])
                 let candidates = package.versions.map(\.version).filter { $0 != package.distTag(tag) }
@@ -174,17 +232,17 @@ final class LivePublisher: Sendable {
                 moved = version
                 return .generated(package)
             }
-            return record.map { Self.published($0, kind: "dist-tag", version: moved) }
+            return record.map { Applied(record: $0, kind: "dist-tag", version: moved) }
         case .deletion(let name):
             guard let name = name ?? self.pickGenerated(&random) else { return nil }
-            let record = self.model.update(name) { content -> PackageContent? in
+            let record = self.model.update(name, announce: announce) { content -> PackageContent? in
                 guard let content, !content.isDeleted else { return nil }
                 return .deleted
             }
-            return record.map { Self.published($0, kind: "deletion", version: nil) }
+            return record.map { Applied(record: $0, kind: "deletion", version: nil) }
         case .unpublish(let name):
             guard let name = name ?? self.pickGenerated(&random) else { return nil }
-            let record = self.model.update(name) { content -> PackageContent? in
+            let record = self.model.update(name, announce: announce) { content -> PackageContent? in
                 guard case .generated(let package) = content else { return nil }
                 return .unpublished(
                     UnpublishedPackage(
@@ -196,11 +254,13 @@ final class LivePublisher: Sendable {
                     )
                 )
             }
-            return record.map { Self.published($0, kind: "unpublish", version: nil) }
+            return record.map { Applied(record: $0, kind: "unpublish", version: nil) }
         }
     }
 
-    private func newPackage(named name: String?, now: Timestamp, random: inout SplitMix64) -> PublishedChange? {
+    private func newPackage(named name: String?, now: Timestamp, announce: Bool, random: inout SplitMix64) -> Applied? {
+        // Ids starting with `_` are CouchDB's own (`_design/…`), never a package's.
+        if let name, name.hasPrefix("_") { return nil }
         let index = self.state.withLock { state -> Int in
             state.nextIndex += 1
             return state.nextIndex
@@ -212,12 +272,12 @@ final class LivePublisher: Sendable {
         let pool = (0..<3).compactMap { _ in self.model.randomName(using: &random) { !$0.isDeleted } }
         let package = RegistryGenerator.makePackage(index: index, profile: profile, seed: self.seed, dependencyPool: pool, start: now)
         var version: String?
-        let record = self.model.update(package.name) { existing -> PackageContent? in
+        let record = self.model.update(package.name, announce: announce) { existing -> PackageContent? in
             if let existing, !existing.isDeleted { return nil }
             if case .generated(let generated) = package.content { version = generated.versions.last?.version }
             return package.content
         }
-        return record.map { Self.published($0, kind: "new-package", version: version) }
+        return record.map { Applied(record: $0, kind: "new-package", version: version) }
     }
 
     private func pickGenerated(_ random: inout SplitMix64, minimumVersions: Int = 1) -> String? {
@@ -231,9 +291,5 @@ final class LivePublisher: Sendable {
             if let name = picked, !protected.contains(name) { return name }
         }
         return nil
-    }
-
-    private static func published(_ record: RegistryModel.ChangeRecord, kind: String, version: String?) -> PublishedChange {
-        PublishedChange(seq: record.seq, name: record.name, rev: record.rev, kind: kind, version: version, deleted: record.deleted)
     }
 }

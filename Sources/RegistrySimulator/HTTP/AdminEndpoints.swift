@@ -15,6 +15,8 @@ import NIOCore
 /// | `POST /-/admin/reset` | clear counters, log, rules; un-stall the feed |
 /// | `POST /-/admin/seq-reset` | renumber the feed now (it jumps backwards) |
 /// | `POST /-/admin/publish` | `{"count":N}` random live changes (default 1) |
+/// | `POST /-/admin/publish-unannounced` | `{"kind":K,"name":N}` one change the feed never announces (`RegistrySimulator.publishUnannounced`) |
+/// | `POST /-/admin/delete-unannounced` | `{"name":N}` delete a package without a feed entry (`RegistrySimulator.deleteUnannounced`) |
 /// | `GET /-/admin/notable` | names of generated packages by kind |
 struct AdminEndpoints {
     let core: SimulatorCore
@@ -40,6 +42,23 @@ struct AdminEndpoints {
 
     struct PublishRequest: Decodable {
         var count: Int?
+    }
+
+    /// `kind`: a `PublishedChange.kind` word (default `new-version`); `name`: the package (default: one
+    /// picked at random; required to delete).
+    struct UnannouncedRequest: Decodable {
+        var kind: String?
+        var name: String?
+    }
+
+    struct UnannouncedResult: Encodable {
+        var change: UnannouncedChange
+        var updateSeq: Int
+
+        enum CodingKeys: String, CodingKey {
+            case change
+            case updateSeq = "update_seq"
+        }
     }
 
     struct PublishResult: Encodable {
@@ -100,6 +119,32 @@ struct AdminEndpoints {
                 if let change = try self.core.publisher.publish(.random) { changes.append(change) }
             }
             return try Self.json(PublishResult(changes: changes, updateSeq: self.core.model.databaseInfo().updateSeq))
+        case (.post, "publish-unannounced"), (.post, "delete-unannounced"):
+            let body = try await request.collectBody(upTo: 1 << 16)
+            let parsed: UnannouncedRequest
+            do {
+                parsed = body.readableBytes == 0 ? UnannouncedRequest() : try JSONDecoder().decode(UnannouncedRequest.self, from: Data(body.readableBytesView))
+            } catch {
+                return PlainResponse.error(.badRequest, "bad_request", reason: "\(error)").makeResponse()
+            }
+            let change: LiveChange
+            if action == "delete-unannounced" {
+                guard let name = parsed.name else {
+                    return PlainResponse.error(.badRequest, "bad_request", reason: "\"name\" is required").makeResponse()
+                }
+                change = .deletion(of: name)
+            } else {
+                guard let named = LiveChange(kind: parsed.kind ?? "new-version", name: parsed.name) else {
+                    return PlainResponse.error(
+                        .badRequest, "bad_request", reason: "unknown kind '\(parsed.kind ?? "")'; known: new-version, new-package, dist-tag, deletion, unpublish"
+                    ).makeResponse()
+                }
+                change = named
+            }
+            guard let applied = try self.core.publisher.publishUnannounced(change) else {
+                return PlainResponse.error(.conflict, "conflict", reason: "\(change) does not apply: no such package, or nothing to change").makeResponse()
+            }
+            return try Self.json(UnannouncedResult(change: applied, updateSeq: self.core.model.databaseInfo().updateSeq))
         case (.get, "notable"):
             return try Self.json(self.core.notable)
         default:

@@ -7,7 +7,7 @@ public struct RequestRecord: Sendable, Hashable, Codable {
     public var method: String
     /// Path and query as received.
     public var uri: String
-    /// `root`, `changes`, `packument`, `tarball`, `admin` or `other`.
+    /// `root`, `changes`, `all-docs`, `packument`, `tarball`, `keys`, `attestations`, `admin` or `other`.
     public var kind: String
     public var status: Int
     /// The fault applied, if any.
@@ -20,7 +20,7 @@ public struct RequestStats: Sendable, Hashable, Codable {
     public var total: Int
     /// Requests per raw path (query excluded), e.g. `"/foo/-/foo-1.0.0.tgz": 2`.
     public var paths: [String: Int]
-    /// Requests per kind: `root`, `changes`, `packument`, `tarball`, `other`.
+    /// Requests per kind: `root`, `changes`, `all-docs`, `packument`, `tarball`, `keys`, `attestations`, `other`.
     public var kinds: [String: Int]
     /// Requests per response status, as strings (`"200"`, `"429"`).
     public var statuses: [String: Int]

@@ -2,7 +2,7 @@ import Foundation
 
 /// The two services the simulator runs.
 enum ServiceKind: String, Sendable {
-    /// replicate.npmjs.com: `/` and `/registry/_changes`.
+    /// replicate.npmjs.com: `/`, `/registry/_changes` and `/registry/_all_docs`.
     case replicate
     /// registry.npmjs.org: packuments and tarballs.
     case registry
@@ -12,6 +12,8 @@ enum ServiceKind: String, Sendable {
 enum Route: Sendable, Equatable {
     case root
     case changes
+    /// `/registry/_all_docs`.
+    case allDocs
     case packument(name: String)
     case tarball(name: String, file: String)
     case admin(String)
@@ -26,6 +28,7 @@ enum Route: Sendable, Equatable {
         switch self {
         case .root: return .root
         case .changes: return .changes
+        case .allDocs: return .allDocs
         case .packument: return .packument
         case .tarball: return .tarball
         case .keys: return .keys
@@ -38,6 +41,7 @@ enum Route: Sendable, Equatable {
         switch self {
         case .root: return "root"
         case .changes: return "changes"
+        case .allDocs: return FaultTarget.allDocs.rawValue
         case .packument: return "packument"
         case .tarball: return "tarball"
         case .keys: return "keys"
@@ -58,6 +62,7 @@ enum Route: Sendable, Equatable {
             switch path {
             case "/", "/registry", "/registry/": return .root
             case "/registry/_changes": return .changes
+            case "/registry/_all_docs": return .allDocs
             default: return .notFound
             }
         case .registry:

@@ -121,6 +121,8 @@ struct SimulatorResponder: HTTPResponder {
             return .json(.ok, json.byteBuffer)
         case .changes:
             return self.changes(query)
+        case .allDocs:
+            return self.allDocs(query)
         case .packument(let name):
             let accept = request.headers[.accept] ?? ""
             let form: PackumentStore.Form = accept.contains("application/vnd.npm.install-v1+json") ? .abbreviated : .full

@@ -17,15 +17,33 @@ final class RegistryModel: Sendable {
 
     /// What one write did.
     struct ChangeRecord: Sendable, Hashable {
-        var seq: Int
+        /// The change's seq in the feed; nil for a change the feed never announced.
+        var seq: Int?
         var name: String
         var rev: String
         var deleted: Bool
     }
 
+    /// One page of `_all_docs`: ids with their current revs.
+    struct AllDocsPage: Sendable {
+        /// Documents listed: live packages and the design documents.
+        var totalRows: Int
+        /// Ids below the start of the range.
+        var offset: Int
+        var rows: [(id: String, rev: String)]
+    }
+
+    /// The design documents the replicate database holds besides the packages (as npm's did:
+    /// `_design/app` and `_design/scratch`), with their generations. `_all_docs` lists them, so a client
+    /// has to step over them; the feed and `doc_count` leave them out, as they always have here.
+    static let designDocuments: [(id: String, generation: Int)] = [("_design/app", 3), ("_design/scratch", 1)]
+
     private struct State {
         /// Revision history per package, oldest first; the last one is current.
         var histories: [String: [PackageRevision]] = [:]
+        /// The ids `_all_docs` lists (live packages and design documents) in order: built by the first
+        /// `_all_docs` request (runs that never ask pay nothing), then kept up to date by every write.
+        var allDocsIndex: SortedNames?
         /// Names in creation order (live changes pick from these).
         var names: [String] = []
         var log = ChangesLog()
@@ -37,10 +55,15 @@ final class RegistryModel: Sendable {
     }
 
     let seed: UInt64
+    /// The `_rev` of each design document.
+    let designRevisions: [String: String]
     private let state: Mutex<State>
 
     init(packages: [InitialPackage], seed: UInt64, replicaLag: Duration) {
         self.seed = seed
+        self.designRevisions = Dictionary(
+            uniqueKeysWithValues: Self.designDocuments.map { ($0.id, Revision.make(name: $0.id, generation: $0.generation, seed: seed)) }
+        )
         var state = State(random: SplitMix64(seed: seed, stream: "changes-log"), replicaLag: replicaLag)
         for package in packages {
             let rev = package.rev ?? Revision.make(name: package.name, generation: package.generation, seed: seed)
@@ -74,6 +97,31 @@ final class RegistryModel: Sendable {
     func changes(since: Int, limit: Int) -> (results: [ChangesLog.Entry], lastSeq: Int) {
         self.state.withLock { state in
             (state.stalledLog ?? state.log).page(since: since, limit: limit)
+        }
+    }
+
+    /// A page of `_all_docs`: the ids in `query`'s range, each with its current rev (the rev `_changes`
+    /// announces; with replica lag the registry may serve an older packument for a while). Only the
+    /// page's ids are copied under the lock.
+    func allDocs(_ query: AllDocsQuery) -> AllDocsPage {
+        self.state.withLock { state in
+            if state.allDocsIndex == nil {
+                var ids = state.histories.compactMap { $0.value.last?.content.isDeleted == false ? $0.key : nil }
+                ids.append(contentsOf: self.designRevisions.keys)
+                state.allDocsIndex = SortedNames(ids)
+            }
+            let index = state.allDocsIndex!
+            let start: String?
+            switch query.start {
+            case .belowAll: start = nil
+            case .id(let id): start = id
+            case .aboveAll: return AllDocsPage(totalRows: index.count, offset: index.count, rows: [])
+            }
+            let window = index.window(from: start, skip: query.skip, limit: query.limit ?? .max, while: query.includes)
+            let rows = window.names.map { id in
+                (id: id, rev: state.histories[id]?.last?.rev ?? self.designRevisions[id] ?? "")
+            }
+            return AllDocsPage(totalRows: index.count, offset: window.offset, rows: rows)
         }
     }
 
@@ -118,12 +166,17 @@ final class RegistryModel: Sendable {
 
     // MARK: Writes
 
-    /// Atomically replaces `name`'s document with `transform(current)` and appends the
-    /// change to the feed. Returns `nil` (and changes nothing) when `transform` does.
+    /// Atomically replaces `name`'s document with `transform(current)` and, when `announce` is true,
+    /// appends the change to the feed. Returns `nil` (and changes nothing) when `transform` does.
+    ///
+    /// An unannounced change takes no seq: `update_seq` stays where it is and the feed keeps the
+    /// document's previous entry, if it had one (with the previous rev, or no `deleted`). Handing out
+    /// a seq that no page ever returns would leave `update_seq` on a seq no follower can reach.
     @discardableResult
     func update(
         _ name: String,
         now: ContinuousClock.Instant = .now,
+        announce: Bool = true,
         _ transform: (PackageContent?) throws -> PackageContent?
     ) rethrows -> ChangeRecord? {
         try self.state.withLock { state -> ChangeRecord? in
@@ -136,14 +189,23 @@ final class RegistryModel: Sendable {
                 state.names.append(name)
             }
             let wasLive = current.map { !$0.content.isDeleted } ?? false
-            if wasLive && content.isDeleted { state.docCount -= 1 }
-            if !wasLive && !content.isDeleted { state.docCount += 1 }
+            if wasLive && content.isDeleted {
+                state.docCount -= 1
+                state.allDocsIndex?.remove(name)
+            }
+            if !wasLive && !content.isDeleted {
+                state.docCount += 1
+                state.allDocsIndex?.insert(name)
+            }
             var history = state.histories[name] ?? []
             history.append(revision)
             if state.replicaLag == .zero { history.removeFirst(history.count - 1) }
             state.histories[name] = history
-            let gap = state.random.int(in: 0...2)
-            let seq = state.log.append(id: name, rev: rev, deleted: content.isDeleted, gap: gap)
+            var seq: Int?
+            if announce {
+                let gap = state.random.int(in: 0...2)
+                seq = state.log.append(id: name, rev: rev, deleted: content.isDeleted, gap: gap)
+            }
             return ChangeRecord(seq: seq, name: name, rev: rev, deleted: content.isDeleted)
         }
     }
