@@ -98,7 +98,7 @@ public struct ReconcileReport: Sendable, Hashable {
         after = object["after"]?.stringValue
         registryTotalRows = object["registry_total_rows"]?.intValue.map(Int64.init)
         for kind in ReconcileFinding.Kind.allCases {
-            samples[kind] = object["samples"]?[kind.rawValue]?.arrayValue?.compactMap(\.stringValue)
+            if let names = object["samples"]?[kind.rawValue]?.arrayValue?.compactMap(\.stringValue), !names.isEmpty { samples[kind] = names }
         }
     }
 
