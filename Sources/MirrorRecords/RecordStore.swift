@@ -38,8 +38,9 @@ public protocol RecordStore: Sendable {
     func records(after: String?, before: String?, limit: Int) async throws -> [StoredRecord]
 
     /// Package records (`type: package`, not deleted or unpublished) whose name or `description`
-    /// contains `text` (ASCII case-insensitive), in ascending id order, at most `limit`: the search
-    /// of `npm-mirror serve`. An empty `text` matches every package.
+    /// contains `text` (ASCII case-insensitive), at most `limit`: the candidates of `npm-mirror serve`'s
+    /// search. A store with an index answers best first (SQLite: exact name, name prefix, name, then
+    /// description); the default walk answers in id order. An empty `text` matches every package.
     func packageRecords(matching text: String, limit: Int) async throws -> [StoredRecord]
 }
 

@@ -284,6 +284,9 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
         // A range: after one id, before another, both bounds exclusive.
         let range = try await store.records(after: "change", before: "changelog", limit: 1000).map(\.id)
         #expect(range == ["change-case"] + changes.sorted(by: byteOrder))
+        // Search reaches the package that sorts last among the live ones, and only live packages.
+        #expect(try await store.packageRecords(matching: "zzzz-sorts", limit: 10).map(\.id) == ["zzzz-sorts-last"])
+        #expect(Set(try await store.packageRecords(matching: "change", limit: 10).map(\.id)) == ["change-case", "changelog", "changes", "@scope/change"])
         // A walk that starts inside the change records steps over the rest of them.
         #expect(try await store.packageRecords(after: RecordID.change(5), limit: 3).map(\.id) == ["changelog", "changes", "pkg-000"])
     }

@@ -33,6 +33,38 @@ public final class SQLiteRecordStore: RecordStore {
             try db.execute("PRAGMA journal_mode=WAL")
             try db.execute("PRAGMA synchronous=FULL")
             try db.execute("CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY NOT NULL, generation INTEGER NOT NULL, body TEXT NOT NULL)")
+            try Self.prepareSearchIndex(db)
+        }
+    }
+
+    /// The search index: an FTS5 table with the trigram tokenizer over the live package records' names
+    /// and descriptions (its rowid the record's), kept by triggers in the write's own transaction, so
+    /// a search is a lookup of the text's trigrams, not a scan of every record. A database made before
+    /// the index is indexed once, here.
+    static func prepareSearchIndex(_ db: SQLiteDatabase) throws {
+        let exists = try db.query("SELECT 1 FROM sqlite_master WHERE name = 'package_search'", []) { _ in true }.first ?? false
+        guard !exists else { return }
+        try db.execute("BEGIN IMMEDIATE")
+        do {
+            try db.execute("CREATE VIRTUAL TABLE package_search USING fts5(id, description, tokenize = 'trigram')")
+            let live = """
+                json_extract(NEW.body, '$.type') = 'package' AND json_extract(NEW.body, '$.deleted') IS NOT 1
+                  AND json_extract(NEW.body, '$.unpublished') IS NOT 1
+                """
+            let add = "INSERT INTO package_search (rowid, id, description) SELECT NEW.rowid, NEW.id, coalesce(json_extract(NEW.body, '$.description'), '') WHERE \(live)"
+            // One trigger per event, its statements in order (the order of several triggers is not defined).
+            try db.execute("CREATE TRIGGER package_search_insert AFTER INSERT ON records BEGIN \(add); END")
+            try db.execute("CREATE TRIGGER package_search_update AFTER UPDATE ON records BEGIN DELETE FROM package_search WHERE rowid = OLD.rowid; \(add); END")
+            try db.execute("CREATE TRIGGER package_search_delete AFTER DELETE ON records BEGIN DELETE FROM package_search WHERE rowid = OLD.rowid; END")
+            try db.execute("""
+                INSERT INTO package_search (rowid, id, description)
+                SELECT rowid, id, coalesce(json_extract(body, '$.description'), '') FROM records
+                WHERE \(live.replacingOccurrences(of: "NEW.", with: ""))
+                """)
+            try db.execute("COMMIT")
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
         }
     }
 
@@ -89,24 +121,40 @@ public final class SQLiteRecordStore: RecordStore {
         }
     }
 
-    /// A `LIKE` over the ids and descriptions of package records (SQLite's `LIKE` is ASCII
-    /// case-insensitive).
+    /// Live package records whose name or description holds `text` (ASCII case-insensitive), best
+    /// first: the exact name, names starting with it, names holding it, then descriptions; each tier in
+    /// id order. Texts of three characters or more are looked up in the trigram index
+    /// (``prepareSearchIndex(_:)``); shorter ones (and a database not yet indexed) are a `LIKE` scan.
     public func packageRecords(matching text: String, limit: Int) async throws -> [StoredRecord] {
-        var pattern = "%"
-        for character in text {
+        var pattern = ""
+        for character in text.lowercased() {
             if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
             pattern.append(character)
         }
-        pattern += "%"
-        let sql = """
-            SELECT id, generation, body FROM records
-            WHERE (id LIKE ?1 ESCAPE '\\' OR json_extract(body, '$.description') LIKE ?1 ESCAPE '\\')
-              AND json_extract(body, '$.type') = 'package'
-              AND json_extract(body, '$.deleted') IS NOT 1 AND json_extract(body, '$.unpublished') IS NOT 1
-            ORDER BY id LIMIT ?2
+        let tier = """
+            CASE WHEN lower(r.id) = ?3 THEN 0 WHEN lower(r.id) LIKE ?4 ESCAPE '\\' THEN 1
+                 WHEN lower(r.id) LIKE ?1 ESCAPE '\\' THEN 2 ELSE 3 END
             """
-        return try await connection.run { [pattern] db in
-            try db.query(sql, [.text(pattern), .integer(Int64(limit))]) { row in
+        let indexed = """
+            SELECT r.id, r.generation, r.body FROM package_search s JOIN records r ON r.rowid = s.rowid
+            WHERE package_search MATCH ?5
+            ORDER BY \(tier), r.id LIMIT ?2
+            """
+        let scan = """
+            SELECT r.id, r.generation, r.body FROM records r
+            WHERE (r.id LIKE ?1 ESCAPE '\\' OR json_extract(r.body, '$.description') LIKE ?1 ESCAPE '\\')
+              AND json_extract(r.body, '$.type') = 'package'
+              AND json_extract(r.body, '$.deleted') IS NOT 1 AND json_extract(r.body, '$.unpublished') IS NOT 1
+            ORDER BY \(tier), r.id LIMIT ?2
+            """
+        // An FTS5 string: the text as one phrase, its quotes doubled.
+        let phrase = "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        let values: [SQLiteDatabase.Value] = [.text("%" + pattern + "%"), .integer(Int64(limit)), .text(text.lowercased()), .text(pattern + "%"), .text(phrase)]
+        return try await connection.run { db in
+            let indexExists = try db.query("SELECT 1 FROM sqlite_master WHERE name = 'package_search'", []) { _ in true }.first ?? false
+            let useIndex = text.count >= 3 && indexExists
+            // The scan has no phrase parameter.
+            return try db.query(useIndex ? indexed : scan, useIndex ? values : Array(values.prefix(4))) { row in
                 StoredRecord(id: row.text(0), revision: "\(row.integer(1))-sqlite", body: try JSONValue(parsing: row.text(2)).objectValue ?? [:])
             }
         }
