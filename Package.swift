@@ -70,7 +70,7 @@ let package = Package(
             name: "MirrorRecords",
             dependencies: [
                 "CSQLite",
-                "MirrorJSON",
+                "MirrorJSON", "MirrorRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -324,7 +324,7 @@ let package = Package(
             name: "npm-mirror-bench",
             dependencies: [
                 "MirrorHarness", "MirrorConfig", "MirrorKafka", "MirrorStore", "NPMRegistry", "RegistrySimulator", "CouchDBDouble",
-                "MirrorVerify", "MirrorSignatures", "CArchive",
+                "MirrorVerify", "MirrorSignatures", "CArchive", "MirrorRecords", "MirrorRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -19,7 +19,7 @@ struct ProgressReporter: Service {
         var lastTime = ContinuousClock.now
         while !Task.isShuttingDownGracefully {
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+                try await cancelledByGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
             } catch {
                 break
             }

@@ -57,7 +57,7 @@ public func retrying<T: Sendable>(
 ) async throws -> T? {
     while true {
         do {
-            let value = cancelledByShutdown ? try await cancelWhenGracefulShutdown(operation) : try await operation()
+            let value = cancelledByShutdown ? try await cancelledByGracefulShutdown(operation) : try await operation()
             backoff.reset()
             return value
         } catch {
@@ -78,6 +78,6 @@ public func retrying<T: Sendable>(
 /// its course and the caller should go on, false when it should stop.
 public func pauseUnlessShuttingDown(_ duration: Duration) async -> Bool {
     guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return false }
-    _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+    _ = try? await cancelledByGracefulShutdown { try await Task.sleep(for: duration) }
     return !Task.isShuttingDownGracefully && !Task.isCancelled
 }

@@ -19,7 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Variants to run, comma-separated: \(Workload.all.map(\.name).joined(separator: ", ")), serve (npm-mirror serve beside nginx, needs wrk and nginx) and backfill (npm's size: the producer over a feed of --backfill-changes, a metadata-only consumer on that backlog).")
+    @Option(help: "Variants to run, comma-separated: \(Workload.all.map(\.name).joined(separator: ", ")), serve (npm-mirror serve beside nginx, needs wrk and nginx), scale (verify's record pass, status and search over --scale-packages records in SQLite) and backfill (npm's size: the producer over a feed of --backfill-changes, a metadata-only consumer on that backlog).")
     var variants: String = "small,large,huge"
 
     @Option(help: "Packages of the serve stage's store.")
@@ -33,6 +33,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds of each wrk run of the serve stage.")
     var serveSeconds: Int = 10
+
+    @Option(help: "Package records of the scale stage, one size or several, comma-separated (change records beside them: --scale-changes-per-package).")
+    var scalePackages: String = "400000,4000000"
+
+    @Option(help: "Change records per package record in the scale stage (a real mirror holds about 1.5).")
+    var scaleChangesPerPackage: Double = 1.5
 
     @Option(help: "Changes of the backfill stage's feed (one per package, as from since=0).")
     var backfillChanges: Int = 4_300_000
@@ -68,7 +74,12 @@ struct BenchCommand: AsyncParsableCommand {
         let names = variants.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let runServe = names.contains("serve")
         let runBackfill = names.contains("backfill")
-        let workloads = try names.filter { $0 != "serve" && $0 != "backfill" }.map { name in
+        let runScale = names.contains("scale")
+        let scaleSizes = try scalePackages.split(separator: ",").map { text in
+            guard let size = Int(text.trimmingCharacters(in: .whitespaces)), size >= 2 else { throw ValidationError("--scale-packages takes sizes of 2 or more, got '\(text)'") }
+            return size
+        }
+        let workloads = try names.filter { $0 != "serve" && $0 != "backfill" && $0 != "scale" }.map { name in
             guard let workload = Workload.all.first(where: { $0.name == name.trimmingCharacters(in: .whitespaces) }) else {
                 throw ValidationError("unknown variant '\(name)'; known: \(Workload.all.map(\.name).joined(separator: ", "))")
             }
@@ -105,12 +116,16 @@ struct BenchCommand: AsyncParsableCommand {
         var results: [VariantResults] = []
         var serve: ServeFigures?
         var backfill: BackfillFigures?
+        var scale: ScaleFigures?
         do {
             for workload in workloads {
                 results.append(try await bench.run(workload))
             }
             if runBackfill {
                 backfill = try await BackfillStage(bench: bench, changes: backfillChanges, consumerSeconds: backfillConsumerSeconds).run()
+            }
+            if runScale {
+                scale = try await ScaleStage(binaries: binaries, workDirectory: work, sizes: scaleSizes, changesPerPackage: scaleChangesPerPackage, logger: logger).run()
             }
             if runServe {
                 serve = try await ServeStage(
@@ -132,13 +147,15 @@ struct BenchCommand: AsyncParsableCommand {
             variants: results,
             serve: serve,
             backfill: backfill,
-            targets: TargetCheck.judge(results) + TargetCheck.judge(serve)
+            scale: scale,
+            targets: TargetCheck.judge(results) + TargetCheck.judge(serve) + TargetCheck.judge(scale)
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(report).write(to: URL(fileURLWithPath: json))
         print(report.table)
         if let serve { print(serve.table) }
+        if let scale { print(scale.table) }
         if let backfill { print(backfill.table(beside: results.first { $0.workload.name == "large" }?.producer)) }
         print("Figures written to \(json)")
         if !harness.keepWork { try? FileManager.default.removeItem(atPath: work) }
@@ -169,6 +186,30 @@ extension MachineInfo {
 }
 
 extension TargetCheck {
+    /// The scale stage's targets (issue #24), judged on a release build at the largest size: search
+    /// p99 ≤ 50 ms, each step's peak RSS ≤ 300 MB and not growing with the record count (the largest
+    /// size within 1.5 × + 20 MB of the smallest).
+    static func judge(_ scale: ScaleFigures?) -> [TargetCheck] {
+        guard let scale, let largest = scale.sizes.max(by: { $0.packages < $1.packages }), let smallest = scale.sizes.min(by: { $0.packages < $1.packages }) else { return [] }
+        let judged = MachineInfo.current.build == "release"
+        let p99 = max(largest.searchLast.p99Milliseconds, largest.searchCommon.p99Milliseconds)
+        var checks = [
+            TargetCheck(target: "scale: search p99 ≤ 50 ms at \(largest.packages) packages", measured: String(format: "%.1f ms", p99), met: judged ? p99 <= 50 : nil),
+        ]
+        for (name, step) in [("verify's record pass", \ScaleSize.verify), ("status", \ScaleSize.status)] {
+            let big = largest[keyPath: step].peakRSSBytes
+            let small = smallest[keyPath: step].peakRSSBytes
+            checks.append(TargetCheck(target: "scale: \(name) peak RSS ≤ 300 MB", measured: String(format: "%.0f MB", Double(big) / 1e6), met: judged ? big <= 300_000_000 : nil))
+            if largest.packages > smallest.packages {
+                checks.append(TargetCheck(
+                    target: "scale: \(name) RSS flat from \(smallest.packages) to \(largest.packages) packages",
+                    measured: String(format: "%.0f → %.0f MB", Double(small) / 1e6, Double(big) / 1e6),
+                    met: judged ? Double(big) <= Double(small) * 1.5 + 20e6 : nil))
+            }
+        }
+        return checks
+    }
+
     /// The serve stage's targets (issue #16), judged on a release build.
     static func judge(_ serve: ServeFigures?) -> [TargetCheck] {
         guard let serve else { return [] }

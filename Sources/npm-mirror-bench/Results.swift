@@ -10,6 +10,8 @@ struct BenchResults: Codable, Sendable {
     var serve: ServeFigures?
     /// The `backfill` stage, when it ran.
     var backfill: BackfillFigures?
+    /// The `scale` stage, when it ran.
+    var scale: ScaleFigures?
     var targets: [TargetCheck]
 }
 

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import MirrorRuntime
 import MirrorJSON
 import NIOCore
 import NIOFoundationCompat
@@ -184,6 +185,8 @@ public struct CouchDBClient: Sendable {
         let bodyBytes = body?.serializedBytes
 
         var attempt = 1
+        // Exponential from `initialBackoff`, capped at `maxBackoff`, 50–100 % of it: the project's one backoff.
+        var backoff = Backoff(base: self.configuration.retry.initialBackoff, cap: self.configuration.retry.maxBackoff)
         while true {
             let outcome: Result<Response, RecordStoreError>
             do {
@@ -205,7 +208,7 @@ public struct CouchDBClient: Sendable {
                 )
                 throw retriable
             }
-            let pause = self.backoff(afterAttempt: attempt)
+            let pause = backoff.next()
             self.logger.info(
                 "CouchDB request failed, retrying",
                 metadata: [
@@ -259,14 +262,6 @@ public struct CouchDBClient: Sendable {
             }
         }
         return "\(error)"
-    }
-
-    private func backoff(afterAttempt attempt: Int) -> Duration {
-        let retry = self.configuration.retry
-        var pause = retry.initialBackoff
-        for _ in 1..<attempt where pause < retry.maxBackoff { pause *= 2 }
-        pause = min(pause, retry.maxBackoff)
-        return pause * Double.random(in: 0.5...1.0)
     }
 
     func expectJSON(_ response: Response, statuses: Set<Int>, operation: String) throws -> JSONValue {

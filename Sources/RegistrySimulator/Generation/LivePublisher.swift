@@ -142,7 +142,7 @@ final class LivePublisher: Sendable {
         let rate: Double
 
         func run() async throws {
-            await cancelWhenGracefulShutdown {
+            _ = try? await cancelledByGracefulShutdown {
                 await self.publisher.run(rate: self.rate)
             }
         }

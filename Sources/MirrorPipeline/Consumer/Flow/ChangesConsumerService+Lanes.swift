@@ -66,7 +66,7 @@ extension ChangesConsumerService {
         job.firstAttempt = started
         let key = job.message.key ?? []
         do {
-            let processed = try await cancelWhenGracefulShutdown { [processor] () async throws(ProcessingFailure) -> ProcessedChange in
+            let processed = try await cancelledByGracefulShutdown { [processor] () async throws(ProcessingFailure) -> ProcessedChange in
                 try await processor.process(change, supersession: lane.supersession(of: key))
             }
             var deadLetter: DeadLetter?
