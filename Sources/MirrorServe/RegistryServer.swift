@@ -58,7 +58,7 @@ public final class RegistryServer: Service, Sendable {
         let application = Application(
             responder: RegistryResponder(server: core),
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [IdleStateHandler(writeTimeout: stall), WriteStallHandler()],
+                additionalChannelHandlers: [WriteStallHandler(timeout: stall)],
                 idleTimeout: idle
             )),
             configuration: ApplicationConfiguration(
@@ -83,17 +83,65 @@ public final class RegistryServer: Service, Sendable {
     }
 }
 
-/// Closes a connection whose writes have not completed for the write timeout of the
-/// `IdleStateHandler` before it: a client that stopped reading (its socket buffer is full) or a
-/// connection idle between requests. Others are served meanwhile: nothing here blocks.
-final class WriteStallHandler: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+/// Closes a connection whose writes have made no progress for `timeout`: a client that stopped
+/// reading (its socket buffer is full, so no write completes). Only a connection with a write pending
+/// is judged: an answer the server is still working out is not a stall, and a connection idle
+/// between requests is Hummingbird's `idleTimeout`'s. Others are served meanwhile: nothing here blocks.
+final class WriteStallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
+    typealias OutboundIn = NIOAny
+    typealias OutboundOut = NIOAny
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .write {
-            context.close(promise: nil)
-            return
+    let timeout: TimeAmount
+    /// Writes handed on whose promises have not completed.
+    private var pending = 0
+    /// When a write last completed, or the first pending one was made.
+    private var lastProgress = NIODeadline.now()
+    private var check: Scheduled<Void>?
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if pending == 0 {
+            lastProgress = .now()
+            scheduleCheck(context: context, in: timeout)
         }
-        context.fireUserInboundEventTriggered(event)
+        pending += 1
+        let completion = promise ?? context.eventLoop.makePromise()
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        completion.futureResult.hop(to: context.eventLoop).whenComplete { _ in
+            handler.value.pending -= 1
+            handler.value.lastProgress = .now()
+        }
+        context.write(data, promise: completion)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        check?.cancel()
+        check = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        check?.cancel()
+        check = nil
+        context.fireChannelInactive()
+    }
+
+    private func scheduleCheck(context: ChannelHandlerContext, in delay: TimeAmount) {
+        check?.cancel()
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        check = context.eventLoop.scheduleTask(in: delay) {
+            let (handler, context) = loopBound.value
+            handler.check = nil
+            guard handler.pending > 0 else { return }
+            let stalled = NIODeadline.now() - handler.lastProgress
+            if stalled >= handler.timeout {
+                context.close(promise: nil)
+            } else {
+                handler.scheduleCheck(context: context, in: handler.timeout - stalled)
+            }
+        }
     }
 }

@@ -27,8 +27,9 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// A connection that sends nothing for this long between requests, or while sending one, is
     /// closed. Default 60 s.
     public var idleTimeout: Duration = .seconds(60)
-    /// A connection none of whose writes completes for this long (a client that reads nothing while
-    /// a response is being sent, or an idle keep-alive connection) is closed. Default 60 s.
+    /// A connection with a response being sent none of whose writes completes for this long (a client
+    /// that reads nothing) is closed; an answer still being worked out is bounded by `requestTimeout`,
+    /// and an idle keep-alive connection by `idleTimeout`. Default 60 s.
     public var writeStallTimeout: Duration = .seconds(60)
     /// Connections open at once; further ones wait in the listen backlog. Default 1,024.
     public var maximumConnections: Int = 1_024

@@ -101,7 +101,8 @@ struct GroupChurnCloseTests {
                 all.addTask { await member(group: group, until: end) }
                 all.addTask {
                     var round = 0
-                    while ContinuousClock.now < end - .seconds(2) {
+                    // At least five rounds, however slow a loaded machine makes them (bounded all the same).
+                    while (ContinuousClock.now < end - .seconds(2) || round < 5) && ContinuousClock.now < end + .seconds(60) {
                         round += 1
                         await member(group: group, until: min(end, ContinuousClock.now + .milliseconds(1500 + 700 * (round % 4))))
                     }

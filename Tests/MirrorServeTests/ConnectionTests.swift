@@ -23,8 +23,7 @@ struct ConnectionTests {
             #expect(full.status == 200 && full.body.count == size)
             // The stalled client gets part of the body, then the server closes the connection. (The
             // stall timeout is long enough that a test client slowed by a loaded machine is not taken
-            // for a stalled one: the timeout counts from the last completed write, so a connection
-            // whose answer a starved server has not begun within it is closed too.)
+            // for a stalled one; it counts only while a write is pending.)
             try await Task.sleep(for: .seconds(20))
             let (bytes, closed) = await stalled.drain()
             #expect(closed, "the server should have closed the stalled connection")

@@ -25,7 +25,7 @@ struct Fetched: Sendable {
 }
 
 enum HTTP {
-    static func get(_ url: String, accept: String? = nil, limit: Int = 1 << 30, timeout: TimeAmount = .seconds(60)) async throws -> Fetched {
+    static func get(_ url: String, accept: String? = nil, limit: Int = 1 << 30, timeout: TimeAmount = .seconds(180)) async throws -> Fetched {
         var request = HTTPClientRequest(url: url)
         if let accept { request.headers.add(name: "Accept", value: accept) }
         let response = try await HTTPClient.shared.execute(request, timeout: timeout)
@@ -40,7 +40,7 @@ enum HTTP {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: json))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(180))
         let body = try await response.body.collect(upTo: 1 << 26)
         return Fetched(status: Int(response.status.code), headers: response.headers, body: body)
     }

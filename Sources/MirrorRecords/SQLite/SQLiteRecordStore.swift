@@ -122,41 +122,57 @@ public final class SQLiteRecordStore: RecordStore {
     }
 
     /// Live package records whose name or description holds `text` (ASCII case-insensitive), best
-    /// first: the exact name, names starting with it, names holding it, then descriptions; each tier in
-    /// id order. Texts of three characters or more are looked up in the trigram index
-    /// (``prepareSearchIndex(_:)``); shorter ones (and a database not yet indexed) are a `LIKE` scan.
+    /// first: the exact name, names starting with it, names holding it, then descriptions. A text of
+    /// three characters or more is looked up in the trigram index (``prepareSearchIndex(_:)``), one
+    /// bounded query per tier, so a common word costs no more than a rare one (each tier in the index's
+    /// order); a shorter text, or a database not yet indexed, is a `LIKE` scan in id order.
     public func packageRecords(matching text: String, limit: Int) async throws -> [StoredRecord] {
-        var pattern = ""
-        for character in text.lowercased() {
-            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
-            pattern.append(character)
+        let wanted = text.lowercased()
+        var escaping = ""
+        for character in wanted {
+            if character == "%" || character == "_" || character == "\\" { escaping.append("\\") }
+            escaping.append(character)
         }
-        let tier = """
-            CASE WHEN lower(r.id) = ?3 THEN 0 WHEN lower(r.id) LIKE ?4 ESCAPE '\\' THEN 1
-                 WHEN lower(r.id) LIKE ?1 ESCAPE '\\' THEN 2 ELSE 3 END
-            """
-        let indexed = """
-            SELECT r.id, r.generation, r.body FROM package_search s JOIN records r ON r.rowid = s.rowid
-            WHERE package_search MATCH ?5
-            ORDER BY \(tier), r.id LIMIT ?2
-            """
-        let scan = """
-            SELECT r.id, r.generation, r.body FROM records r
-            WHERE (r.id LIKE ?1 ESCAPE '\\' OR json_extract(r.body, '$.description') LIKE ?1 ESCAPE '\\')
-              AND json_extract(r.body, '$.type') = 'package'
-              AND json_extract(r.body, '$.deleted') IS NOT 1 AND json_extract(r.body, '$.unpublished') IS NOT 1
-            ORDER BY \(tier), r.id LIMIT ?2
-            """
-        // An FTS5 string: the text as one phrase, its quotes doubled.
-        let phrase = "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        let values: [SQLiteDatabase.Value] = [.text("%" + pattern + "%"), .integer(Int64(limit)), .text(text.lowercased()), .text(pattern + "%"), .text(phrase)]
+        let escaped = escaping
+        @Sendable func record(_ row: SQLiteDatabase.Row) throws -> StoredRecord {
+            StoredRecord(id: row.text(0), revision: "\(row.integer(1))-sqlite", body: try JSONValue(parsing: row.text(2)).objectValue ?? [:])
+        }
         return try await connection.run { db in
-            let indexExists = try db.query("SELECT 1 FROM sqlite_master WHERE name = 'package_search'", []) { _ in true }.first ?? false
-            let useIndex = text.count >= 3 && indexExists
-            // The scan has no phrase parameter.
-            return try db.query(useIndex ? indexed : scan, useIndex ? values : Array(values.prefix(4))) { row in
-                StoredRecord(id: row.text(0), revision: "\(row.integer(1))-sqlite", body: try JSONValue(parsing: row.text(2)).objectValue ?? [:])
+            let indexed = try db.query("SELECT 1 FROM sqlite_master WHERE name = 'package_search'", []) { _ in true }.first ?? false
+            guard wanted.count >= 3, indexed else {
+                let scan = """
+                    SELECT r.id, r.generation, r.body FROM records r
+                    WHERE (r.id LIKE ?1 ESCAPE '\\' OR json_extract(r.body, '$.description') LIKE ?1 ESCAPE '\\')
+                      AND json_extract(r.body, '$.type') = 'package'
+                      AND json_extract(r.body, '$.deleted') IS NOT 1 AND json_extract(r.body, '$.unpublished') IS NOT 1
+                    ORDER BY CASE WHEN lower(r.id) = ?3 THEN 0 WHEN lower(r.id) LIKE ?4 ESCAPE '\\' THEN 1
+                                  WHEN lower(r.id) LIKE ?1 ESCAPE '\\' THEN 2 ELSE 3 END, r.id
+                    LIMIT ?2
+                    """
+                return try db.query(scan, [.text("%" + escaped + "%"), .integer(Int64(limit)), .text(wanted), .text(escaped + "%")], record)
             }
+            // The index answers LIKE on its columns (case-insensitive; `%` and `_` in the text widen
+            // the pattern, so each tier's rows are checked again here).
+            let literal = wanted.replacingOccurrences(of: "%", with: "_")
+            let tiers: [(column: String, pattern: String, holds: (StoredRecord) -> Bool)] = [
+                ("id", literal, { $0.id.lowercased() == wanted }),
+                ("id", literal + "%", { $0.id.lowercased().hasPrefix(wanted) }),
+                ("id", "%" + literal + "%", { $0.id.lowercased().contains(wanted) }),
+                ("description", "%" + literal + "%", { $0.matches(wanted) }),
+            ]
+            var found: [StoredRecord] = []
+            var seen: Set<String> = []
+            for tier in tiers where found.count < limit {
+                let sql = """
+                    SELECT r.id, r.generation, r.body FROM package_search s JOIN records r ON r.rowid = s.rowid
+                    WHERE s.\(tier.column) LIKE ?1 LIMIT ?2
+                    """
+                let rows = try db.query(sql, [.text(tier.pattern), .integer(Int64(limit - found.count + seen.count))], record)
+                for row in rows where found.count < limit && tier.holds(row) && seen.insert(row.id).inserted {
+                    found.append(row)
+                }
+            }
+            return found
         }
     }
 
