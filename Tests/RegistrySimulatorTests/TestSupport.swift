@@ -28,10 +28,18 @@ enum HTTP {
     static func get(_ url: String, accept: String? = nil, limit: Int = 1 << 30, timeout: TimeAmount = .seconds(180)) async throws -> Fetched {
         var request = HTTPClientRequest(url: url)
         if let accept { request.headers.add(name: "Accept", value: accept) }
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        // A read timeout as long as the deadline (the shared client's is shorter): a document the
+        // simulator renders slowly on a loaded machine sends nothing until it is ready.
+        let response = try await patient.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: limit)
         return Fetched(status: Int(response.status.code), headers: response.headers, body: body)
     }
+
+    /// One client for the tests' lifetime (never shut down: the process ends first).
+    static let patient = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: .seconds(300)))
+    )
 
     static func send(_ method: HTTPMethod, _ url: String, json: String? = nil) async throws -> Fetched {
         var request = HTTPClientRequest(url: url)
