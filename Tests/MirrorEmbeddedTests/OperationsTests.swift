@@ -23,6 +23,23 @@ private let logger: Logger = {
     return logger
 }()
 
+/// A loopback TCP port nothing listens on now: bound to port 0, read back, closed.
+private func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw CocoaError(.fileNoSuchFile) }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw CocoaError(.fileWriteUnknown) }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
 private func toolExists(_ name: String) -> Bool {
     ["/usr/bin/", "/usr/local/bin/", "/bin/"].contains { FileManager.default.isExecutableFile(atPath: $0 + name) }
 }
@@ -176,7 +193,8 @@ struct OperationsTests {
 
         let work = NSTemporaryDirectory() + "npm-mirror-prometheus-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let prometheusPort = Int.random(in: 30_000...40_000)
+        // A port the kernel says is free now (a random one could be an ephemeral port in use).
+        let prometheusPort = try freeLoopbackPort()
         try """
         global:
           scrape_interval: 1s
@@ -206,7 +224,7 @@ struct OperationsTests {
         }
 
         var up: Double?
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             try await Task.sleep(for: .seconds(1))
             up = try? await query(#"up{job="npm-mirror"}"#)
