@@ -46,9 +46,10 @@ public struct ReconcileMetrics: Sendable {
         show(report)
     }
 
-    func page(_ report: ReconcileReport, findings: [ReconcileFinding]) {
+    /// After a page: `sentNow` changes it sent.
+    func page(_ report: ReconcileReport, sentNow: Int) {
         pages.increment()
-        sent.increment(by: Int64(findings.filter { $0.kind != .vanished }.count * (report.dryRun ? 0 : 1)))
+        sent.increment(by: Int64(sentNow))
         show(report)
     }
 

@@ -117,6 +117,7 @@ public struct Reconciliation: Sendable {
                 }
             }
             let toSend = findings.filter { $0.kind != .vanished }
+            var sentNow = 0
             if let send, !toSend.isEmpty {
                 guard
                     try await retrying("send \(toSend.count) reconciled changes", policy: .writes, logger: logger, { try await send(toSend) }) != nil
@@ -124,14 +125,15 @@ public struct Reconciliation: Sendable {
                     logger.notice("Reconciliation interrupted; the next run resumes", metadata: ["reconcile.after": "\(after ?? "")"])
                     break
                 }
-                report.sent += toSend.count
+                sentNow = toSend.count
+                report.sent += sentNow
             }
             report.record(findings)
             report.after = page.last ?? page.rows.last?.id ?? report.after
             report.complete = page.last == nil
             report.seconds = earlierSeconds + (ContinuousClock.now - started) / .seconds(1)
             try checkpoints?.write(report)
-            metrics.page(report, findings: findings)
+            metrics.page(report, sentNow: sentNow)
             progress(report)
             if report.complete { break }
         }

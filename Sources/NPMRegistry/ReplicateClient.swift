@@ -76,7 +76,7 @@ public struct ReplicateClient: Sendable {
         if let startAfter {
             var key: [UInt8] = []
             JSONText.appendString(startAfter, to: &key)
-            url += "&startkey=" + Self.percentEncoded(key)
+            url += "&startkey=" + PercentEncoding.component(String(decoding: key, as: UTF8.self))
         }
         let body = try await http.get(url, target: .allDocs, maxBytes: maxPageBytes)
         do {
@@ -86,22 +86,5 @@ public struct ReplicateClient: Sendable {
         } catch {
             throw RegistryError(code: .malformedJSON, request: "GET \(url)", message: error.message, status: 200)
         }
-    }
-
-    /// `bytes` for a query value: RFC 3986's unreserved bytes as they are, every other byte as `%XX`.
-    static func percentEncoded(_ bytes: [UInt8]) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var encoded: [UInt8] = []
-        encoded.reserveCapacity(bytes.count * 3)
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                encoded.append(byte)
-            default:
-                encoded += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
-            }
-        }
-        return String(decoding: encoded, as: UTF8.self)
     }
 }

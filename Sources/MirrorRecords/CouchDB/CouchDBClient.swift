@@ -316,18 +316,7 @@ public struct CouchDBClient: Sendable {
 
     /// Percent-encodes everything but RFC 3986 unreserved characters: `@types/node` → `%40types%2Fnode`.
     public static func percentEncoded(_ string: String) -> String {
-        var encoded = ""
-        encoded.reserveCapacity(string.utf8.count)
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                encoded.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                encoded += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
-            }
-        }
-        return encoded
+        PercentEncoding.component(string)
     }
 }
 

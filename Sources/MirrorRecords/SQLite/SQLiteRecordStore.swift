@@ -2,6 +2,7 @@ import CSQLite
 import Dispatch
 import Foundation
 import MirrorJSON
+import Synchronization
 
 /// The embedded record store: the same documents as CouchDB, in one SQLite file (used by
 /// `npm-mirror run` when no `COUCHDB_URL` is set).
@@ -13,6 +14,8 @@ import MirrorJSON
 public final class SQLiteRecordStore: RecordStore {
     private let connection: SQLiteConnection
     public let path: String
+    /// The search index was seen in this database (``hasSearchIndex(_:)``).
+    private let searchIndexSeen = Mutex(false)
 
     /// Opens (creating if needed) the database file at `path`.
     public init(path: String) throws {
@@ -41,6 +44,15 @@ public final class SQLiteRecordStore: RecordStore {
     /// and descriptions (its rowid the record's), kept by triggers in the write's own transaction, so
     /// a search is a lookup of the text's trigrams, not a scan of every record. A database made before
     /// the index is indexed once, here.
+    /// Whether the database has the search index, asked of SQLite until it says yes (an index is
+    /// never dropped), not on every search.
+    private func hasSearchIndex(_ db: SQLiteDatabase) throws -> Bool {
+        if searchIndexSeen.withLock({ $0 }) { return true }
+        let exists = try db.query("SELECT 1 FROM sqlite_master WHERE name = 'package_search'", []) { _ in true }.first ?? false
+        if exists { searchIndexSeen.withLock { $0 = true } }
+        return exists
+    }
+
     static func prepareSearchIndex(_ db: SQLiteDatabase) throws {
         let exists = try db.query("SELECT 1 FROM sqlite_master WHERE name = 'package_search'", []) { _ in true }.first ?? false
         guard !exists else { return }
@@ -138,8 +150,7 @@ public final class SQLiteRecordStore: RecordStore {
             StoredRecord(id: row.text(0), revision: "\(row.integer(1))-sqlite", body: try JSONValue(parsing: row.text(2)).objectValue ?? [:])
         }
         return try await connection.run { db in
-            let indexed = try db.query("SELECT 1 FROM sqlite_master WHERE name = 'package_search'", []) { _ in true }.first ?? false
-            guard wanted.count >= 3, indexed else {
+            guard wanted.count >= 3, try self.hasSearchIndex(db) else {
                 let scan = """
                     SELECT r.id, r.generation, r.body FROM records r
                     WHERE (r.id LIKE ?1 ESCAPE '\\' OR json_extract(r.body, '$.description') LIKE ?1 ESCAPE '\\')
