@@ -88,7 +88,7 @@ struct ReconcileTests {
 
     @Test("an interrupted walk resumes from its checkpoint and ends with the same counts as one walk")
     func resumes() async throws {
-        try await withSimulator(packages: 60) { simulator in
+        try await withSimulator(packages: 30) { simulator in
             try await withConsumerHarness(simulator: simulator) { harness in
                 try await harness.produceFeed()
                 try await harness.consumeAll()
