@@ -229,7 +229,7 @@ let package = Package(
         .target(
             name: "MirrorEmbedded",
             dependencies: [
-                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "NPMRegistry", "MirrorServe", "MirrorRuntime",
+                "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "MirrorStore", "NPMRegistry", "MirrorServe", "MirrorRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -244,7 +244,7 @@ let package = Package(
         .target(
             name: "EmbeddedDemo",
             dependencies: [
-                "MirrorEmbedded", "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "RegistrySimulator",
+                "MirrorEmbedded", "MirrorPipeline", "MirrorKafka", "MirrorConfig", "MirrorRecords", "MirrorStore", "RegistrySimulator",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -416,7 +416,7 @@ let package = Package(
             name: "MirrorEmbeddedTests",
             dependencies: [
                 "MirrorRuntime", "MirrorTestSupport",
-                "MirrorEmbedded", "EmbeddedDemo", "MirrorConfig", "MirrorRecords", "RegistrySimulator", "MirrorPipeline", "MirrorServe", "MirrorReconcile", "NPMRegistry",
+                "MirrorEmbedded", "EmbeddedDemo", "MirrorConfig", "MirrorRecords", "MirrorStore", "RegistrySimulator", "MirrorPipeline", "MirrorServe", "MirrorReconcile", "NPMRegistry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -428,7 +428,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "MirrorTestSupport", "MirrorEmbedded", "MirrorConfig", "MirrorRecords", "MirrorPipeline", "MirrorKafka", "RegistrySimulator",
+                "MirrorTestSupport", "MirrorEmbedded", "MirrorConfig", "MirrorRecords", "MirrorStore", "MirrorPipeline", "MirrorKafka", "RegistrySimulator",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -5,6 +5,7 @@ import MirrorConfig
 import MirrorKafka
 import MirrorPipeline
 import MirrorRecords
+import MirrorStore
 import RegistrySimulator
 
 /// `npm-mirror demo`: the registry simulator, the embedded broker and the embedded database in one
@@ -125,14 +126,14 @@ public enum MirrorDemo {
                 }
             }
         }
-        let (tarballs, bytes) = MirrorStatus.tarballFiles(under: mirror.configuration.storage.remotePackageDirectory)
+        let census = StoreCensus.count(under: mirror.configuration.storage.remotePackageDirectory)
         return Summary(
             changes: counts.changes,
             packages: counts.packages,
             deletedOrUnpublished: counts.gone,
             deadLettered: counts.deadLettered,
-            tarballs: tarballs,
-            tarballBytes: bytes,
+            tarballs: census.tarballs,
+            tarballBytes: census.bytes,
             records: counts.records,
             seconds: seconds / .seconds(1),
             storeDirectory: mirror.configuration.storage.remotePackageDirectory,

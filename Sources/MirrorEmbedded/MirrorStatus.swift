@@ -6,13 +6,18 @@ import MirrorConfig
 import MirrorKafka
 import MirrorPipeline
 import MirrorRecords
+import MirrorStore
 import NPMRegistry
 
 /// `npm-mirror status`: the state of the configured stack, each part read on its own so one that is
 /// down is reported rather than ending the report.
 public enum MirrorStatus {
-    /// The report, as lines of text.
-    public static func report(configuration: MirrorConfiguration, logger: Logger) async -> [String] {
+    /// How long the tarball count may walk the store before the report gives a lower bound instead.
+    public static let defaultCountBudget: Duration = .seconds(10)
+
+    /// The report, as lines of text. `countBudget` bounds the walk that counts tarballs (nil: count
+    /// every file, however long that takes).
+    public static func report(configuration: MirrorConfiguration, countBudget: Duration? = defaultCountBudget, logger: Logger) async -> [String] {
         var lines: [String] = []
         let checkpoints = CheckpointDirectory(path: configuration.storage.updateSeqDirectory)
         let produced = (try? checkpoints.readProducer())?.updateSeq
@@ -44,8 +49,20 @@ public enum MirrorStatus {
         }
 
         // Store and records.
-        let (tarballs, bytes) = tarballFiles(under: configuration.storage.remotePackageDirectory)
-        lines.append("package store   \(configuration.storage.remotePackageDirectory): \(tarballs) tarballs, \(ByteCountFormatter.string(fromByteCount: bytes, countStyle: .file))")
+        let root = configuration.storage.remotePackageDirectory
+        let census = StoreCensus.count(under: root, budget: countBudget)
+        let size = ByteCountFormatter.string(fromByteCount: census.bytes, countStyle: .file)
+        if census.complete {
+            lines.append("package store   \(root): \(census.tarballs) tarballs, \(size)")
+        } else {
+            let seconds = countBudget.map { "\($0.components.seconds) s" } ?? ""
+            lines.append("package store   \(root): at least \(census.tarballs) tarballs, \(size) (the count stopped after \(seconds); `npm-mirror status --count-all` counts every file)")
+        }
+        if let space = FileSystemSpace.of(root) {
+            let free = ByteCountFormatter.string(fromByteCount: space.free, countStyle: .file)
+            let total = ByteCountFormatter.string(fromByteCount: space.size, countStyle: .file)
+            lines.append("disk            \(free) free of \(total) (\(Int((space.usedFraction * 100).rounded())) % used) on the store's file system")
+        }
         do {
             let (records, location) = try EmbeddedMirror.recordStore(configuration, logger: logger)
             let count = try await records.count()
@@ -85,19 +102,5 @@ public enum MirrorStatus {
             lines.append("kafka           \(brokers): unavailable (\(error))")
         }
         return lines
-    }
-
-    /// The number and total size of `.tgz` files under `root`.
-    public static func tarballFiles(under root: String) -> (count: Int, bytes: Int64) {
-        var count = 0
-        var bytes: Int64 = 0
-        let enumerator = FileManager.default.enumerator(atPath: root)
-        while let path = enumerator?.nextObject() as? String {
-            guard path.hasSuffix(".tgz") else { continue }
-            count += 1
-            let attributes = try? FileManager.default.attributesOfItem(atPath: root + "/" + path)
-            bytes += (attributes?[.size] as? NSNumber)?.int64Value ?? 0
-        }
-        return (count, bytes)
     }
 }

@@ -109,10 +109,14 @@ struct Status: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigurationOptions
 
+    @Flag(help: "Count every tarball in the store, however long it takes (by default the count stops after 10 s and says it is a lower bound).")
+    var countAll = false
+
     func run() async throws {
         let configuration = try options.load()
         let logger = MirrorLogging.bootstrap(label: "npm-mirror", level: "error")
-        for line in await MirrorStatus.report(configuration: configuration, logger: logger) { print(line) }
+        let budget = countAll ? nil : MirrorStatus.defaultCountBudget
+        for line in await MirrorStatus.report(configuration: configuration, countBudget: budget, logger: logger) { print(line) }
     }
 }
 

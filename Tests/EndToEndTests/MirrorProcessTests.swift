@@ -3,6 +3,7 @@ import Logging
 import MirrorConfig
 import MirrorEmbedded
 import MirrorRecords
+import MirrorStore
 import MirrorTestSupport
 import RegistrySimulator
 import Testing
@@ -58,7 +59,7 @@ struct MirrorProcessTests {
             #expect(!process.isRunning, "still running 30 s after SIGTERM")
             #expect(process.terminationStatus == 0)
             #expect(FileManager.default.fileExists(atPath: work + "/update_seq/update_seq.json"))
-            #expect(MirrorStatus.tarballFiles(under: work + "/packages").count > 0)
+            #expect(StoreCensus.count(under: work + "/packages").tarballs > 0)
 
             let status = await MirrorStatus.report(
                 configuration: try MirrorConfiguration.load(sources: ConfigurationSources(environment: [
@@ -69,6 +70,8 @@ struct MirrorProcessTests {
             ).joined(separator: "\n")
             #expect(status.contains("update_seq \(simulator.updateSeq)"))
             #expect(status.contains("embedded broker"))
+            #expect(status.contains(" tarballs, ") && !status.contains("at least"), "a small store is counted whole: \(status)")
+            #expect(status.contains("free of") && status.contains("on the store's file system"), "\(status)")
             #expect(status.contains("\(count * 2) documents") || status.contains("documents"))
         }
     }

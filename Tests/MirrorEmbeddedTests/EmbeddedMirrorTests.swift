@@ -4,6 +4,7 @@ import Logging
 import MirrorConfig
 import MirrorEmbedded
 import MirrorRecords
+import MirrorStore
 import MirrorTestSupport
 import RegistrySimulator
 import Testing
@@ -24,8 +25,8 @@ struct EmbeddedMirrorTests {
         #expect(summary.packages == stored.filter { $0.body["type"] == "package" }.count)
         #expect(summary.changes == stored.filter { $0.body["type"] == "change" }.count)
         #expect(summary.changes >= 40)
-        let onDisk = MirrorStatus.tarballFiles(under: directory + "/packages")
-        #expect(summary.tarballs == onDisk.count && summary.tarballs > 40)
+        let onDisk = StoreCensus.count(under: directory + "/packages")
+        #expect(summary.tarballs == onDisk.tarballs && summary.tarballs > 40)
         #expect(summary.tarballBytes == onDisk.bytes)
         // Every tarball a package record lists is on disk.
         for record in stored where record.body["type"] == "package" {
