@@ -415,7 +415,7 @@ let package = Package(
         .testTarget(
             name: "MirrorEmbeddedTests",
             dependencies: [
-                "MirrorRuntime", "MirrorTestSupport",
+                "MirrorRuntime", "MirrorTestSupport", "CouchDBDouble",
                 "MirrorEmbedded", "EmbeddedDemo", "MirrorConfig", "MirrorRecords", "MirrorStore", "RegistrySimulator", "MirrorPipeline", "MirrorServe", "MirrorReconcile", "NPMRegistry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -436,7 +436,7 @@ let package = Package(
         .testTarget(
             name: "MirrorServeTests",
             dependencies: [
-                "MirrorTestSupport",
+                "MirrorTestSupport", "CouchDBDouble",
                 "MirrorServe", "MirrorStore", "MirrorRecords", "MirrorConfig", "MirrorEmbedded", "EmbeddedDemo", "RegistrySimulator", "MirrorSignatures",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

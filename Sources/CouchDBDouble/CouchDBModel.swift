@@ -419,6 +419,7 @@ struct CouchDBModel: Sendable {
 
     private func changes(_ db: String, request: Request) -> Response {
         let database = self.databases[db]!
+        let includeDocs = request.query["include_docs"] == "true"
         let since: Int =
             switch request.query["since"] {
             case "now": database.updateSeq
@@ -434,6 +435,12 @@ struct CouchDBModel: Sendable {
                 "changes": [["rev": .string(document.rev)]],
             ]
             if document.deleted { entry["deleted"] = true }
+            if includeDocs {
+                var doc: [String: JSONValue] = document.deleted ? ["_deleted": true] : document.body
+                doc["_id"] = .string(id)
+                doc["_rev"] = .string(document.rev)
+                entry["doc"] = .object(doc)
+            }
             return .object(entry)
         }
         let lastSeq = entries.last?.value.seq ?? (request.query["limit"] == nil ? database.updateSeq : since)

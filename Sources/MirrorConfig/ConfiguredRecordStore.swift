@@ -8,6 +8,12 @@ extension MirrorConfiguration.Records {
         (dbdataDirectory as NSString).appendingPathComponent("\(databaseName).sqlite")
     }
 
+    /// Where `npm-mirror serve` keeps its search index of a CouchDB's package records:
+    /// `DBDATA_DIR/<DATABASE_NAME>-search.sqlite` (and its progress beside it, `.json`).
+    public var searchIndexPath: String {
+        (dbdataDirectory as NSString).appendingPathComponent("\(databaseName)-search.sqlite")
+    }
+
     /// Whether records go to CouchDB (`COUCHDB_URL` is set) rather than the embedded database.
     public var usesCouchDB: Bool { couchDBURL != nil }
 

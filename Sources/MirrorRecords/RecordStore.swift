@@ -10,7 +10,15 @@
 /// unauthorized, server error after the store's bounded retries). Check ``RecordStoreError/isRetriable``
 /// to decide whether to pause and try again. `write` reports the outcome of each document separately:
 /// one document failing never fails or hides the others.
-public protocol RecordStore: Sendable {
+/// What `npm-mirror serve`'s search asks for its candidates: a record store (its own index, or a
+/// walk), or a ``CouchDBSearchIndex`` kept beside a CouchDB store.
+public protocol PackageMatching: Sendable {
+    /// Live package records whose name or description holds `text` (ASCII case-insensitive), best
+    /// first where the source has an index, at most `limit`.
+    func packageRecords(matching text: String, limit: Int) async throws -> [StoredRecord]
+}
+
+public protocol RecordStore: PackageMatching {
     /// Makes the store ready to be written: creates the database when it does not exist yet.
     /// Calling it again is harmless.
     func prepare() async throws

@@ -29,7 +29,10 @@ public final class RegistryServer: Service, Sendable {
     private let portContinuation: AsyncStream<Int>.Continuation
 
     /// - Throws: ``ServeError`` when the store folder does not exist, ``StoreError`` when the store cannot be opened.
-    public init(configuration: ServeConfiguration, records: (any RecordStore)?, metricsFactory: any MetricsFactory, logger: Logger) throws {
+    /// `search` answers `/-/v1/search` (nil: the record store's own `packageRecords(matching:)`).
+    public init(
+        configuration: ServeConfiguration, records: (any RecordStore)?, search: (any PackageMatching)? = nil, metricsFactory: any MetricsFactory, logger: Logger
+    ) throws {
         var configuration = configuration
         while configuration.publicURL?.hasSuffix("/") == true { configuration.publicURL?.removeLast() }
         var isDirectory: ObjCBool = false
@@ -37,7 +40,8 @@ public final class RegistryServer: Service, Sendable {
             throw ServeError.invalidConfiguration("REMOTE_PACKAGE_DIR \(configuration.storeDirectory) is not a folder: there is no store to serve")
         }
         let store = try PackageStore(root: configuration.storeDirectory, scratch: configuration.scratchDirectory, shardLength: configuration.shardLength)
-        core = RegistryServerCore(configuration: configuration, store: store, records: records, metrics: ServeMetrics(factory: metricsFactory), logger: logger)
+        core = RegistryServerCore(
+            configuration: configuration, store: store, records: records, search: search ?? records, metrics: ServeMetrics(factory: metricsFactory), logger: logger)
         (portStream, portContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 

@@ -16,6 +16,8 @@ final class RegistryServerCore: Sendable {
     let store: PackageStore
     let documents: ServedDocuments
     let records: (any RecordStore)?
+    /// Where search finds its candidates: the records, or an index kept beside them.
+    let search: (any PackageMatching)?
     let metrics: ServeMetrics
     let logger: Logger
     private let deletions: DeletionCache
@@ -27,10 +29,13 @@ final class RegistryServerCore: Sendable {
     static let cacheControl = "public, max-age=300"
     static let vary = "Accept, Accept-Encoding"
 
-    init(configuration: ServeConfiguration, store: PackageStore, records: (any RecordStore)?, metrics: ServeMetrics, logger: Logger) {
+    init(
+        configuration: ServeConfiguration, store: PackageStore, records: (any RecordStore)?, search: (any PackageMatching)?, metrics: ServeMetrics, logger: Logger
+    ) {
         self.configuration = configuration
         self.store = store
         self.records = records
+        self.search = search
         self.metrics = metrics
         self.logger = logger
         self.documents = ServedDocuments(
@@ -90,6 +95,8 @@ final class RegistryServerCore: Sendable {
                     return try await attestations(name, version)
                 }
             }
+        } catch let building as SearchIndexNotReady {
+            return .error(.serviceUnavailable, "search_index_building", reason: building.description)
         } catch is DeadlineExceeded {
             logger.warning("request timed out", metadata: ["serve.route": "\(route.label)", "serve.timeout": "\(configuration.requestTimeout)"])
             return .error(.serviceUnavailable, "timeout", reason: "the answer took longer than \(configuration.requestTimeout)")
@@ -245,8 +252,8 @@ final class RegistryServerCore: Sendable {
         case .success(let parsed): query = parsed
         case .failure(let rejection): return .rejection(rejection)
         }
-        guard let records else { return .json(.ok, .object(["objects": [], "total": 0, "time": ""])) }
-        let ranked = try await PackageSearch(records: records).rank(query)
+        guard let search else { return .json(.ok, .object(["objects": [], "total": 0, "time": ""])) }
+        let ranked = try await PackageSearch(source: search).rank(query)
         var objects: [JSONValue] = []
         for (offset, name) in ranked.dropFirst(query.from).prefix(query.size).enumerated() {
             guard (try? RegistryPaths.validatePackageName(name)) != nil,

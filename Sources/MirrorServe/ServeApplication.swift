@@ -15,15 +15,26 @@ public struct ServeApplication: Sendable {
     public let metricsRegistry = PrometheusCollectorRegistry()
     /// Where search reads the records from, for people.
     public let recordsLocation: String
+    /// With CouchDB records: the local index search answers from, kept current beside the server.
+    public let searchIndex: SearchIndexService?
 
     public init(configuration: MirrorConfiguration, logger: Logger) throws {
         self.configuration = configuration
         let (records, location) = try configuration.records.openStore(logger: logger)
         recordsLocation = location
+        let factory = PrometheusMetricsFactory(registry: metricsRegistry)
+        // CouchDB cannot search its records without an extra service: search answers from a local
+        // index that follows them (the embedded database has its own).
+        var index: CouchDBSearchIndex?
+        if let couch = records as? CouchDBRecordStore {
+            index = try CouchDBSearchIndex(path: configuration.records.searchIndexPath, source: couch, logger: logger)
+        }
+        searchIndex = index.map { SearchIndexService(index: $0, metricsFactory: factory, logger: logger) }
         server = try RegistryServer(
             configuration: try ServeConfiguration(configuration),
             records: records,
-            metricsFactory: PrometheusMetricsFactory(registry: metricsRegistry),
+            search: index,
+            metricsFactory: factory,
             logger: logger
         )
         metricsEndpoint = MetricsEndpoint(registry: metricsRegistry, port: configuration.metricsPort, snapshotPath: configuration.metricsFile, logger: logger)
@@ -35,7 +46,7 @@ public struct ServeApplication: Sendable {
             services: [
                 .init(service: metricsEndpoint),
                 .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
+            ] + (searchIndex.map { [.init(service: $0)] } ?? []),
             gracefulShutdownSignals: signals,
             logger: logger
         )

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CouchDBDouble
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -7,6 +8,7 @@ import Logging
 import MirrorConfig
 import MirrorEmbedded
 import MirrorPipeline
+import MirrorRecords
 import MirrorReconcile
 import MirrorServe
 import MirrorTestSupport
@@ -83,35 +85,60 @@ private func mirrorWithFaults() async throws -> EmbeddedMirror {
     }
 }
 
-/// Serves the mirror's store as `npm-mirror serve` does and asks it for a search (which derives the
-/// served documents of the packages it lists), the first package's packument and a ping; returns
-/// the server's metrics (Prometheus text). The dashboard's Serve row reads these: the registry
-/// server exports them, not the producer and the consumers.
+/// Serves the mirror's store as `npm-mirror serve` does — with its records copied into a CouchDB
+/// double, so search answers from the index serve keeps of a CouchDB — and asks it for a search (which
+/// derives the served documents of the packages it lists), the first package's packument and a
+/// ping; returns the server's metrics (Prometheus text). The dashboard's Serve row reads these: the
+/// registry server exports them, not the producer and the consumers.
 private func servedMetrics(of mirror: EmbeddedMirror) async throws -> String {
-    var configuration = mirror.configuration
-    configuration.serve.port = Int.random(in: 40_001...50_000)
-    let serve = try ServeApplication(configuration: configuration, logger: logger)
-    let server = Task { try await serve.run(logger: logger, signals: []) }
-    defer { server.cancel() }
+    try await withCouchDBDouble(adminUser: "admin", adminPassword: "ops-pw") { couch in
+        var configuration = mirror.configuration
+        configuration.serve.port = try freeLoopbackPort()
+        configuration.records.couchDBURL = couch.url.absoluteString
+        configuration.records.couchDBUser = "admin"
+        configuration.records.couchDBPassword = "ops-pw"
+        let (copy, _) = try configuration.records.openStore(logger: logger)
+        try await copy.prepare()
+        var packages = 0
+        for try await page in mirror.records.recordPages(pageSize: 100) {
+            let results = try await copy.write(page.map { RecordDocument(id: $0.id, body: $0.body) })
+            let written = results.allSatisfy(\.isSuccess)
+            #expect(written)
+            packages += page.count { $0.isLivePackage }
+        }
+        let serve = try ServeApplication(configuration: configuration, logger: logger)
+        #expect(serve.searchIndex != nil, "with COUCHDB_URL, serve keeps a search index")
+        let server = Task { try await serve.run(logger: logger, signals: []) }
+        defer { server.cancel() }
 
-    let base = "http://\(configuration.serve.host):\(configuration.serve.port)"
-    func get(_ path: String) async -> Data? {
-        guard let url = URL(string: base + path) else { return nil }
-        return try? await URLSession.shared.data(from: url).0
+        let base = "http://\(configuration.serve.host):\(configuration.serve.port)"
+        func get(_ path: String) async -> (status: Int, body: Data)? {
+            guard let url = URL(string: base + path), let (body, response) = try? await URLSession.shared.data(from: url) else { return nil }
+            return ((response as? HTTPURLResponse)?.statusCode ?? 0, body)
+        }
+        var ping = await get("/-/ping")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ping == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            ping = await get("/-/ping")
+        }
+        try #require(ping != nil, "npm-mirror serve answers on \(base)")
+        // 503 while the index is built (the first pass is quick here), then npm's shape.
+        var search = await get("/-/v1/search?text=&size=5")
+        while search?.status == 503, ContinuousClock.now < deadline + .seconds(30) {
+            try await Task.sleep(for: .milliseconds(200))
+            search = await get("/-/v1/search?text=&size=5")
+        }
+        let answer = try #require(search, "npm-mirror serve answers a search")
+        #expect(answer.status == 200)
+        let body = try JSONSerialization.jsonObject(with: answer.body) as? [String: Any]
+        #expect(body?["total"] as? Int == packages, "every live package of the records is found through the index")
+        let objects = body?["objects"] as? [[String: Any]] ?? []
+        if let name = (objects.first?["package"] as? [String: Any])?["name"] as? String {
+            _ = await get("/" + name.replacingOccurrences(of: "/", with: "%2f"))
+        }
+        return serve.metricsRegistry.emitToString()
     }
-    var ping = await get("/-/ping")
-    let deadline = ContinuousClock.now + .seconds(30)
-    while ping == nil, ContinuousClock.now < deadline {
-        try await Task.sleep(for: .milliseconds(100))
-        ping = await get("/-/ping")
-    }
-    try #require(ping != nil, "npm-mirror serve answers on \(base)")
-    let search = try #require(await get("/-/v1/search?text=&size=5"), "npm-mirror serve answers a search")
-    let objects = (try JSONSerialization.jsonObject(with: search) as? [String: Any])?["objects"] as? [[String: Any]] ?? []
-    if let name = (objects.first?["package"] as? [String: Any])?["name"] as? String {
-        _ = await get("/" + name.replacingOccurrences(of: "/", with: "%2f"))
-    }
-    return serve.metricsRegistry.emitToString()
 }
 
 /// The `npm_mirror_*` names in `text`: each prefix with the identifier characters after it. With

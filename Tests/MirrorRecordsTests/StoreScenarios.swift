@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MirrorRecords
 import MirrorTestSupport
 import NIOHTTP1
@@ -17,6 +18,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
     case duplicateIDsInOneBatch
     case packageSearch
     case pagingToTheLastPage
+    case searchIndexFollowsChanges
     case forwardOnly
     case forwardOnlyAcrossWriters
     case concurrentWritersResolveConflicts
@@ -57,6 +59,7 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
             case .readMissingAndMissingDatabase: try await Self.readMissingAndMissingDatabase(store, target: target)
             case .wrongPasswordIsUnauthorizedAndNeverPrinted: try await Self.wrongPassword(store, target: target, database: database)
             case .forwardOnlyAcrossWriters: try await Self.forwardOnlyAcrossWriters(store, target: target, database: database)
+            case .searchIndexFollowsChanges: try await Self.searchIndexFollowsChanges(store)
             default: try await self.run(on: store)
             }
         }
@@ -291,6 +294,65 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
         #expect(Set(try await store.packageRecords(matching: "change", limit: 10).map(\.id)) == ["change-case", "changelog", "changes", "@scope/change"])
         // A walk that starts inside the change records steps over the rest of them.
         #expect(try await store.packageRecords(after: RecordID.change(5), limit: 3).map(\.id) == ["changelog", "changes", "pkg-000"])
+    }
+
+    /// serve's search index of a CouchDB: built from `_changes` in pages of 50 to the last page (a
+    /// package sorting last and one written last are found), refused while not built, ranked like the
+    /// embedded store; a later pass applies new, changed, deleted and removed records; a new index on
+    /// the same file goes on from the saved progress.
+    static func searchIndexFollowsChanges(_ store: CouchDBRecordStore) async throws {
+        try await store.prepare()
+        let logger = Logger(label: "records-test", factory: { _ in SwiftLogNoOpLogHandler() })
+        var documents = (0..<240).map { index in
+            RecordDocument(id: "pkg-\(String(format: "%03d", index))", body: ["type": "package", "description": .string("filler number \(index)")])
+        }
+        documents += [
+            RecordDocument(id: "zzzz-sorts-last", body: ["type": "package", "description": "the last name"]),
+            RecordDocument(id: "left-pad", body: ["type": "package", "description": "String left pad"]),
+            RecordDocument(id: "pad", body: ["type": "package", "description": "short"]),
+            RecordDocument(id: "padding-utils", body: ["type": "package", "description": "utilities"]),
+            RecordDocument(id: "gone-pad", body: ["type": "package", "description": "pad", "deleted": true]),
+        ]
+        documents += (1...120).map { RecordDocument(id: RecordID.change(Int64($0)), body: ["type": "change", "id": "pad"], policy: .createOnly) }
+        for batch in stride(from: 0, to: documents.count, by: 100) {
+            #expect(try await store.write(Array(documents[batch..<min(batch + 100, documents.count)])).allSatisfy(\.isSuccess))
+        }
+        let response = try await store.client.send(.PUT, path: ["_design", "scratch"], body: ["views": [:]])
+        #expect(response.status == 201)
+
+        let path = NSTemporaryDirectory() + "search-index-\(UUID().uuidString)/records-search.sqlite"
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let index = try CouchDBSearchIndex(path: path, source: store, pageSize: 50, logger: logger)
+        await #expect(throws: SearchIndexNotReady.self) { try await index.packageRecords(matching: "pad", limit: 10) }
+
+        let read = try await index.catchUp()
+        #expect(read == documents.count + 1, "every document and the design document, each once")
+        #expect(index.progress.built && index.progress.packagesCopied == 245)
+        #expect(try await index.packageRecords(matching: "zzzz-sorts", limit: 10).map(\.id) == ["zzzz-sorts-last"])
+        // Exact name, then the name prefix, then names holding it, then descriptions; never the deleted one.
+        #expect(try await index.packageRecords(matching: "pad", limit: 10).map(\.id) == ["pad", "padding-utils", "left-pad"])
+        #expect(try await index.packageRecords(matching: "filler", limit: 500).count == 240)
+
+        // What changes after the first pass: a new package, a new description, a deletion in the
+        // records and a document removed from CouchDB.
+        let revision = try #require(try await store.client.revisions(ids: ["padding-utils"])["padding-utils"])
+        #expect(try await store.write([
+            RecordDocument(id: "new-pad", body: ["type": "package", "description": "written after the first pass"]),
+            RecordDocument(id: "pkg-007", body: ["type": "package", "description": "now about padding"]),
+            RecordDocument(id: "pad", body: ["type": "package", "deleted": true]),
+        ]).allSatisfy(\.isSuccess))
+        guard case .live(let rev) = revision else { throw CancellationError() }
+        let removed = try await store.client.send(.DELETE, path: ["padding-utils"], query: [("rev", rev)])
+        #expect(removed.status == 200)
+        #expect(try await index.catchUp() == 4)
+        let after = try await index.packageRecords(matching: "pad", limit: 10).map(\.id)
+        #expect(after.count == 3 && Set(after.prefix(2)) == ["new-pad", "left-pad"] && after.last == "pkg-007", "\(after)")
+
+        // The same file opened again: nothing to read until something changes.
+        let reopened = try CouchDBSearchIndex(path: path, source: store, pageSize: 50, logger: logger)
+        #expect(reopened.progress == index.progress)
+        #expect(try await reopened.catchUp() == 0)
+        #expect(try await reopened.packageRecords(matching: "zzzz", limit: 10).map(\.id) == ["zzzz-sorts-last"])
     }
 
     /// Two writers updating the same documents at once: real 409s, resolved by re-reading revisions.

@@ -1,3 +1,4 @@
+import CouchDBDouble
 import Foundation
 import MirrorRecords
 import MirrorServe
@@ -486,6 +487,35 @@ struct RegistryServerTests {
             #expect(try await server.get("/-/v1/search?text=x&size=0").status == 400)
             #expect(try await server.get("/-/v1/search?text=x&size=251").status == 400)
             #expect(try await server.get("/-/v1/search?text=x&from=-1").status == 400)
+        }
+    }
+
+    @Test("search over CouchDB records answers from serve's index of them: 503 saying so until it is built, then found like the embedded store")
+    func searchOverCouchDB() async throws {
+        let store = try fixtureStore()
+        try await withCouchDBDouble(adminUser: "admin", adminPassword: "serve-pw") { couch in
+            let records = CouchDBRecordStore(configuration: try CouchDBConfiguration(url: couch.url, database: "records", user: "admin", password: "serve-pw"), logger: testLogger)
+            try await records.prepare()
+            _ = try await records.write([
+                RecordDocument(id: "foobar", body: ["type": "package", "name": "foobar", "description": "A test module"]),
+                RecordDocument(id: "@scope/pkg", body: ["type": "package", "name": "@scope/pkg", "description": "Scoped pkg for the tests"]),
+                RecordDocument(id: "babel-plugin-autocss", body: ["type": "package", "unpublished": true]),
+                RecordDocument(id: "change:1", body: ["type": "change", "id": "foobar"]),
+            ])
+            let index = try CouchDBSearchIndex(path: try temporaryDirectory() + "/records-search.sqlite", source: records, pageSize: 2, logger: testLogger)
+            try await withServer(store: store, records: records, search: index) { server in
+                let early = try await server.get("/-/v1/search?text=foo")
+                #expect(early.status == 503)
+                #expect(try early.json()["error"] == "search_index_building")
+                #expect(try early.json()["reason"]?.stringValue?.contains("being built") == true)
+
+                try await index.catchUp()
+                let found = try await server.get("/-/v1/search?text=foo").json()
+                #expect(found["total"] == 1 && found["objects"]?.arrayValue?.first?["package"]?["name"] == "foobar")
+                let described = try await server.get("/-/v1/search?text=tests").json()
+                #expect(described["objects"]?.arrayValue?.compactMap { $0["package"]?["name"]?.stringValue } == ["@scope/pkg"])
+                #expect(try await server.get("/-/v1/search?text=autocss").json()["total"] == 0)
+            }
         }
     }
 

@@ -222,6 +222,7 @@ struct ServerUnderTest: Sendable {
 func withServer<T: Sendable>(
     store: TestStore,
     records: (any RecordStore)? = nil,
+    search: (any PackageMatching)? = nil,
     _ configure: (inout ServeConfiguration) -> Void = { _ in },
     _ body: @Sendable (ServerUnderTest) async throws -> T
 ) async throws -> T {
@@ -229,7 +230,7 @@ func withServer<T: Sendable>(
     configuration.port = 0
     configure(&configuration)
     let registry = PrometheusCollectorRegistry()
-    let server = try RegistryServer(configuration: configuration, records: records, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: testLogger)
+    let server = try RegistryServer(configuration: configuration, records: records, search: search, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: testLogger)
     let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [server], logger: testLogger))
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }

@@ -164,6 +164,45 @@ public struct CouchDBClient: Sendable {
         return rows
     }
 
+    /// One page of `GET /db/_changes?since=S&limit=N&include_docs=true`: the documents changed since
+    /// `since` (nil: from the start, where every document appears once, at its current revision), in
+    /// the order the database committed them, and the seq to ask from next. `pending` is how many
+    /// changes remain after this page, when the database says.
+    public func changes(since: String?, limit: Int) async throws -> ChangesPage {
+        let operation = "GET /\(self.configuration.database)/_changes"
+        var query = [("include_docs", "true"), ("limit", String(max(1, limit)))]
+        if let since { query.append(("since", since)) }
+        let json = try self.expectJSON(try await self.send(.GET, path: ["_changes"], query: query), statuses: [200], operation: operation)
+        guard let results = json["results"]?.arrayValue, let lastSeq = json["last_seq"].flatMap(Self.seqText) else {
+            throw RecordStoreError.invalidResponse("_changes answer without results or last_seq", operation: operation)
+        }
+        let changes = results.compactMap { result -> ChangesPage.Change? in
+            guard let id = result["id"]?.stringValue else { return nil }
+            return ChangesPage.Change(id: id, deleted: result["deleted"]?.boolValue == true, document: result["doc"]?.objectValue)
+        }
+        return ChangesPage(changes: changes, rowCount: results.count, lastSeq: lastSeq, pending: json["pending"]?.intValue)
+    }
+
+    /// A CouchDB seq as text: a string in CouchDB 2 and later, a number in 1.x.
+    private static func seqText(_ value: JSONValue) -> String? {
+        value.stringValue ?? value.intValue.map(String.init)
+    }
+
+    /// What ``changes(since:limit:)`` answers.
+    public struct ChangesPage: Sendable {
+        public struct Change: Sendable {
+            public var id: String
+            public var deleted: Bool
+            /// The document at its current revision (`_id`, `_rev` included); for a deleted one, only those.
+            public var document: [String: JSONValue]?
+        }
+        public var changes: [Change]
+        /// Rows in the answer (a row without an id is not a change, but counts toward the page).
+        public var rowCount: Int
+        public var lastSeq: String
+        public var pending: Int?
+    }
+
     // MARK: Requests
 
     /// Sends one request to `/{database}/{path…}` (each path element percent-encoded), retrying as configured.

@@ -41,14 +41,14 @@ struct PackageSearch: Sendable {
         return .success(query)
     }
 
-    let records: any RecordStore
+    let source: any PackageMatching
 
     /// The matching names, best first: exact name, then names starting with the text, then names
     /// holding every word, then packages whose description holds the words the name lacks; each
     /// tier in name order.
     func rank(_ query: Query) async throws -> [String] {
         let first = query.words.first ?? ""
-        let candidates = try await records.packageRecords(matching: first, limit: Self.maximumCandidates)
+        let candidates = try await source.packageRecords(matching: first, limit: Self.maximumCandidates)
         let text = query.words.joined(separator: " ")
         func tier(_ record: StoredRecord) -> Int? {
             let name = record.id.lowercased()
