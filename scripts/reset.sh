@@ -3,7 +3,9 @@
 #
 #   scripts/reset.sh [--compose] (--all | --couchdb --packages --kafka --update-seq) [--yes]
 #
-#   --couchdb     records. Embedded layout: the SQLite files (*.sqlite*) in DBDATA_DIR (./dbdata).
+#   --couchdb     records. Embedded layout: the SQLite files (*.sqlite*) in DBDATA_DIR (./dbdata),
+#                 serve's search index among them. Compose: the CouchDB database and the registry
+#                 service's search index (./search-index).
 #                 --compose: DELETE the CouchDB database DATABASE_NAME (COUCHDB_URL, default
 #                 http://localhost:$COUCHDB_HOST_PORT, credentials from the environment or .env).
 #   --packages    the contents of REMOTE_PACKAGE_DIR (./packages) and LOCAL_PACKAGE_DIR (./temp_packages).
@@ -174,6 +176,10 @@ if [ "$do_couchdb" -eq 1 ]; then
         401 | 403) die "CouchDB refused the credentials of user $user (HTTP $status)" ;;
         *) die "CouchDB answered HTTP $status to DELETE $url/$database" ;;
       esac
+    fi
+    # The registry service's search index of that database (rebuilt from the new one when it starts).
+    if [ -d ./search-index ]; then
+      remove_files "registry search index (*-search.sqlite*)" ./search-index '*-search.sqlite*'
     fi
   else
     remove_files "embedded record database (*.sqlite*)" "$(setting DBDATA_DIR ./dbdata)" '*.sqlite*'

@@ -353,6 +353,15 @@ enum StoreScenario: String, CaseIterable, Sendable, CustomTestStringConvertible 
         #expect(reopened.progress == index.progress)
         #expect(try await reopened.catchUp() == 0)
         #expect(try await reopened.packageRecords(matching: "zzzz", limit: 10).map(\.id) == ["zzzz-sorts-last"])
+
+        // The database deleted and made again (a reset): the index is rebuilt from the new one.
+        #expect(try await store.client.deleteDatabase())
+        try await store.prepare()
+        #expect(try await store.write([RecordDocument(id: "after-reset", body: ["type": "package", "description": "pad"])]).allSatisfy(\.isSuccess))
+        let afterReset = try CouchDBSearchIndex(path: path, source: store, pageSize: 50, logger: logger)
+        #expect(try await afterReset.catchUp() == 1)
+        #expect(try await afterReset.packageRecords(matching: "pad", limit: 10).map(\.id) == ["after-reset"])
+        #expect(afterReset.progress.packagesCopied == 1)
     }
 
     /// Two writers updating the same documents at once: real 409s, resolved by re-reading revisions.

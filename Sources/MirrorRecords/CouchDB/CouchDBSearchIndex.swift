@@ -34,7 +34,10 @@ public final class CouchDBSearchIndex: PackageMatching {
 
     public let path: String
     let source: CouchDBRecordStore
-    let copy: SQLiteRecordStore
+    private let copyStore: Mutex<SQLiteRecordStore>
+    var copy: SQLiteRecordStore { copyStore.withLock { $0 } }
+    /// Whether this process has compared the saved progress with the database yet.
+    private let sourceChecked = Mutex(false)
     let pageSize: Int
     private let progressFile: String
     private let state: Mutex<Progress>
@@ -68,7 +71,37 @@ public final class CouchDBSearchIndex: PackageMatching {
             try? FileManager.default.removeItem(atPath: progressFile)
         }
         self.state = Mutex(progress)
-        self.copy = try SQLiteRecordStore(path: path)
+        self.copyStore = Mutex(try SQLiteRecordStore(path: path))
+    }
+
+    /// Drops the copy and its progress: the next page reads from the start.
+    private func startOver() throws {
+        try? FileManager.default.removeItem(atPath: progressFile)
+        try? FileManager.default.removeItem(atPath: path)
+        let fresh = try SQLiteRecordStore(path: path)
+        copyStore.withLock { $0 = fresh }
+        state.withLock { $0 = Progress(source: $0.source) }
+    }
+
+    /// A database deleted and made again under the same name (`scripts/reset.sh --couchdb`) starts its
+    /// seqs over: a saved seq ahead of the database's own means the copy is of the old one.
+    private func checkSourceOnce() async throws {
+        guard !sourceChecked.withLock({ $0 }), let since = progress.since else { return }
+        let info = try await source.client.databaseInfo()
+        let current = info["update_seq"].flatMap { $0.stringValue ?? $0.intValue.map(String.init) }
+        if let saved = Self.seqNumber(since), let now = current.flatMap(Self.seqNumber), now < saved {
+            logger.notice(
+                "the search index was read to a seq ahead of the database's: the database was made again; rebuilding the index",
+                metadata: ["search.since": "\(saved)", "search.update_seq": "\(now)"]
+            )
+            try startOver()
+        }
+        sourceChecked.withLock { $0 = true }
+    }
+
+    /// The number before the first `-` of a CouchDB seq (`"123-g1AAAA…"`), or the whole of a 1.x one.
+    static func seqNumber(_ seq: String) -> Int? {
+        Int(seq.prefix { $0 != "-" })
     }
 
     public var progress: Progress { state.withLock { $0 } }
@@ -79,6 +112,7 @@ public final class CouchDBSearchIndex: PackageMatching {
     /// - Throws: ``RecordStoreError`` when CouchDB or the copy fails (the pages before stay applied).
     @discardableResult
     public func catchUp() async throws -> Int {
+        try await checkSourceOnce()
         try await copy.prepare()
         var read = 0
         while true {
