@@ -202,6 +202,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `npm-mirror export`: the mirror as tables (SQLite, CSV) with a manifest that pins and checks them.
+        .target(
+            name: "MirrorExport",
+            dependencies: [
+                "CSQLite", "MirrorJSON", "MirrorRecords", "MirrorStore", "MirrorRuntime",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // `npm-mirror serve`: the store as a read-only npm registry (derived documents, HTTP, search).
         .target(
             name: "MirrorServe",
@@ -290,7 +302,7 @@ let package = Package(
         .executableTarget(
             name: "npm-mirror",
             dependencies: [
-                "MirrorRuntime", "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "EmbeddedDemo", "MirrorPipeline", "MirrorServe", "MirrorVerify", "MirrorReconcile", "MirrorJSON",
+                "MirrorRuntime", "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "EmbeddedDemo", "MirrorPipeline", "MirrorServe", "MirrorVerify", "MirrorReconcile", "MirrorExport", "MirrorSignatures", "MirrorStore", "MirrorRecords", "MirrorJSON",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -22,6 +22,7 @@ FORBIDDEN = {
     "MirrorServe": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorEmbedded"},
     "MirrorReconcile": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorConfig", "MirrorStore", "MirrorEmbedded"},
     "MirrorVerify": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorEmbedded"},
+    "MirrorExport": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorConfig", "MirrorEmbedded", "MirrorServe"},
     "MirrorKafka": {"MirrorPipeline", "MirrorConfig", "MirrorRecords", "MirrorStore"},
 }
 

@@ -124,6 +124,14 @@ extension RecordStore {
         return found
     }
 
+    /// Every change record (`change:…`), page by page (`pageSize` each), in id order; the package
+    /// records around them are not read.
+    public func changeRecordPages(pageSize: Int = 1000) -> RecordPages {
+        RecordPages(pageSize: pageSize) { after, limit in
+            try await self.records(after: after ?? RecordID.beforeChanges, before: RecordID.afterChanges, limit: limit)
+        }
+    }
+
     /// Every document, page by page (`pageSize` each).
     public func recordPages(pageSize: Int = 1000) -> RecordPages {
         RecordPages(pageSize: pageSize) { after, limit in try await self.records(after: after, before: nil, limit: limit) }

@@ -158,13 +158,12 @@ public struct StoreVerification: Sendable {
                         continue
                     }
                     paths += 1
-                    var status = stat()
                     if path.hasPrefix("/") || path.split(separator: "/").contains("..") {
                         failures.append(
                             VerificationFailure(
                                 kind: .malformedRecord, package: record.id, version: version, path: path,
                                 message: "the record's stored_versions path is not relative to the store root"))
-                    } else if lstat(root + "/" + path, &status) != 0 {
+                    } else if !Self.entryExists(root + "/" + path) {
                         failures.append(
                             VerificationFailure(
                                 kind: .recordMissingFile, package: record.id, version: version, path: path,
@@ -174,5 +173,13 @@ public struct StoreVerification: Sendable {
             }
             return (paths, failures)
         }
+    }
+}
+
+extension StoreVerification {
+    /// Whether `path` names an entry (a symbolic link counts, not followed): `lstat` into a buffer, not
+    /// a `stat()` value, whose zero initializer a release build looks up in the wrong module.
+    static func entryExists(_ path: String) -> Bool {
+        withUnsafeTemporaryAllocation(of: stat.self, capacity: 1) { buffer in lstat(path, buffer.baseAddress!) == 0 }
     }
 }
