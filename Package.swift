@@ -407,6 +407,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "MirrorExportTests",
+            dependencies: [
+                "MirrorExport", "MirrorTestSupport", "MirrorJSON", "MirrorRecords", "MirrorStore", "MirrorConfig", "MirrorEmbedded", "EmbeddedDemo",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Readers"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "MirrorStoreTests",
             dependencies: [
                 "MirrorStore",

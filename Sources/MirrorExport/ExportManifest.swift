@@ -18,7 +18,13 @@ public struct ExportManifest: Codable, Sendable, Equatable {
     public struct Table: Codable, Sendable, Equatable {
         public var name: ExportTable
         public var rows: Int
-        public var columns: [String]
+        public var columns: [Column]
+    }
+
+    /// A column's name and kind (`text`, `integer`, `boolean`, `timestamp`), as the files hold them.
+    public struct Column: Codable, Sendable, Equatable {
+        public var name: String
+        public var type: ExportColumn.Kind
     }
 
     public struct File: Codable, Sendable, Equatable {

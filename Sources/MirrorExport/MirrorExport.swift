@@ -134,7 +134,7 @@ public struct MirrorExport: Sendable {
             command: options.command,
             packageSeqs: packageSeqs.range,
             changeSeqs: changeSeqs.range,
-            tables: ExportTable.allCases.map { .init(name: $0, rows: counts[$0, default: 0], columns: $0.columns.map(\.name)) },
+            tables: ExportTable.allCases.map { .init(name: $0, rows: counts[$0, default: 0], columns: $0.columns.map { .init(name: $0.name, type: $0.kind) }) },
             files: [],
             trustedKeyIDs: options.trustedKeyIDs,
             emails: options.emails,

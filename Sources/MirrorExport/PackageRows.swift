@@ -184,9 +184,10 @@ struct PackageRows: Sendable {
         return types.isEmpty ? .null : .text(types.joined(separator: " OR "))
     }
 
+    /// `repository` as a string or its `url`; an empty one (`{"url": ""}` is common) is none.
     static func repository(_ value: JSONValue?) -> ExportValue {
-        if let text = value?.stringValue { return .text(text) }
-        return text(value?["url"])
+        guard let url = value?.stringValue ?? value?["url"]?.stringValue, !url.isEmpty else { return .null }
+        return .text(url)
     }
 }
 
