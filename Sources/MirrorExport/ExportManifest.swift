@@ -156,6 +156,11 @@ public struct ExportManifest: Codable, Sendable, Equatable {
             defer { sqlite3_finalize(statement) }
             guard sqlite3_step(statement) == SQLITE_ROW else { throw ExportError.manifest("cannot count \(table.rawValue)") }
             return Int(sqlite3_column_int64(statement, 0))
+        case .parquet:
+            let name = ParquetSink.fileName(table)
+            guard intact.contains(name) else { return nil }
+            let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
+            return Int(try ParquetFooter.rowCount(of: bytes))
         case .csv:
             let name = CSVSink.fileName(table, gzip: manifest.gzip)
             guard intact.contains(name) else { return nil }

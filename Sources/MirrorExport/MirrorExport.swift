@@ -23,6 +23,8 @@ public struct MirrorExport: Sendable {
         public var gzip = false
         /// Records read per page.
         public var pageSize = 500
+        /// Parquet: rows per row group (a row group is what memory holds of a table).
+        public var parquetRowGroupRows = 100_000
         /// The command line, for the manifest.
         public var command: [String] = []
         /// The key ids the signature verdicts were made with, for the manifest.
@@ -66,7 +68,7 @@ public struct MirrorExport: Sendable {
 
     private func export(into directory: String, progress: ExportProgress) async throws -> ExportManifest {
         let started = Date()
-        let sink = try options.format.makeSink(directory: directory, gzip: options.gzip)
+        let sink = try options.format.makeSink(directory: directory, gzip: options.gzip, rowGroupRows: options.parquetRowGroupRows)
         let firstSeen = try FirstSeenIndex(path: directory + "/.first-seen.sqlite")
         defer { firstSeen.remove() }
         var counts: [ExportTable: Int] = [:]

@@ -16,7 +16,7 @@ import Darwin
 /// `npm-mirror export`: the mirror as a dataset, or `--check` of one received.
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export the mirror as tables (SQLite or CSV) with a manifest, or check a received export.",
+        abstract: "Export the mirror as tables (SQLite, CSV or Parquet) with a manifest, or check a received export.",
         discussion: """
             Reads only the store (REMOTE_PACKAGE_DIR) and the records (COUCHDB_URL, or DBDATA_DIR's SQLite file), \
             page by page, while consumers may keep writing; every package's rows come from one stored packument \
@@ -30,7 +30,7 @@ struct Export: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigurationOptions
 
-    @Option(help: "sqlite (one database) or csv (one file per table).")
+    @Option(help: "sqlite (one database), csv or parquet (one file per table).")
     var format: String = "sqlite"
 
     @Option(help: ArgumentHelp("A new or empty folder to write the export into.", valueName: "dir"))
@@ -49,7 +49,7 @@ struct Export: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard ExportFormat(rawValue: format) != nil else { throw ValidationError("--format takes sqlite or csv, got '\(format)'") }
+        guard ExportFormat(rawValue: format) != nil else { throw ValidationError("--format takes sqlite, csv or parquet, got '\(format)'") }
         guard ExportEmails(rawValue: emails) != nil else { throw ValidationError("--emails takes hashed or plain, got '\(emails)'") }
         if check == nil && out == nil { throw ValidationError("give --out DIR to export, or --check DIR to check an export") }
         if gzip && format != "csv" { throw ValidationError("--gzip is for --format csv") }

@@ -42,7 +42,7 @@ private func comparable(_ rows: [[Any?]]) -> [String] {
 
 @Suite("npm-mirror export over a mirror the pipeline filled", .serialized, .timeLimit(.minutes(5)))
 struct ExportTests {
-    func export(_ format: ExportFormat, gzip: Bool = false, emails: ExportEmails = .hashed) async throws -> (directory: String, manifest: ExportManifest) {
+    func export(_ format: ExportFormat, gzip: Bool = false, emails: ExportEmails = .hashed, rowGroupRows: Int = 100_000) async throws -> (directory: String, manifest: ExportManifest) {
         let mirror = try await DemoMirror.shared.mirror()
         let records = try SQLiteRecordStore(path: mirror.directory + "/dbdata/npm-mirror.sqlite")
         let store = try PackageStore(root: mirror.directory + "/packages", scratch: mirror.directory + "/temp_packages", shardLength: mirror.shardLength)
@@ -50,29 +50,34 @@ struct ExportTests {
         options.format = format
         options.gzip = gzip
         options.emails = emails
+        options.parquetRowGroupRows = rowGroupRows
         options.pageSize = 7  // several pages, and the last one short
         options.command = ["npm-mirror", "export", "--format", format.rawValue]
         let manifest = try await MirrorExport(records: records, store: store, options: options, logger: logger).run()
         return (options.directory, manifest)
     }
 
-    @Test("every row checked against the packument it came from; SQLite, CSV and gzip'd CSV read alike by Python's readers")
+    @Test("every row checked against the packument it came from; SQLite, CSV, gzip'd CSV and Parquet (pyarrow and DuckDB) read alike")
     func rowsMatchThePackuments() async throws {
         let mirror = try await DemoMirror.shared.mirror()
         let sqlite = try await export(.sqlite)
         let csv = try await export(.csv)
         let gzipped = try await export(.csv, gzip: true)
+        let parquet = try await export(.parquet, rowGroupRows: 50)
         #expect(sqlite.manifest.packagesWithoutPackument == 0 && sqlite.manifest.unreadablePackuments == 0)
 
         let fromSQLite = try await readBack(sqlite.directory)
         let fromCSV = try await readBack(csv.directory)
         let fromGzip = try await readBack(gzipped.directory)
+        let fromParquet = try await readBack(parquet.directory)
+        #expect(try ExportManifest.check(directory: parquet.directory).isEmpty)
         for table in ExportTable.allCases {
             let rows = try #require(fromSQLite[table.rawValue])
             #expect(rows.count == sqlite.manifest.rows(of: table))
             // CSV reads null and empty text alike: the SQLite side is compared the same way by the reader.
             #expect(comparable(rows) == comparable(fromCSV[table.rawValue] ?? []), "\(table): SQLite and CSV differ")
             #expect(comparable(rows) == comparable(fromGzip[table.rawValue] ?? []), "\(table): CSV and gzip'd CSV differ")
+            #expect(comparable(rows) == comparable(fromParquet[table.rawValue] ?? []), "\(table): SQLite and Parquet differ")
         }
 
         // The packuments, read by Foundation from the store: what each table must hold.

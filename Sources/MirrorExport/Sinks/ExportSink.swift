@@ -14,11 +14,14 @@ public enum ExportFormat: String, Sendable, Codable, CaseIterable {
     case sqlite
     /// One RFC 4180 file per table, `<table>.csv` (UTF-8, a header row).
     case csv
+    /// One Parquet file per table, `<table>.parquet` (typed columns, GZIP pages).
+    case parquet
 
-    func makeSink(directory: String, gzip: Bool) throws -> any ExportSink {
+    func makeSink(directory: String, gzip: Bool, rowGroupRows: Int) throws -> any ExportSink {
         switch self {
         case .sqlite: try SQLiteSink(path: directory + "/" + SQLiteSink.fileName)
         case .csv: try CSVSink(directory: directory, gzip: gzip)
+        case .parquet: try ParquetSink(directory: directory, rowGroupRows: rowGroupRows)
         }
     }
 }
