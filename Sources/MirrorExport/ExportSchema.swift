@@ -1,3 +1,5 @@
+import Foundation
+
 /// The tables of an export, their columns and where each comes from: one definition that the
 /// writers (SQLite, CSV), the checker and `docs/export.md` all follow.
 public enum ExportTable: String, CaseIterable, Codable, Sendable {
@@ -85,6 +87,18 @@ public enum ExportTable: String, CaseIterable, Codable, Sendable {
                 .init("source", .text, "`feed` or `reconcile`"),
             ]
         }
+    }
+
+    /// Every table's columns as Markdown tables (for `docs/export.md`, which a test keeps equal).
+    public static var markdown: String {
+        allCases.map { table in
+            var lines = ["### `\(table.rawValue)`", "", "| column | type | null | from |", "| --- | --- | --- | --- |"]
+            for column in table.columns {
+                let source = column.source.replacingOccurrences(of: "|", with: "\\|")
+                lines.append("| `\(column.name)` | \(column.kind.rawValue) | \(column.nullable ? "yes" : "no") | \(source) |")
+            }
+            return lines.joined(separator: "\n")
+        }.joined(separator: "\n\n")
     }
 
     /// The columns the SQLite export indexes (the join keys).

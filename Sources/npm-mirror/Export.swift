@@ -48,14 +48,21 @@ struct Export: AsyncParsableCommand {
     @Flag(help: "Write the summary (or the check's findings) as JSON to standard output.")
     var json = false
 
+    @Flag(help: "Print the tables' columns as Markdown (docs/export.md) and exit.")
+    var schemaMarkdown = false
+
     func validate() throws {
         guard ExportFormat(rawValue: format) != nil else { throw ValidationError("--format takes sqlite, csv or parquet, got '\(format)'") }
         guard ExportEmails(rawValue: emails) != nil else { throw ValidationError("--emails takes hashed or plain, got '\(emails)'") }
-        if check == nil && out == nil { throw ValidationError("give --out DIR to export, or --check DIR to check an export") }
+        if check == nil && out == nil && !schemaMarkdown { throw ValidationError("give --out DIR to export, or --check DIR to check an export") }
         if gzip && format != "csv" { throw ValidationError("--gzip is for --format csv") }
     }
 
     func run() async throws {
+        if schemaMarkdown {
+            print(ExportTable.markdown)
+            return
+        }
         if let check {
             try runCheck(check)
             return

@@ -142,6 +142,22 @@ struct ExportTests {
         #expect(sqlite.manifest.packageSeqs != nil)
     }
 
+    @Test("docs/export.md: its schema is the code's, and its five example queries answer alike in sqlite3 (SQLite export) and DuckDB (Parquet export)")
+    func documentedQueries() async throws {
+        let docs = repositoryRoot.appendingPathComponent("docs/export.md").path
+        let text = try String(contentsOfFile: docs, encoding: .utf8)
+        #expect(text.contains(ExportTable.markdown), "docs/export.md's schema differs from ExportTable's: paste `npm-mirror export --schema-markdown`")
+        let sqlite = try await export(.sqlite)
+        let parquet = try await export(.parquet)
+        let script = repositoryRoot.appendingPathComponent("Tests/MirrorExportTests/Readers/run_queries.py").path
+        let result = try await runProgram(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script, docs, sqlite.directory, parquet.directory], mergingStandardError: true)
+        #expect(result.status == 0, "\(result.output.prefix(3000))")
+        let answers = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        #expect(answers["queries"] as? Int == 5)
+        let rows = answers["answers"] as? [[Any]] ?? []
+        #expect(rows.prefix(4).allSatisfy { !$0.isEmpty }, "the first four queries answer something on the demo mirror")
+    }
+
     @Test("--check: an intact export passes; a changed byte, a truncated file, an extra file and a missing one are each named")
     func check() async throws {
         let csv = try await export(.csv)
