@@ -74,6 +74,12 @@ struct Bench: Sendable {
             let verify = try await verifyStore(simulator, root: "\(directory)/e2e/consumer-full")
             logger.notice("variant \(workload.name): the floor of the work, on one thread")
             let cost = try measureCost(directory: "\(directory)/e2e", consumer: consumer, metadataOnly: metadataOnly)
+            logger.notice("variant \(workload.name): npm-mirror export over the full run's store and records")
+            let environment = consumerEnvironment(
+                simulator, scenario: scenario, mode: "full", root: "\(directory)/e2e/consumer-full", fetchTarballs: true, maxSize: workload.hugeTarballBytes,
+                metricsFile: "\(directory)/e2e/export-metrics.prom")
+            let export = try await Self.measureExport(
+                binaries: binaries, environment: environment, directory: "\(directory)/e2e/export", timeout: .seconds(3600))
             let memoryPair = workload.memoryPairPackages > 0 ? try await measureMemoryPair(workload, directory: "\(directory)/memory") : nil
             return VariantResults(
                 workload: workload,
@@ -89,7 +95,8 @@ struct Bench: Sendable {
                 deletedPackages: gone.count,
                 memoryPair: memoryPair,
                 verify: verify,
-                cost: cost
+                cost: cost,
+                export: export
             )
         }
     }
@@ -421,6 +428,24 @@ struct Bench: Sendable {
             bytesHashed: report.bytesHashed, wallSeconds: wall, mbPerSecond: rate, sha512SingleCoreMBPerSecond: floor,
             cores: cores, shareOfFloor: floor > 0 ? rate / (floor * Double(cores)) : 0
         )
+    }
+
+    /// `npm-mirror export --format parquet --out <directory>` as a measured process with `environment`
+    /// (the store and the records), its figures read from the manifest it wrote.
+    static func measureExport(binaries: String, environment: [String: String], directory: String, timeout: Duration) async throws -> ExportFigures {
+        try? FileManager.default.removeItem(atPath: directory)
+        let run = try await ChildProcess.run(
+            "\(binaries)/npm-mirror", arguments: ["export", "--format", "parquet", "--out", directory, "--json"], environment: environment,
+            logFile: directory + ".log", measured: true, timeout: timeout)
+        guard run.succeeded else { throw BenchError("npm-mirror export ended with \(run.ending); see \(directory).log") }
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))) as? [String: Any] ?? [:]
+        let tables = manifest["tables"] as? [[String: Any]] ?? []
+        let rows = tables.reduce(0) { $0 + (($1["rows"] as? NSNumber)?.intValue ?? 0) }
+        let packages = (tables.first { $0["name"] as? String == "packages" }?["rows"] as? NSNumber)?.intValue ?? 0
+        let bytes = (manifest["files"] as? [[String: Any]] ?? []).reduce(Int64(0)) { $0 + (($1["bytes"] as? NSNumber)?.int64Value ?? 0) }
+        return ExportFigures(
+            format: "parquet", rows: rows, packages: packages, bytes: bytes, wallSeconds: run.wallSeconds, cpuSeconds: run.cpuSeconds,
+            peakRSSBytes: run.peakRSSBytes ?? 0, rowsPerSecond: run.wallSeconds > 0 ? Double(rows) / run.wallSeconds : 0)
     }
 
     /// SHA-512 over a 64 MiB buffer on this thread, best of three, in MB/s.

@@ -49,6 +49,8 @@ struct VariantResults: Codable, Sendable {
     var verify: VerifyFigures?
     /// The consumer's CPU per package and per MB beside the floor of that work.
     var cost: CostFigures?
+    /// `npm-mirror export --format parquet` over the full run's store and records.
+    var export: ExportFigures?
 }
 
 /// What the consumer spends per unit of work, beside the floor of that work (``Floors``).
@@ -181,4 +183,16 @@ struct TargetCheck: Codable, Sendable {
     var measured: String
     /// nil when not judged (a smoke run, or a figure this run did not measure).
     var met: Bool?
+}
+
+/// `npm-mirror export` as a process: rows written, time, CPU and peak memory.
+struct ExportFigures: Codable, Sendable {
+    var format: String
+    var rows: Int
+    var packages: Int
+    var bytes: Int64
+    var wallSeconds: Double
+    var cpuSeconds: Double
+    var peakRSSBytes: Int64
+    var rowsPerSecond: Double
 }

@@ -10,6 +10,7 @@ import MirrorRuntime
 /// process where it is one (wall time and peak RSS through GNU time):
 /// - `npm-mirror verify`'s record pass (over an empty package store: every record checked, page by page),
 /// - `npm-mirror status` (counts the records, walks the empty store),
+/// - `npm-mirror export --format parquet` (every record streamed into tables),
 /// - search: the store's `packageRecords(matching:)` for the name that sorts last and for a common
 ///   word, timed in the bench process (the query `npm-mirror serve` makes per search), p50 and p99.
 /// Two sizes show whether a step's memory grows with the record count.
@@ -72,6 +73,9 @@ struct ScaleStage: Sendable {
             throw BenchError("npm-mirror status did not count \(packages + changes) records; see \(directory)/status.txt")
         }
 
+        logger.notice("scale: npm-mirror export (parquet)")
+        let export = try await Bench.measureExport(binaries: binaries, environment: environment, directory: "\(directory)/export", timeout: .seconds(7200))
+
         logger.notice("scale: searches")
         let last = try await timeSearches(records, text: Self.lastName, expecting: Self.lastName)
         let common = try await timeSearches(records, text: "parser", expecting: nil)
@@ -80,6 +84,7 @@ struct ScaleStage: Sendable {
             verify: ScaleStep(wallSeconds: verify.wallSeconds, cpuSeconds: verify.cpuSeconds, peakRSSBytes: verify.peakRSSBytes ?? 0),
             verifyRecordsChecked: checked,
             status: ScaleStep(wallSeconds: status.wallSeconds, cpuSeconds: status.cpuSeconds, peakRSSBytes: status.peakRSSBytes ?? 0),
+            export: export,
             searchLast: last, searchCommon: common
         )
     }
@@ -161,6 +166,9 @@ struct ScaleSize: Codable, Sendable {
     /// Package records verify reported checking (live ones).
     var verifyRecordsChecked: Int
     var status: ScaleStep
+    /// `npm-mirror export --format parquet` over the records (the store is empty: a packages row per
+    /// package record, and every change record).
+    var export: ExportFigures?
     var searchLast: ScaleSearch
     var searchCommon: ScaleSearch
 }
@@ -182,13 +190,14 @@ extension ScaleFigures {
     /// The stage's figures as a table.
     var table: String {
         var lines = ["Scale (\(changesPerPackage) change records per package record, embedded SQLite)"]
-        lines.append("packages   records    db MB  fill s | verify s  cpu s  RSS MB  checked | status s  RSS MB | search last p50/p99 ms | common p50/p99 ms (results)")
+        lines.append("packages   records    db MB  fill s | verify s  cpu s  RSS MB  checked | status s  RSS MB | export s  rows/s  RSS MB | search last p50/p99 ms | common p50/p99 ms (results)")
         for size in sizes {
             lines.append(String(
-                format: "%-10d %-10d %6.0f %7.1f | %8.1f %6.1f %7.0f %8d | %8.1f %7.0f | %9.2f / %-9.2f | %7.2f / %-7.2f (%d)",
+                format: "%-10d %-10d %6.0f %7.1f | %8.1f %6.1f %7.0f %8d | %8.1f %7.0f | %8.1f %7.0f %6.0f | %9.2f / %-9.2f | %7.2f / %-7.2f (%d)",
                 size.packages, size.packages + size.changes, Double(size.databaseBytes) / 1e6, size.fillSeconds,
                 size.verify.wallSeconds, size.verify.cpuSeconds, Double(size.verify.peakRSSBytes) / 1e6, size.verifyRecordsChecked,
                 size.status.wallSeconds, Double(size.status.peakRSSBytes) / 1e6,
+                size.export?.wallSeconds ?? 0, size.export?.rowsPerSecond ?? 0, Double(size.export?.peakRSSBytes ?? 0) / 1e6,
                 size.searchLast.p50Milliseconds, size.searchLast.p99Milliseconds, size.searchCommon.p50Milliseconds, size.searchCommon.p99Milliseconds,
                 size.searchCommon.results))
         }

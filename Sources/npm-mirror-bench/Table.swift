@@ -23,6 +23,9 @@ extension BenchResults {
             if let verify = variant.verify {
                 rows.append([name, "npm-mirror verify", "\(verify.packages) pkgs, \(verify.tarballs) tgz, \(verify.holds ? "holds" : "\(verify.failures) failures")", f(verify.wallSeconds), String(format: "%.2f × (SHA-512 %.0f MB/s × %d cores)", verify.shareOfFloor, verify.sha512SingleCoreMBPerSecond, verify.cores), f(verify.mbPerSecond), "", ""])
             }
+            if let export = variant.export {
+                rows.append([name, "npm-mirror export (\(export.format))", "\(export.packages) pkgs, \(export.rows) rows, \(mb(export.bytes))", f(export.wallSeconds), "\(f0(export.rowsPerSecond)) rows/s", "", mb(export.peakRSSBytes), f(export.cpuSeconds)])
+            }
             if let cost = variant.cost {
                 let metadata = cost.metadataFloor, tarball = cost.tarballFloor
                 rows.append([name, "consumer CPU, metadata", String(format: "%.2f ms/package", cost.metadataCPUMillisecondsPerPackage),

@@ -52,6 +52,13 @@ struct BenchSmokeTests {
         #expect(metadataOnly["changes"] as? Int == changes)
         #expect(metadataOnly["tarballs"] as? Int == 0)
 
+        // npm-mirror export over the full run's store and records: a packages row per package record.
+        let export = try #require(variant["export"] as? [String: Any], "the variant has an export stage")
+        let exported = export["packages"] as? Int ?? 0
+        #expect((1...changes).contains(exported), "\(exported) package rows for \(changes) changes")
+        #expect((export["rows"] as? Int ?? 0) > exported * 2)
+        #expect(number(export["rowsPerSecond"]) > 0 && number(export["peakRSSBytes"]) > 0)
+
         let curl = try #require(variant["curl"] as? [String: Any])
         // One URL per package still served and per kept tarball, the registry's keys, and the
         // attestations of the kept versions that have them (at most one per tarball); which ones,
