@@ -37,6 +37,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Package records of the scale stage, one size or several, comma-separated (change records beside them: --scale-changes-per-package).")
     var scalePackages: String = "400000,4000000"
 
+    @Flag(help: "Scale stage: measure the databases an earlier run of the same sizes left in the work directory instead of filling new ones (the fill is not a target).")
+    var scaleReuse = false
+
     @Option(help: "Change records per package record in the scale stage (a real mirror holds about 1.5).")
     var scaleChangesPerPackage: Double = 1.5
 
@@ -125,7 +128,9 @@ struct BenchCommand: AsyncParsableCommand {
                 backfill = try await BackfillStage(bench: bench, changes: backfillChanges, consumerSeconds: backfillConsumerSeconds).run()
             }
             if runScale {
-                scale = try await ScaleStage(binaries: binaries, workDirectory: work, sizes: scaleSizes, changesPerPackage: scaleChangesPerPackage, logger: logger).run()
+                scale = try await ScaleStage(
+                    binaries: binaries, workDirectory: work, sizes: scaleSizes, changesPerPackage: scaleChangesPerPackage, reuse: scaleReuse, logger: logger
+                ).run()
             }
             if runServe {
                 serve = try await ServeStage(

@@ -162,23 +162,25 @@ public final class SQLiteRecordStore: RecordStore {
                     """
                 return try db.query(scan, [.text("%" + escaped + "%"), .integer(Int64(limit)), .text(wanted), .text(escaped + "%")], record)
             }
-            // The index answers LIKE on its columns (case-insensitive; `%` and `_` in the text widen
-            // the pattern, so each tier's rows are checked again here).
+            // The exact name and the names starting with the text are ranges of the records' primary
+            // key (npm names are lower-case; a legacy upper-case one is found by the next tiers): a
+            // trigram lookup would visit every name holding the text only to keep the few that start
+            // with it. Joining the index keeps live packages only. The other tiers ask the index,
+            // which answers LIKE on its columns (case-insensitive; `%` and `_` in the text widen the
+            // pattern, so each tier's rows are checked again here).
             let literal = wanted.replacingOccurrences(of: "%", with: "_")
-            let tiers: [(column: String, pattern: String, holds: (StoredRecord) -> Bool)] = [
-                ("id", literal, { $0.id.lowercased() == wanted }),
-                ("id", literal + "%", { $0.id.lowercased().hasPrefix(wanted) }),
-                ("id", "%" + literal + "%", { $0.id.lowercased().contains(wanted) }),
-                ("description", "%" + literal + "%", { $0.matches(wanted) }),
+            let byKey = "SELECT r.id, r.generation, r.body FROM records r JOIN package_search s ON s.rowid = r.rowid"
+            let byIndex = "SELECT r.id, r.generation, r.body FROM package_search s JOIN records r ON r.rowid = s.rowid"
+            let tiers: [(sql: String, pattern: String, holds: (StoredRecord) -> Bool)] = [
+                ("\(byKey) WHERE r.id = ?1 LIMIT ?2", wanted, { $0.id == wanted }),
+                ("\(byKey) WHERE r.id > ?1 AND r.id < ?1 || char(1114111) ORDER BY r.id LIMIT ?2", wanted, { $0.id.hasPrefix(wanted) }),
+                ("\(byIndex) WHERE s.id LIKE ?1 LIMIT ?2", "%" + literal + "%", { $0.id.lowercased().contains(wanted) }),
+                ("\(byIndex) WHERE s.description LIKE ?1 LIMIT ?2", "%" + literal + "%", { $0.matches(wanted) }),
             ]
             var found: [StoredRecord] = []
             var seen: Set<String> = []
             for tier in tiers where found.count < limit {
-                let sql = """
-                    SELECT r.id, r.generation, r.body FROM package_search s JOIN records r ON r.rowid = s.rowid
-                    WHERE s.\(tier.column) LIKE ?1 LIMIT ?2
-                    """
-                let rows = try db.query(sql, [.text(tier.pattern), .integer(Int64(limit - found.count + seen.count))], record)
+                let rows = try db.query(tier.sql, [.text(tier.pattern), .integer(Int64(limit - found.count + seen.count))], record)
                 for row in rows where found.count < limit && tier.holds(row) && seen.insert(row.id).inserted {
                     found.append(row)
                 }
