@@ -95,7 +95,14 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("\(tool) is missing: \(why) (scripts/install-deps.sh installs it)")
         }
 
-        let work = try HarnessRun.freshDirectory(harness.workDirectory ?? "./bench-work")
+        // --scale-reuse keeps the work directory: the scale stage's databases of an earlier run are in it.
+        let work: String
+        if scaleReuse {
+            work = URL(fileURLWithPath: harness.workDirectory ?? "./bench-work").standardizedFileURL.path
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        } else {
+            work = try HarnessRun.freshDirectory(harness.workDirectory ?? "./bench-work")
+        }
         let configFile = try HarnessRun.emptyConfigFile(in: work)
 
         let kafka = try EmbeddedKafkaCluster(brokerCount: 1, logger: Logger(label: "bench.kafka"))
