@@ -105,9 +105,10 @@ public struct MirrorExport: Sendable {
                 case .unreadable: unreadablePackuments += 1
                 case nil: break
                 }
+                let sources = await provenanceSources(body)
                 let rows = PackageRows(
                     name: record.id, record: body, packument: packument, firstSeenSeq: try firstSeen.seq(of: record.id), emails: options.emails,
-                    provenance: { version in provenanceSource(body, version: version) })
+                    provenance: { sources[$0] })
                 if let seq = body["last_seq"]?.intValue { packageSeqs.add(Int64(seq)) }
                 batch.packages += rows.packages
                 batch.versions += rows.versions
@@ -173,13 +174,22 @@ public struct MirrorExport: Sendable {
         return (body, nil, .missing)
     }
 
-    /// Repository, commit and workflow from the stored attestations of a version, when there are.
-    private func provenanceSource(_ record: [String: JSONValue], version: String) -> PackageRows.ProvenanceSource? {
-        guard let path = record["provenance"]?[version]?["path"]?.stringValue, !path.isEmpty, !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
-            return nil
+    /// Repository, commit and workflow from the stored attestations of each version that has them,
+    /// read off the cooperative threads.
+    private func provenanceSources(_ record: [String: JSONValue]) async -> [String: PackageRows.ProvenanceSource] {
+        var paths: [String: String] = [:]
+        for (version, entry) in record["provenance"]?.objectValue ?? [:] {
+            guard let path = entry["path"]?.stringValue, !path.isEmpty, !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else { continue }
+            paths[version] = store.root + "/" + path
         }
-        guard let data = FileManager.default.contents(atPath: store.root + "/" + path), data.count <= 16 << 20 else { return nil }
-        return ProvenanceStatement.source(attestations: Array(data))
+        guard !paths.isEmpty else { return [:] }
+        let found = try? await BlockingWork.run { [paths] in
+            paths.compactMapValues { path -> PackageRows.ProvenanceSource? in
+                guard let data = FileManager.default.contents(atPath: path), data.count <= 16 << 20 else { return nil }
+                return ProvenanceStatement.source(attestations: Array(data))
+            }
+        }
+        return found ?? [:]
     }
 
     static func changeRow(_ body: [String: JSONValue]) -> ExportRow {

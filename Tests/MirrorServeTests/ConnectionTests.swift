@@ -3,7 +3,7 @@ import MirrorServe
 import Synchronization
 import Testing
 
-@Suite("npm-mirror serve: slow clients and the connection limit", .timeLimit(.minutes(2)))
+@Suite("npm-mirror serve: slow clients and the connection limit", .timeLimit(.minutes(4)))
 struct ConnectionTests {
     @Test("a client that reads nothing does not hold up the others, and is dropped after the write stall timeout")
     func slowClient() async throws {
