@@ -479,7 +479,7 @@ struct CouchDBModel: Sendable {
             guard rev == current.rev else { return .failure(Failure(Self.conflict)) }
             parent = current.rev
         }
-        let generation = (parent.flatMap(Self.generation) ?? 0) + 1
+        let generation = (parent.flatMap(DocumentRevision.generation) ?? 0) + 1
         let body = write.deleted ? [:] : write.body
         let rev = "\(generation)-" + Self.revisionHash(parent: parent, deleted: write.deleted, body: body)
         self.databases[db]!.documents[write.id] = Document(rev: rev, body: body, deleted: write.deleted, seq: existing?.seq ?? 0)
@@ -501,9 +501,9 @@ struct CouchDBModel: Sendable {
         self.conflictStorms[key] = remaining > 1 ? remaining - 1 : nil
         let existing = self.databases[db]!.documents[id]
         var body = existing.flatMap { $0.deleted ? nil : $0.body } ?? [:]
-        body["foreign_write"] = .number(Double((existing.flatMap { Self.generation($0.rev) } ?? 0) + 1))
+        body["foreign_write"] = .number(Double((existing.flatMap { DocumentRevision.generation($0.rev) } ?? 0) + 1))
         let parent = existing?.rev
-        let generation = (parent.flatMap(Self.generation) ?? 0) + 1
+        let generation = (parent.flatMap(DocumentRevision.generation) ?? 0) + 1
         let rev = "\(generation)-" + Self.revisionHash(parent: parent, deleted: false, body: body)
         self.databases[db]!.documents[id] = Document(rev: rev, body: body, deleted: false, seq: 0)
         self.assignSequences(ids: [id], db: db)
@@ -546,10 +546,6 @@ struct CouchDBModel: Sendable {
             throw Failure(Self.error(400, "bad_request", "Invalid rev format"))
         }
         return rev
-    }
-
-    static func generation(_ rev: String) -> Int? {
-        rev.firstIndex(of: "-").flatMap { Int(rev[..<$0]) }
     }
 
     private static func unquoted(_ text: String) -> String {

@@ -76,11 +76,7 @@ public struct Packument: Sendable {
     public var modified: String? { time["modified"] }
 
     /// The generation of `_rev` (the number before the dash).
-    public var revGeneration: Int? { rev.flatMap(Self.generation(ofRev:)) }
-
-    public static func generation(ofRev rev: String) -> Int? {
-        DocumentRevision.generation(rev)
-    }
+    public var revGeneration: Int? { rev.flatMap(DocumentRevision.generation) }
 
     /// Parses a packument for `expectedName`.
     ///

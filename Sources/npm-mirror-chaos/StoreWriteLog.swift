@@ -1,4 +1,5 @@
 import Foundation
+import MirrorRecords
 
 /// The store write log a consumer keeps when `NPM_MIRROR_STORE_WRITE_LOG` names a file: one line
 /// `<package name>\t<rev>\n` each time a packument revision becomes the package's current one in the
@@ -63,13 +64,12 @@ struct StoreWriteLog: Sendable {
     }
 
     /// The generation of a CouchDB-style rev `<generation>-<hash>`: digits, a dash, then a non-empty hash.
+    /// (Stricter than ``DocumentRevision/generation(_:)``, which it uses: a torn line must not pass.)
     static func generation(of rev: Substring) -> Int? {
-        guard let dash = rev.firstIndex(of: "-"), rev.index(after: dash) < rev.endIndex else { return nil }
-        let digits = rev[..<dash]
-        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber),
+        guard let dash = rev.firstIndex(of: "-"), rev.index(after: dash) < rev.endIndex,
             !rev[rev.index(after: dash)...].contains(where: \.isWhitespace)
         else { return nil }
-        return Int(digits)
+        return DocumentRevision.generation(String(rev))
     }
 
     /// Every line well-formed and no package's generation decreasing.

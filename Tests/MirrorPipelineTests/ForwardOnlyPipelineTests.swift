@@ -21,7 +21,7 @@ struct ForwardOnlyPipelineTests {
                 try await harness.consumeAll()
                 let name = try #require(simulator.notablePackages.ordinary.first)
                 let served = try #require(simulator.currentRev(of: name))
-                let generation = try #require(Packument.generation(ofRev: served))
+                let generation = try #require(DocumentRevision.generation(served))
 
                 // Another member stored a newer revision meanwhile (its packument with an extra version).
                 let store = try harness.store

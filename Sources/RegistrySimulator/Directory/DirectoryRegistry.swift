@@ -67,7 +67,7 @@ enum DirectoryRegistry {
             let package = RegistryModel.InitialPackage(
                 name: name,
                 content: content,
-                generation: Revision.generation(of: rev) ?? 1,
+                generation: DocumentRevision.generation(rev) ?? 1,
                 rev: rev
             )
             found.append((modified, package))

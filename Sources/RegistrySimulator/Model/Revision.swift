@@ -7,11 +7,5 @@ enum Revision {
         let digest = Insecure.MD5.hash(data: Array("\(name)\u{0}\(generation)\u{0}\(seed)".utf8))
         return "\(generation)-\(Hex.encode(digest))"
     }
-
-    /// The generation number of a `_rev` string, if it has one.
-    static func generation(of rev: String) -> Int? {
-        guard let dash = rev.firstIndex(of: "-") else { return nil }
-        return Int(rev[..<dash])
-    }
 }
 

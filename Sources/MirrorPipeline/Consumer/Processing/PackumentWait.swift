@@ -1,5 +1,6 @@
 import CoreMetrics
 import Logging
+import MirrorJSON
 import MirrorRuntime
 import NIOCore
 import NPMRegistry
@@ -44,7 +45,7 @@ struct PackumentWait: Sendable {
     func fetch(_ change: ChangeMessage, supersession: Supersession) async throws(ProcessingFailure) -> Found {
         let deadline = ContinuousClock.now + wait
         var backoff = Backoff(base: .milliseconds(200), cap: retryMax)
-        let wanted = change.rev.flatMap(Packument.generation(ofRev:))
+        let wanted = change.rev.flatMap(DocumentRevision.generation)
         var seen = Seen.nothing
         while true {
             let start = ContinuousClock.now
