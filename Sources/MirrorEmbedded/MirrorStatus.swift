@@ -55,8 +55,9 @@ public enum MirrorStatus {
         if census.complete {
             lines.append("package store   \(root): \(census.tarballs) tarballs, \(size)")
         } else {
-            let seconds = countBudget.map { "\($0.components.seconds) s" } ?? ""
-            lines.append("package store   \(root): at least \(census.tarballs) tarballs, \(size) (the count stopped after \(seconds); `npm-mirror status --count-all` counts every file)")
+            // Incomplete only when a budget ran out.
+            let seconds = countBudget?.components.seconds ?? 0
+            lines.append("package store   \(root): at least \(census.tarballs) tarballs, \(size) (the count stopped after \(seconds) s; `npm-mirror status --count-all` counts every file)")
         }
         if let space = FileSystemSpace.of(root) {
             let free = ByteCountFormatter.string(fromByteCount: space.free, countStyle: .file)

@@ -2,6 +2,7 @@ import CSQLite
 import CompressNIO
 import Crypto
 import Foundation
+import MirrorJSON
 import NIOCore
 
 /// `manifest.json`, written last into every export: what the files are, how many rows each table
@@ -200,8 +201,7 @@ func digestOfFile(_ path: String) throws -> (bytes: Int64, sha256: String) {
         hasher.update(data: chunk)
         bytes += Int64(chunk.count)
     }
-    let digest = hasher.finalize().map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
-    return (bytes, digest)
+    return (bytes, Hex.encode(hasher.finalize()))
 }
 
 /// Reads a file 1 MiB at a time (gunzipped when asked), handing each chunk to `body`.

@@ -103,7 +103,7 @@ struct PackageRows: Sendable {
                 source?.commit.map(ExportValue.text) ?? .null,
                 source?.workflow.map(ExportValue.text) ?? .null,
                 .boolean(held != nil),
-                held.flatMap { Self.integer($0["bytes"]).nonNull } ?? .null,
+                held.map { Self.integer($0["bytes"]) } ?? .null,
             ])
 
             let peerMeta = manifest["peerDependenciesMeta"]?.objectValue ?? [:]
@@ -156,10 +156,7 @@ struct PackageRows: Sendable {
     static func email(_ address: String, _ emails: Emails) -> String {
         switch emails {
         case .plain: address
-        case .hashed: SHA256.hash(data: Array(address.trimmingSpaces.lowercased().utf8)).map { byte in
-                let hex = String(byte, radix: 16)
-                return byte < 16 ? "0" + hex : hex
-            }.joined()
+        case .hashed: Hex.encode(SHA256.hash(data: Array(address.trimmingSpaces.lowercased().utf8)))
         }
     }
 
@@ -188,13 +185,5 @@ struct PackageRows: Sendable {
     static func repository(_ value: JSONValue?) -> ExportValue {
         guard let url = value?.stringValue ?? value?["url"]?.stringValue, !url.isEmpty else { return .null }
         return .text(url)
-    }
-}
-
-extension ExportValue {
-    /// Nil for `.null`: for chaining optional values.
-    var nonNull: ExportValue? {
-        if case .null = self { return nil }
-        return self
     }
 }

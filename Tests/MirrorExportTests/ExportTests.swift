@@ -191,6 +191,25 @@ struct ExportTests {
         #expect(throws: ExportError.self) { try ExportManifest.check(directory: sqlite.directory + "/nowhere") }
     }
 
+    @Test("a record read before the consumer moved its package on is read again, and the rows come from the revision the store holds")
+    func rereadsAMovedRecord() async throws {
+        let mirror = try await DemoMirror.shared.mirror()
+        let records = try SQLiteRecordStore(path: mirror.directory + "/dbdata/npm-mirror.sqlite")
+        let store = try PackageStore(root: mirror.directory + "/packages", scratch: mirror.directory + "/temp_packages", shardLength: mirror.shardLength)
+        let options = MirrorExport.Options(directory: try temporaryDirectory(prefix: "npm-mirror-export-out") + "/export")
+        let manifest = try await MirrorExport(records: StalePages(base: records), store: store, options: options, logger: logger).run()
+        #expect(manifest.packagesWithoutPackument == 0 && manifest.unreadablePackuments == 0)
+        let rows = try await readBack(options.directory)
+        var current: [String: String] = [:]
+        for try await page in records.packageRecordPages() {
+            for record in page { current[record.id] = record.body["packument_rev"]?.stringValue }
+        }
+        for row in rows["packages"] ?? [] {
+            #expect(row[14] as? String == current["\(row[0]!)"], "\(row[0]!): the row names the revision of the record read again")
+        }
+        #expect((rows["versions"] ?? []).count > 100)
+    }
+
     @Test("an export never writes into a folder that is not empty, and leaves nothing behind when it fails")
     func refusesAndCleansUp() async throws {
         let mirror = try await DemoMirror.shared.mirror()
@@ -202,5 +221,25 @@ struct ExportTests {
             _ = try await MirrorExport(records: records, store: store, options: .init(directory: busy), logger: logger).run()
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: busy) == ["keep.txt"])
+    }
+}
+
+/// Package pages that name a revision the store never held (`0-stale`), as a page read just before a
+/// consumer moved every package on would; reading one record by id gives the current one.
+private struct StalePages: RecordStore {
+    let base: SQLiteRecordStore
+
+    func prepare() async throws { try await base.prepare() }
+    func write(_ documents: [RecordDocument]) async throws -> [RecordWriteResult] { try await base.write(documents) }
+    func read(id: String) async throws -> JSONValue? { try await base.read(id: id) }
+    func count() async throws -> Int { try await base.count() }
+    func packageRecords(matching text: String, limit: Int) async throws -> [StoredRecord] { try await base.packageRecords(matching: text, limit: limit) }
+
+    func records(after: String?, before: String?, limit: Int) async throws -> [StoredRecord] {
+        try await base.records(after: after, before: before, limit: limit).map { record in
+            var record = record
+            if record.isLivePackage { record.body["packument_rev"] = "0-stale" }
+            return record
+        }
     }
 }

@@ -66,8 +66,9 @@ final class ParquetFileWriter {
         try flushRowGroup()
         let metadata = fileMetaData()
         try write(metadata)
-        var length = UInt32(metadata.count).littleEndian
-        try write(withUnsafeBytes(of: &length) { Array($0) })
+        var length: [UInt8] = []
+        Self.appendLittleEndian(UInt32(metadata.count), to: &length)
+        try write(length)
         try write(Self.magic)
         try file.close()
     }
@@ -118,8 +119,7 @@ final class ParquetFileWriter {
         var out: [UInt8] = []
         if column.nullable {
             let levels = definitionLevels(values.map { $0 != .null })
-            var length = UInt32(levels.count).littleEndian
-            out += withUnsafeBytes(of: &length) { Array($0) }
+            appendLittleEndian(UInt32(levels.count), to: &out)
             out += levels
         }
         switch column.kind {
@@ -145,15 +145,13 @@ final class ParquetFileWriter {
                 case .timestamp(let micros): number = micros
                 default: continue
                 }
-                var little = number.littleEndian
-                out += withUnsafeBytes(of: &little) { Array($0) }
+                appendLittleEndian(number, to: &out)
             }
         case .text:
             for value in values {
                 guard case .text(let text) = value else { continue }
                 let utf8 = Array(text.utf8)
-                var length = UInt32(utf8.count).littleEndian
-                out += withUnsafeBytes(of: &length) { Array($0) }
+                appendLittleEndian(UInt32(utf8.count), to: &out)
                 out += utf8
             }
         }
@@ -169,26 +167,21 @@ final class ParquetFileWriter {
             let level = present[index]
             var end = index
             while end < present.count, present[end] == level { end += 1 }
-            var header = UInt64(end - index) << 1
-            while header >= 0x80 {
-                out.append(UInt8(header & 0x7F) | 0x80)
-                header >>= 7
-            }
-            out.append(UInt8(header))
+            ThriftCompactWriter.appendVarint(UInt64(end - index) << 1, to: &out)
             out.append(level ? 1 : 0)
             index = end
         }
         return out
     }
 
+    /// A page in one piece, through CompressNIO's one-shot gzip (as the store gzips packuments).
     static func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
-        let compressor = CompressionAlgorithm.gzip().compressor
         var input = ByteBufferAllocator().buffer(bytes: bytes)
-        try compressor.startStream()
-        var output = ByteBufferAllocator().buffer(capacity: compressor.maxSize(from: input))
-        try compressor.streamDeflate(from: &input, to: &output, flush: .finish)
-        try compressor.finishStream()
-        return Array(output.readableBytesView)
+        return Array(try input.compress(with: .gzip()).readableBytesView)
+    }
+
+    static func appendLittleEndian(_ value: some FixedWidthInteger, to out: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { out += $0 }
     }
 
     /// FileMetaData: version, schema (a root and one element per column), rows, row groups, creator.

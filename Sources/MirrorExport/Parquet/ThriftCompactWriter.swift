@@ -111,11 +111,16 @@ struct ThriftCompactWriter {
     }
 
     mutating func varint(_ value: UInt64) {
+        Self.appendVarint(value, to: &bytes)
+    }
+
+    /// An unsigned LEB128 varint: Thrift's, and the run headers of Parquet's RLE hybrid encoding.
+    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
         var rest = value
         while rest >= 0x80 {
-            bytes.append(UInt8(rest & 0x7F) | 0x80)
+            out.append(UInt8(rest & 0x7F) | 0x80)
             rest >>= 7
         }
-        bytes.append(UInt8(rest))
+        out.append(UInt8(rest))
     }
 }
