@@ -1,9 +1,9 @@
 import Logging
 import MirrorRuntime
 
-/// Starts a double, runs `body` and stops it when `body` ends, also when it throws (`withRunningService`:
-/// the double's `run()` is a child task of this call, and leaving the body triggers its graceful shutdown
-/// and waits for the stop).
+/// Runs a double beside `body` and stops it when `body` ends, also when it throws (`withRunningService`:
+/// the double's `run()` is a child task of this call, `body` starts once it listens, and leaving the
+/// body triggers its graceful shutdown and waits for the stop).
 public func withCouchDBDouble<Value>(
     adminUser: String = "admin",
     adminPassword: String = "admin",
@@ -11,8 +11,9 @@ public func withCouchDBDouble<Value>(
     _ body: (CouchDBDouble) async throws -> Value
 ) async throws -> Value {
     try await withRunningService(
-        try await CouchDBDouble.start(adminUser: adminUser, adminPassword: adminPassword, logger: logger),
+        CouchDBDouble(adminUser: adminUser, adminPassword: adminPassword, logger: logger),
         logger: logger,
+        ready: { try await $0.listening() },
         body
     )
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import MirrorJSON
+import MirrorRuntime
 import NIOCore
 import ServiceLifecycle
 import Synchronization
@@ -27,51 +28,53 @@ public actor CouchDBDouble: Service {
         case closeConnections
     }
 
-    /// `http://127.0.0.1:<port>`, no credentials.
-    public nonisolated let url: URL
-    public nonisolated let port: Int
+    /// `http://127.0.0.1:<port>`, no credentials; meaningful once the double listens (inside
+    /// `withCouchDBDouble`'s body it does).
+    public nonisolated var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
+    /// The port it listens on (0 before `run()` has bound one); kept across outages.
+    public nonisolated var port: Int { listeningPort.value ?? 0 }
     public nonisolated let adminUser: String
     public nonisolated let adminPassword: String
 
     private nonisolated let state: DoubleState
+    private nonisolated let listeningPort = ListeningPort()
     private let logger: Logger
     private var server: RunningServer?
     private var stopped = false
 
-    private init(port: Int, adminUser: String, adminPassword: String, state: DoubleState, server: RunningServer, logger: Logger) {
-        self.port = port
-        self.url = URL(string: "http://127.0.0.1:\(port)")!
-        self.adminUser = adminUser
-        self.adminPassword = adminPassword
-        self.state = state
-        self.server = server
-        self.logger = logger
-    }
-
-    /// Starts a double with one server admin and no databases.
-    public static func start(
+    /// A double with one server admin and no databases. Nothing listens until `run()`.
+    public init(
         adminUser: String = "admin",
         adminPassword: String = "admin",
         logger: Logger = Logger(label: "couchdb-double", factory: { _ in SwiftLogNoOpLogHandler() })
-    ) async throws -> CouchDBDouble {
-        let state = DoubleState(model: CouchDBModel(adminUser: adminUser, adminPassword: adminPassword))
-        let server = try await RunningServer.start(port: 0, state: state, logger: logger)
-        return CouchDBDouble(port: server.port, adminUser: adminUser, adminPassword: adminPassword, state: state, server: server, logger: logger)
+    ) {
+        self.adminUser = adminUser
+        self.adminPassword = adminPassword
+        self.state = DoubleState(model: CouchDBModel(adminUser: adminUser, adminPassword: adminPassword))
+        self.logger = logger
     }
 
-    /// Stops the server (waiting for requests in flight). The double cannot be restarted after `stop`.
-    public func stop() async {
+    /// Listens on an ephemeral port of 127.0.0.1 (outages aside) until graceful shutdown or
+    /// cancellation, then stops, waiting for requests in flight. The listener is this call's: an
+    /// outage closes it and `comeBack()` opens it again on the same port, but never after the end.
+    public func run() async throws {
+        do {
+            let server = try await RunningServer.start(port: 0, state: state, logger: logger)
+            self.server = server
+            listeningPort.bound(server.port)
+        } catch {
+            listeningPort.ended(error)
+            throw error
+        }
+        try? await gracefulShutdown()
         self.stopped = true
         await self.server?.stop()
         self.server = nil
     }
 
-    /// Keeps the double listening (outages aside) until graceful shutdown or cancellation, then stops it.
-    /// The double listens from `start`, so that its port is known before anything runs; a listener
-    /// closed and reopened by an outage belongs to the double, not to this call.
-    public func run() async throws {
-        try? await gracefulShutdown()
-        await self.stop()
+    /// Returns once the double listens; throws if `run()` failed first.
+    public nonisolated func listening() async throws {
+        _ = try await listeningPort.wait()
     }
 
     // MARK: Faults
@@ -90,8 +93,8 @@ public actor CouchDBDouble: Service {
     /// Ends an outage: listens again on the same port and answers normally.
     public func comeBack() async throws {
         self.state.storage.withLock { $0.closeConnections = false }
-        if self.server == nil, !self.stopped {
-            self.server = try await RunningServer.start(port: self.port, state: self.state, logger: self.logger)
+        if self.server == nil, !self.stopped, let port = listeningPort.value {
+            self.server = try await RunningServer.start(port: port, state: self.state, logger: self.logger)
         }
     }
 
@@ -184,29 +187,27 @@ final class RunningServer: Sendable {
     }
 
     static func start(port: Int, state: DoubleState, logger: Logger) async throws -> RunningServer {
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let listening = ListeningPort()
         let responder = CallbackResponder<DoubleRequestContext> { request, context in
             try await DoubleResponder.respond(to: request, channel: context.channel, state: state)
         }
         let app = Application(
             responder: responder,
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: port), serverName: "CouchDB/3.5.0 (Erlang OTP/26)"),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            },
+            onServerRunning: { channel in listening.bound(channel.localAddress?.port ?? 0) },
             logger: logger
         )
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         let task = Task {
-            defer { continuation.finish() }
-            try await group.run()
+            do {
+                try await group.run()
+                listening.ended()
+            } catch {
+                listening.ended(error)  // e.g. the port is taken: `start` rethrows it
+                throw error
+            }
         }
-        for await boundPort in ports {
-            return RunningServer(port: boundPort, group: group, task: task)
-        }
-        try await task.value  // ended before listening: rethrows the bind error
-        throw CancellationError()
+        return RunningServer(port: try await listening.wait(), group: group, task: task)
     }
 
     func stop() async {

@@ -65,8 +65,7 @@ public enum MirrorDemo {
         configureSimulator(&simulatorConfiguration)
         var quiet = logger
         quiet.logLevel = .warning
-        let simulator = try await RegistrySimulator.start(configuration: simulatorConfiguration, logger: quiet)
-        do {
+        return try await withRegistrySimulator(configuration: simulatorConfiguration, logger: quiet) { simulator in
             var configuration = base
             configuration.registry.replicateURL = simulator.replicateURL
             configuration.registry.registryURL = simulator.registryURL
@@ -99,11 +98,7 @@ public enum MirrorDemo {
                 throw error
             }
             await mirror.shutdownClients()
-            try await simulator.stop()
             return summary
-        } catch {
-            try? await simulator.stop()
-            throw error
         }
     }
 

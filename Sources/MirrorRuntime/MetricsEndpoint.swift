@@ -4,7 +4,6 @@ import Logging
 import NIOCore
 import Prometheus
 import ServiceLifecycle
-import Synchronization
 
 /// Serves `GET /metrics` (Prometheus text format) and `GET /health` on `METRICS_PORT`.
 /// Port 0 picks a free port; the chosen port is logged and available as ``port``.
@@ -14,9 +13,7 @@ public final class MetricsEndpoint: Service, Sendable {
     private let requestedPort: Int
     private let snapshotPath: String?
     private let logger: Logger
-    private let boundPort = Mutex<Int?>(nil)
-    private let portStream: AsyncStream<Int>
-    private let portContinuation: AsyncStream<Int>.Continuation
+    private let listeningPort = ListeningPort()
 
     /// `snapshotPath` (`METRICS_FILE`): where ``writeSnapshot()`` puts the final metrics.
     public init(registry: PrometheusCollectorRegistry, host: String = "0.0.0.0", port: Int, snapshotPath: String? = nil, logger: Logger) {
@@ -25,17 +22,14 @@ public final class MetricsEndpoint: Service, Sendable {
         self.host = host
         self.requestedPort = port
         self.logger = logger
-        (portStream, portContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     /// The port it listens on, once it does.
-    public var port: Int? { boundPort.withLock { $0 } }
+    public var port: Int? { listeningPort.value }
 
-    /// Waits until the endpoint listens and returns its port.
+    /// Waits until the endpoint listens and returns its port (nil if it stopped first).
     public func waitUntilListening() async -> Int? {
-        if let port { return port }
-        for await port in portStream { return port }
-        return self.port
+        try? await listeningPort.wait()
     }
 
     public func run() async throws {
@@ -55,14 +49,19 @@ public final class MetricsEndpoint: Service, Sendable {
             configuration: ApplicationConfiguration(address: .hostname(host, port: requestedPort), serverName: "npm-mirror-metrics"),
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port ?? 0
-                boundPort.withLock { $0 = port }
-                portContinuation.yield(port)
+                listeningPort.bound(port)
                 logger.notice("Metrics at http://\(channel.localAddress?.ipAddress ?? "0.0.0.0"):\(port)/metrics")
             },
             logger: logger
         )
         // `run()` follows the enclosing service group's graceful shutdown; `runService()` would catch signals itself.
-        try await application.run()
+        do {
+            try await application.run()
+            listeningPort.ended()
+        } catch {
+            listeningPort.ended(error)
+            throw error
+        }
     }
 
     /// Writes every metric's current value, in the text format `/metrics` serves, to the snapshot

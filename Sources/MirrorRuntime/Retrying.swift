@@ -25,7 +25,7 @@ public protocol RetryAfterCarrying: Error {
 }
 
 /// Runs `operation` until it succeeds, waiting per `policy` after each failure: see
-/// ``retrying(_:backoff:logger:metadata:count:isRetriable:cancelledByShutdown:_:)``.
+/// ``retrying(_:backoff:logger:metadata:attempts:count:isRetriable:cancelledByShutdown:_:)``.
 public func retrying<T: Sendable>(
     _ what: String,
     policy: RetryPolicy,
@@ -44,17 +44,21 @@ public func retrying<T: Sendable>(
 /// failure is logged ("Could not <what>; retrying in …", with the attempt) and counted by `count`.
 /// A graceful shutdown wakes the wait and, when `cancelledByShutdown`, cancels the attempt in flight
 /// too (a client's own retries and timeouts included); then (or when the task is cancelled) the loop
-/// stops and returns nil, and the caller hands its work back. `isRetriable` false rethrows.
+/// stops and returns nil, and the caller hands its work back. `isRetriable` false rethrows, and so
+/// does the last of `attempts` failures when a bound is given (a client's own short retries, under
+/// a caller that retries the whole step again later).
 public func retrying<T: Sendable>(
     _ what: String,
     backoff: inout Backoff,
     logger: Logger,
     metadata: Logger.Metadata = [:],
+    attempts: Int? = nil,
     count: (any Error) -> Void = { _ in },
     isRetriable: (any Error) -> Bool = { _ in true },
     cancelledByShutdown: Bool = true,
     _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T? {
+    var failures = 0
     while true {
         do {
             let value = cancelledByShutdown ? try await cancelledByGracefulShutdown(operation) : try await operation()
@@ -64,9 +68,15 @@ public func retrying<T: Sendable>(
             if Task.isCancelled || (cancelledByShutdown && Task.isShuttingDownGracefully) { return nil }
             guard isRetriable(error) else { throw error }
             count(error)
-            let wait = backoff.next(retryAfter: (error as? any RetryAfterCarrying)?.retryAfter)
+            failures += 1
             var logged = metadata
             logged["error"] = "\(error)"
+            if let attempts, failures >= attempts {
+                logged["attempt"] = "\(failures)"
+                logger.warning("Could not \(what); giving up after \(failures) attempts", metadata: logged)
+                throw error
+            }
+            let wait = backoff.next(retryAfter: (error as? any RetryAfterCarrying)?.retryAfter)
             logged["attempt"] = "\(backoff.attempts)"
             logger.warning("Could not \(what); retrying in \(wait)", metadata: logged)
             guard await pauseUnlessShuttingDown(wait) else { return nil }

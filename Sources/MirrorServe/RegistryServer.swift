@@ -6,6 +6,7 @@ import Logging
 import MirrorRecords
 import MirrorStore
 import NIOCore
+import MirrorRuntime
 import ServiceLifecycle
 import Synchronization
 
@@ -25,8 +26,6 @@ import Synchronization
 /// revision into files beside the packument, and answers stream those files.
 public final class RegistryServer: Service, Sendable {
     let core: RegistryServerCore
-    private let portStream: AsyncStream<Int>
-    private let portContinuation: AsyncStream<Int>.Continuation
 
     /// - Throws: ``ServeError`` when the store folder does not exist, ``StoreError`` when the store cannot be opened.
     /// `search` answers `/-/v1/search` (nil: the record store's own `packageRecords(matching:)`).
@@ -42,17 +41,14 @@ public final class RegistryServer: Service, Sendable {
         let store = try PackageStore(root: configuration.storeDirectory, scratch: configuration.scratchDirectory, shardLength: configuration.shardLength)
         core = RegistryServerCore(
             configuration: configuration, store: store, records: records, search: search ?? records, metrics: ServeMetrics(factory: metricsFactory), logger: logger)
-        (portStream, portContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     /// The port it listens on, once it does.
-    public var port: Int? { core.boundPort.withLock { $0 } }
+    public var port: Int? { core.listeningPort.value }
 
     /// Waits until the server listens and returns its port (nil if it stopped first).
     public func waitUntilListening() async -> Int? {
-        if let port { return port }
-        for await port in portStream { return port }
-        return port
+        try? await core.listeningPort.wait()
     }
 
     public func run() async throws {
@@ -70,10 +66,9 @@ public final class RegistryServer: Service, Sendable {
                 serverName: "npm-mirror",
                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.maximumConnections, logger: core.logger)
             ),
-            onServerRunning: { [core, portContinuation] channel in
+            onServerRunning: { [core] channel in
                 let port = channel.localAddress?.port ?? configuration.port
-                core.boundPort.withLock { $0 = port }
-                portContinuation.yield(port)
+                core.listeningPort.bound(port)
                 core.logger.notice(
                     "Serving the mirror as an npm registry",
                     metadata: ["serve.url": "http://\(configuration.host):\(port)", "serve.store": "\(configuration.storeDirectory)"]
@@ -81,9 +76,14 @@ public final class RegistryServer: Service, Sendable {
             },
             logger: core.logger
         )
-        defer { portContinuation.finish() }
         // `run()` follows the enclosing service group's graceful shutdown.
-        try await application.run()
+        do {
+            try await application.run()
+            core.listeningPort.ended()
+        } catch {
+            core.listeningPort.ended(error)
+            throw error
+        }
     }
 }
 

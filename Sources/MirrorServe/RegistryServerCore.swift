@@ -24,7 +24,7 @@ final class RegistryServerCore: Sendable {
     /// `/-/npm/v1/keys`, serialised once.
     private let keysDocument: [UInt8]
     /// The bound port, once listening (the tarball base when neither `PUBLIC_URL` nor `Host` says).
-    let boundPort = Mutex<Int?>(nil)
+    let listeningPort = ListeningPort()
 
     static let cacheControl = "public, max-age=300"
     static let vary = "Accept, Accept-Encoding"
@@ -114,7 +114,7 @@ final class RegistryServerCore: Sendable {
         let proto = request.headers[.xForwardedProto]?.split(separator: ",").first?.trimmingSpaces.lowercased()
         let scheme = proto == "https" ? "https" : "http"
         guard let host = request.head.authority, !host.isEmpty else {
-            return .success("http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(boundPort.withLock { $0 } ?? configuration.port)")
+            return .success("http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(listeningPort.value ?? configuration.port)")
         }
         guard host.utf8.count <= 255, host.utf8.allSatisfy(Self.isHostByte) else {
             return .failure(.badRequest("the Host header is not a host name and port"))

@@ -18,17 +18,14 @@ public func withRegistrySimulator<Value>(
     )
 }
 
-/// The ports the two servers bound: filled by their `onServerRunning`, awaited by `listening()`.
+/// The ports the two servers bound, one ``ListeningPort`` each; `wait()` returns once both listen and
+/// `onListening` (which sets the simulator's base URLs) has run.
 final class ListeningPorts: Sendable {
-    private struct State {
-        var registry: Int?
-        var replicate: Int?
-        var failure: (any Error)?
-        var waiters: [CheckedContinuation<Void, any Error>] = []
-        var isListening: Bool { self.registry != nil && self.replicate != nil }
-    }
-
-    private let state = Mutex(State())
+    let registry = ListeningPort()
+    let replicate = ListeningPort()
+    /// Bound (to the registry's port) after `onListening`.
+    private let both = ListeningPort()
+    private let announced = Mutex(false)
     private let onListening: @Sendable (_ registryPort: Int, _ replicatePort: Int) -> Void
 
     init(onListening: @escaping @Sendable (_ registryPort: Int, _ replicatePort: Int) -> Void) {
@@ -36,41 +33,29 @@ final class ListeningPorts: Sendable {
     }
 
     func bound(_ service: ServiceKind, port: Int) {
-        let (ports, waiters) = self.state.withLock { state -> ((Int, Int)?, [CheckedContinuation<Void, any Error>]) in
-            let wasListening = state.isListening
-            switch service {
-            case .registry: state.registry = port
-            case .replicate: state.replicate = port
-            }
-            guard !wasListening, let registry = state.registry, let replicate = state.replicate else { return (nil, []) }
-            defer { state.waiters = [] }
-            return ((registry, replicate), state.waiters)
+        switch service {
+        case .registry: registry.bound(port)
+        case .replicate: replicate.bound(port)
         }
-        guard let ports else { return }
-        self.onListening(ports.0, ports.1)
-        for waiter in waiters { waiter.resume() }
+        // Whichever server binds second sees both ports; the flag keeps it to one announcement.
+        guard let registryPort = registry.value, let replicatePort = replicate.value else { return }
+        let first = announced.withLock { announced in
+            defer { announced = true }
+            return !announced
+        }
+        guard first else { return }
+        onListening(registryPort, replicatePort)
+        both.bound(registryPort)
     }
 
     /// `run()` ended: wakes the waiters with `error` unless both servers were listening.
     func end(_ error: any Error) {
-        let waiters = self.state.withLock { state -> [CheckedContinuation<Void, any Error>] in
-            guard !state.isListening else { return [] }
-            if state.failure == nil { state.failure = error }
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume(throwing: error) }
+        registry.ended(error)
+        replicate.ended(error)
+        both.ended(error)
     }
 
     func wait() async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let outcome = self.state.withLock { state -> Result<Void, any Error>? in
-                if state.isListening { return .success(()) }
-                if let failure = state.failure { return .failure(failure) }
-                state.waiters.append(continuation)
-                return nil
-            }
-            if let outcome { continuation.resume(with: outcome) }
-        }
+        _ = try await both.wait()
     }
 }

@@ -51,8 +51,6 @@ public final class RegistrySimulator: Service, Sendable {
     private let services: [any Service]
     private let ports: ListeningPorts
     private let logger: Logger
-    /// Set by `start`: the group running this simulator and its task, for `stop`.
-    private let started = Mutex<(group: ServiceGroup, task: Task<Void, any Error>)?>(nil)
 
     /// Builds the registry (generated or from `configuration.directory`); nothing listens until `run()`.
     public init(
@@ -103,36 +101,6 @@ public final class RegistrySimulator: Service, Sendable {
     /// throws if `run()` ended before that.
     public func listening() async throws {
         try await self.ports.wait()
-    }
-
-    /// Builds a simulator, runs it in a task of its own and returns once it listens: for a simulator whose
-    /// life is not one scope (the demo, a chaos scenario that compares two runs). Prefer
-    /// `withRegistrySimulator`, which cannot leave one running; whoever calls `start` awaits `stop()`.
-    public static func start(
-        configuration: Configuration = Configuration(),
-        logger: Logger = Logger(label: "npm-registry-sim")
-    ) async throws -> RegistrySimulator {
-        let simulator = try RegistrySimulator(configuration: configuration, logger: logger)
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(services: [simulator], gracefulShutdownSignals: [], logger: logger)
-        )
-        let task = Task { try await group.run() }
-        simulator.started.withLock { $0 = (group, task) }
-        do {
-            try await simulator.listening()
-        } catch {
-            try? await task.value
-            throw error
-        }
-        return simulator
-    }
-
-    /// Stops a simulator made by `start` gracefully (in-flight requests finish) and waits for it.
-    /// Rethrows a server failure, if one happened.
-    public func stop() async throws {
-        guard let (group, task) = self.started.withLock({ $0 }) else { return }
-        await group.triggerGracefulShutdown()
-        try await task.value
     }
 
     // MARK: Observing

@@ -106,8 +106,6 @@ struct BenchCommand: AsyncParsableCommand {
         let configFile = try HarnessRun.emptyConfigFile(in: work)
 
         let kafka = try EmbeddedKafkaCluster(brokerCount: 1, logger: Logger(label: "bench.kafka"))
-        let couch = try await CouchDBDouble.start()
-        if databaseLatencyMs > 0 { couch.setDelay(.milliseconds(databaseLatencyMs)) }
         let consumerSettings = try consumerSetting.map { pair -> (Setting, String) in
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let setting = Setting(rawValue: parts[0]) else {
@@ -115,19 +113,21 @@ struct BenchCommand: AsyncParsableCommand {
             }
             return (setting, parts[1])
         }
-        let bench = Bench(binaries: binaries, workDirectory: work, configFile: configFile, kafka: kafka, couch: couch, concurrency: concurrency, seed: seed, childLogLevel: childLogLevel,
-            consumerSettings: Dictionary(consumerSettings) { $1 },
-            profileDirectory: try profile.map { path in
-                let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-                try FileManager.default.createDirectory(atPath: absolute, withIntermediateDirectories: true)
-                return absolute
-            },
-            logger: logger)
-        var results: [VariantResults] = []
-        var serve: ServeFigures?
-        var backfill: BackfillFigures?
-        var scale: ScaleFigures?
-        do {
+        // The database every variant records into: stopped when the stages end, also on failure.
+        let (results, serve, backfill, scale) = try await withCouchDBDouble { couch in
+            if databaseLatencyMs > 0 { couch.setDelay(.milliseconds(databaseLatencyMs)) }
+            let bench = Bench(binaries: binaries, workDirectory: work, configFile: configFile, kafka: kafka, couch: couch, concurrency: concurrency, seed: seed, childLogLevel: childLogLevel,
+                consumerSettings: Dictionary(consumerSettings) { $1 },
+                profileDirectory: try profile.map { path in
+                    let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+                    try FileManager.default.createDirectory(atPath: absolute, withIntermediateDirectories: true)
+                    return absolute
+                },
+                logger: logger)
+            var results: [VariantResults] = []
+            var serve: ServeFigures?
+            var backfill: BackfillFigures?
+            var scale: ScaleFigures?
             for workload in workloads {
                 results.append(try await bench.run(workload))
             }
@@ -145,11 +145,8 @@ struct BenchCommand: AsyncParsableCommand {
                     hugePackumentBytes: serveHugePackumentMb << 20, connections: serveConnections, seconds: serveSeconds, logger: logger
                 ).run()
             }
-        } catch {
-            await couch.stop()
-            throw error
+            return (results, serve, backfill, scale)
         }
-        await couch.stop()
 
         let report = BenchResults(
             machine: MachineInfo.current,

@@ -92,14 +92,13 @@ struct ServeStage {
         configuration.hugePackumentBytes = hugePackumentBytes
         var quiet = logger
         quiet.logLevel = .error
-        let simulator = try await RegistrySimulator.start(configuration: configuration, logger: quiet)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let filled: (names: [String], tarballs: [(path: String, file: String)], huge: String?)
         do {
-            filled = try await fill(store, from: simulator, client: client)
-            try await simulator.stop()
+            filled = try await withRegistrySimulator(configuration: configuration, logger: quiet) { simulator in
+                try await fill(store, from: simulator, client: client)
+            }
         } catch {
-            try? await simulator.stop()
             try? await client.shutdown()
             throw error
         }

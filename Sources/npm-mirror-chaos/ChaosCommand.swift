@@ -43,13 +43,13 @@ struct ChaosCommand: AsyncParsableCommand {
         let work = try HarnessRun.freshDirectory(harness.workDirectory ?? "./chaos-work")
 
         let kafka = try EmbeddedKafkaCluster(brokerCount: 1, logger: Logger(label: "chaos.kafka"))
-        let couch = try await CouchDBDouble.start()
         let tally = Tally()
-        let suite = Suite(binaries: binaries, workDirectory: work, kafka: kafka, couch: couch, tally: tally, kills: kills, packages: packages, seed: seed, logger: logger)
-        for scenario in selected {
-            await suite.run(scenario)
+        try await withCouchDBDouble { couch in
+            let suite = Suite(binaries: binaries, workDirectory: work, kafka: kafka, couch: couch, tally: tally, kills: kills, packages: packages, seed: seed, logger: logger)
+            for scenario in selected {
+                await suite.run(scenario)
+            }
         }
-        await couch.stop()
         print(tally.summary)
         if !harness.keepWork { try? FileManager.default.removeItem(atPath: work) }
         if tally.failed { throw ExitCode(1) }

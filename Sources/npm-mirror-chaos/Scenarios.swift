@@ -68,14 +68,6 @@ struct Suite: Sendable {
 
     private static let simulatorLogger = Logger(label: "chaos.simulator", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    /// A simulator the caller stops (`stop()`), for a scenario that keeps one past a scope.
-    private func simulator(packages: Int, faults: [FaultRule] = [], hugeTarballBytes: Int = 0) async throws -> RegistrySimulator {
-        try await RegistrySimulator.start(
-            configuration: simulatorConfiguration(packages: packages, faults: faults, hugeTarballBytes: hugeTarballBytes),
-            logger: Self.simulatorLogger
-        )
-    }
-
     /// Runs `body` beside a simulator and stops it afterwards (also on failure).
     func withSimulator<T>(
         packages: Int,
@@ -347,34 +339,35 @@ struct Suite: Sendable {
     /// takes without faults, with nothing lost.
     private func registryLiveness() async throws -> String {
         let settings = Self.defaultSettings
-        func workload(_ name: String, faults: Bool) async throws -> (Rig, RegistrySimulator, Double) {
-            let simulator = try await self.simulator(packages: packages)
-            let rig = try self.rig(name, simulator: simulator, settings: settings)
-            try await rig.produceToEnd()
-            _ = try await createThenDelete(simulator, rig: rig, count: 5)
-            // New versions the replica shows only 2 s after the feed announced them.
-            simulator.replicaLag = .seconds(2)
-            for _ in 0..<10 { _ = try simulator.publish(.newVersion()) }
-            if faults {
-                simulator.faults.limitFaultsInARow(2)
-                simulator.faults.add([
-                    FaultRule(kind: .rateLimited, probability: 0.10, retryAfterSeconds: 1),
-                    FaultRule(kind: .httpError, probability: 0.05 / 0.90, status: 500),
-                    FaultRule(kind: .truncatedBody, targets: [.changes, .packument, .root], probability: 0.05 / 0.85),
-                    FaultRule(kind: .closeMidBody, targets: [.tarball], probability: 0.05 / 0.85),
-                    FaultRule(kind: .closeMidBody, probability: 0.02 / 0.80),
-                ])
+        /// Mirrors a registry (with faults or without) and returns how long consuming took; `check`
+        /// judges the run while its simulator still runs.
+        func workload(_ name: String, faults: Bool, check: (Rig, RegistrySimulator, Double) async throws -> String = { _, _, _ in "" }) async throws -> (Double, String) {
+            try await withSimulator(packages: packages) { simulator in
+                let rig = try self.rig(name, simulator: simulator, settings: settings)
+                try await rig.produceToEnd()
+                _ = try await createThenDelete(simulator, rig: rig, count: 5)
+                // New versions the replica shows only 2 s after the feed announced them.
+                simulator.replicaLag = .seconds(2)
+                for _ in 0..<10 { _ = try simulator.publish(.newVersion()) }
+                if faults {
+                    simulator.faults.limitFaultsInARow(2)
+                    simulator.faults.add([
+                        FaultRule(kind: .rateLimited, probability: 0.10, retryAfterSeconds: 1),
+                        FaultRule(kind: .httpError, probability: 0.05 / 0.90, status: 500),
+                        FaultRule(kind: .truncatedBody, targets: [.changes, .packument, .root], probability: 0.05 / 0.85),
+                        FaultRule(kind: .closeMidBody, targets: [.tarball], probability: 0.05 / 0.85),
+                        FaultRule(kind: .closeMidBody, probability: 0.02 / 0.80),
+                    ])
+                }
+                try await rig.produceToEnd()
+                let start = ContinuousClock.now
+                try await rig.consumeToEnd(settings: settings, timeout: .seconds(900))
+                let seconds = (ContinuousClock.now - start).seconds
+                return (seconds, try await check(rig, simulator, seconds))
             }
-            try await rig.produceToEnd()
-            let start = ContinuousClock.now
-            try await rig.consumeToEnd(settings: settings, timeout: .seconds(900))
-            return (rig, simulator, (ContinuousClock.now - start).seconds)
         }
-        let (_, clean, baseline) = try await workload("registry-liveness-baseline", faults: false)
-        try? await clean.stop()
-        let (rig, faulty, faulted) = try await workload("registry-liveness", faults: true)
-        let result: String
-        do {
+        let (baseline, _) = try await workload("registry-liveness-baseline", faults: false)
+        return try await workload("registry-liveness", faults: true) { rig, faulty, faulted in
             let fired = faulty.faults.firedCounts.values.reduce(0, +)
             guard fired >= 20 else { throw ChaosError("only \(fired) faults fired: the scenario proved nothing") }
             tally.update { $0.faultsInjected += fired }
@@ -383,16 +376,11 @@ struct Suite: Sendable {
             guard faulted <= bound else {
                 throw ChaosError(String(format: "the consumer took %.0f s under faults, %.0f s without (bound %.0f s)", faulted, baseline, bound))
             }
-            result = String(
+            return String(
                 format: "%d registry faults at default settings: consumed in %.1f s (%.1f s without faults; bound 3 × + 60 s); 5 created-then-deleted packages; %d changes recorded once",
                 fired, faulted, baseline, audit.distinctSeqs
             )
-        } catch {
-            try? await faulty.stop()
-            throw error
-        }
-        try? await faulty.stop()
-        return result
+        }.1
     }
 
     /// Twelve consumers SIGKILLed soon after they start (the default 45 s session timeout, so the

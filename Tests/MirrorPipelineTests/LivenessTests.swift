@@ -197,13 +197,18 @@ struct OffsetCommitterTests {
         let state = ConsumerState()
         let partition = KafkaTopicPartition(topic: "t", partition: 0)
         struct Log { var running = 0; var mostAtOnce = 0; var offsets: [Int64] = [] }
-        let log = Mutex(Log())
-        let committer = OffsetCommitter(state: state, checkpoints: nil, metrics: nil, logger: Logger(label: "test")) { offsets in
-            log.withLock { $0.running += 1; $0.mostAtOnce = max($0.mostAtOnce, $0.running) }
-            // A slow coordinator: without one committer a second commit would overlap this one.
-            try await Task.sleep(for: .milliseconds(50))
-            log.withLock { $0.running -= 1; $0.offsets += offsets.map(\.offset) }
+        /// A slow coordinator: without one committer a second commit would overlap this one.
+        final class SlowCoordinator: OffsetCommitTarget {
+            let log = Mutex(Log())
+            func commit(processedThrough positions: [KafkaTopicPartitionOffset]) async throws {
+                log.withLock { $0.running += 1; $0.mostAtOnce = max($0.mostAtOnce, $0.running) }
+                try await Task.sleep(for: .milliseconds(50))
+                log.withLock { $0.running -= 1; $0.offsets += positions.map(\.offset) }
+            }
         }
+        let coordinator = SlowCoordinator()
+        let committer = OffsetCommitter(
+            state: state, group: coordinator, lanes: [], checkpoints: nil, metrics: nil, logger: Logger(label: "test"))
         let runner = Task { await committer.run() }
         await withTaskGroup(of: Void.self) { group in
             for offset in Int64(0)..<40 {
@@ -215,7 +220,7 @@ struct OffsetCommitterTests {
         }
         committer.finish()
         await runner.value
-        let result = log.withLock { $0 }
+        let result = coordinator.log.withLock { $0 }
         #expect(result.offsets.count >= 2, "the slow coordinator saw only one commit: the test proved nothing")
         #expect(result.mostAtOnce == 1)
         #expect(result.offsets == result.offsets.sorted())

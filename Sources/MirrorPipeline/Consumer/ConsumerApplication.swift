@@ -52,6 +52,8 @@ public struct ConsumerApplication: Sendable {
         let producer = try KafkaProducer(configuration: KafkaProducer.Configuration(client: kafka), logger: logger)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         let http = RegistryHTTP(client: httpClient, timeout: configuration.httpTimeout, metrics: metrics)
+        // One set of metric handles, for the service and its processor.
+        let consumerMetrics = ConsumerMetrics(factory: metrics)
         let processor = ChangeProcessor(
             settings: .init(
                 registryURL: configuration.registry.registryURL,
@@ -65,7 +67,7 @@ public struct ConsumerApplication: Sendable {
             packages: PackageClient(registryURL: configuration.registry.registryURL, http: http),
             store: store,
             verifier: TarballVerifier(limits: .init(maxUnpackedBytes: configuration.consumer.maxUnpackedSize, maxEntries: configuration.consumer.maxTarballEntries)),
-            metrics: ConsumerMetrics(factory: metrics),
+            metrics: consumerMetrics,
             logger: logger,
             signatures: VersionSignatures(
                 policy: configuration.consumer.signatures.policy,
@@ -96,6 +98,7 @@ public struct ConsumerApplication: Sendable {
             records: BatchingRecordStore(records),
             store: store,
             checkpoints: CheckpointDirectory(path: configuration.storage.updateSeqDirectory),
+            metrics: consumerMetrics,
             logger: logger
         )
         self.metricsEndpoint = MetricsEndpoint(registry: metricsRegistry, port: configuration.metricsPort, snapshotPath: configuration.metricsFile, logger: logger)

@@ -223,41 +223,25 @@ public struct CouchDBClient: Sendable {
             .joined(separator: "/")
         let bodyBytes = body?.serializedBytes
 
-        var attempt = 1
-        // Exponential from `initialBackoff`, capped at `maxBackoff`, 50–100 % of it: the project's one backoff.
+        // Exponential from `initialBackoff`, capped at `maxBackoff`: the project's one retry loop, with
+        // at most `maxAttempts` tries. A request in flight is not cut by a graceful shutdown; the tries
+        // after it are not made.
         var backoff = Backoff(base: self.configuration.retry.initialBackoff, cap: self.configuration.retry.maxBackoff)
-        while true {
-            let outcome: Result<Response, RecordStoreError>
-            do {
-                outcome = .success(try await self.execute(method, url: url, body: bodyBytes, operation: operation))
-            } catch let error as RecordStoreError {
-                outcome = .failure(error)
-            }
-            let retriable: RecordStoreError? =
-                switch outcome {
-                case .failure(let error): error.isRetriable ? error : nil
-                case .success(let response):
-                    response.status >= 500 || response.status == 429 ? self.error(for: response, operation: operation) : nil
-                }
-            guard let retriable else { return try outcome.get() }
-            guard attempt < self.configuration.retry.maxAttempts else {
-                self.logger.warning(
-                    "CouchDB request failed, giving up",
-                    metadata: [LogKey.operation: .string(operation), LogKey.attempt: .stringConvertible(attempt), LogKey.error: .string(retriable.description)]
-                )
-                throw retriable
-            }
-            let pause = backoff.next()
-            self.logger.info(
-                "CouchDB request failed, retrying",
-                metadata: [
-                    LogKey.operation: .string(operation), LogKey.attempt: .stringConvertible(attempt),
-                    LogKey.error: .string(retriable.description), LogKey.backoff: .stringConvertible(pause),
-                ]
-            )
-            try await Task.sleep(for: pause)
-            attempt += 1
+        var last: (any Error)?
+        let response = try await retrying(
+            "send \(operation) to CouchDB", backoff: &backoff, logger: self.logger,
+            attempts: self.configuration.retry.maxAttempts,
+            count: { last = $0 },
+            isRetriable: { ($0 as? RecordStoreError)?.isRetriable ?? false },
+            cancelledByShutdown: false
+        ) { [self, url] in
+            let response = try await self.execute(method, url: url, body: bodyBytes, operation: operation)
+            // A busy or failing server: asked again; its answer is the error when the tries run out.
+            if response.status >= 500 || response.status == 429 { throw self.error(for: response, operation: operation) }
+            return response
         }
+        guard let response else { throw last ?? CancellationError() }
+        return response
     }
 
     private func execute(_ method: HTTPMethod, url: String, body: [UInt8]?, operation: String) async throws -> Response {

@@ -95,7 +95,7 @@ public struct ChangesConsumerService: Service {
     let lanes: [LaneQueue]
 
     /// The service uses `consumer` and `producer` but does not close them: whoever made them does.
-    public init(
+    init(
         settings: Settings,
         consumer: KafkaConsumer,
         producer: KafkaProducer,
@@ -103,6 +103,7 @@ public struct ChangesConsumerService: Service {
         records: any RecordStore,
         store: PackageStore,
         checkpoints: CheckpointDirectory,
+        metrics: ConsumerMetrics,
         logger: Logger
     ) {
         let state = ConsumerState()
@@ -112,21 +113,16 @@ public struct ChangesConsumerService: Service {
         self.records = records
         self.store = store
         self.state = state
-        // One set of metric handles for the service and its processor.
-        self.metrics = processor.metrics
+        self.metrics = metrics
         self.logger = logger
         self.recordStep = RecordStep(
             records: records, producer: producer, deadLetterTopic: settings.deadLetterTopic, eventsTopic: settings.eventsTopic,
-            state: state, metrics: processor.metrics, logger: logger
+            state: state, metrics: metrics, logger: logger
         )
         let lanes = (0..<max(1, settings.concurrency)).map { _ in LaneQueue(maxParked: settings.maxParkedPerLane) }
         self.lanes = lanes
         self.committer = OffsetCommitter(
-            state: state, checkpoints: checkpoints, metrics: processor.metrics, logger: logger,
-            parked: { lanes.reduce(0) { $0 + $1.parkedCount } }
-        ) { offsets in
-            try await consumer.commit(processedThrough: offsets)
-        }
+            state: state, group: consumer, lanes: lanes, checkpoints: checkpoints, metrics: metrics, logger: logger)
     }
 
     public func run() async throws {

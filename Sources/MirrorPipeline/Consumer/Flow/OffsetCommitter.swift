@@ -17,12 +17,11 @@ import Synchronization
 /// task was cancelled (a request left waiting would hang the task that made it, and the task group
 /// that waits for that task).
 final class OffsetCommitter: Sendable {
-    typealias Commit = @Sendable ([KafkaTopicPartitionOffset]) async throws -> Void
-
     private let state: ConsumerState
-    /// Changes parked now, written to `consumer.json` for `npm-mirror status`.
-    private let parked: @Sendable () -> Int
-    private let commit: Commit
+    /// Where the offsets go: the group's consumer.
+    private let group: any OffsetCommitTarget
+    /// Their parked changes are counted into `consumer.json` for `npm-mirror status`.
+    private let lanes: [LaneQueue]
     private let checkpoints: CheckpointDirectory?
     private let metrics: ConsumerMetrics?
     private let logger: Logger
@@ -35,15 +34,15 @@ final class OffsetCommitter: Sendable {
 
     init(
         state: ConsumerState,
+        group: any OffsetCommitTarget,
+        lanes: [LaneQueue],
         checkpoints: CheckpointDirectory?,
         metrics: ConsumerMetrics?,
-        logger: Logger,
-        parked: @escaping @Sendable () -> Int = { 0 },
-        commit: @escaping Commit
+        logger: Logger
     ) {
         self.state = state
-        self.parked = parked
-        self.commit = commit
+        self.group = group
+        self.lanes = lanes
         self.checkpoints = checkpoints
         self.metrics = metrics
         self.logger = logger
@@ -102,12 +101,12 @@ final class OffsetCommitter: Sendable {
         do {
             if !offsets.isEmpty {
                 let start = ContinuousClock.now
-                try await commit(offsets)
+                try await group.commit(processedThrough: offsets)
                 state.tracker { $0.committed(offsets) }
                 metrics?.stage("commit", since: start)
             }
             guard let checkpoints, let (seq, value) = state.checkpointCandidate else { return }
-            let checkpoint = CheckpointDirectory.ConsumerCheckpoint(seq: seq, lastMessage: try? JSONValue(parsing: value), parked: parked())
+            let checkpoint = CheckpointDirectory.ConsumerCheckpoint(seq: seq, lastMessage: try? JSONValue(parsing: value), parked: lanes.reduce(0) { $0 + $1.parkedCount })
             guard checkpoint != written else { return }
             metrics?.lastProcessedSeq.record(seq)
             try await checkpoints.writeConsumer(checkpoint)
@@ -117,3 +116,11 @@ final class OffsetCommitter: Sendable {
         }
     }
 }
+
+/// What the committer commits offsets to: the group's ``KafkaConsumer`` (a test gives it a slow
+/// coordinator of its own).
+protocol OffsetCommitTarget: Sendable {
+    func commit(processedThrough positions: [KafkaTopicPartitionOffset]) async throws
+}
+
+extension KafkaConsumer: OffsetCommitTarget {}

@@ -114,7 +114,7 @@ public final class VersionSignatures: Sendable {
             body = stored
         } else {
             do {
-                body = try await fetchAttestations(name, version.version, packages: packages)
+                body = try await fetchAttestations(name, version.version, packages: packages, logger: logger)
             } catch {
                 logger.warning(
                     "Could not fetch a version's attestations; recorded, and asked again when the package changes",
@@ -149,21 +149,29 @@ public final class VersionSignatures: Sendable {
     }
 
     /// Up to three tries with a short backoff: the endpoint answers 404 and 500 now and then
-    /// although the field is there.
-    private func fetchAttestations(_ name: String, _ version: String, packages: PackageClient) async throws(RegistryError) -> [UInt8] {
+    /// although the field is there. A graceful shutdown lets the read in flight finish and ends the
+    /// tries with the last failure.
+    private func fetchAttestations(_ name: String, _ version: String, packages: PackageClient, logger: Logger) async throws(RegistryError) -> [UInt8] {
         var backoff = Backoff(base: .milliseconds(250), cap: .seconds(2))
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                let buffer = try await packages.attestations(name, version: version)
-                return Array(buffer.readableBytesView)
-            } catch {
-                guard attempt < 3, error.isRetriable || error.code == .notFound,
-                    await pauseUnlessShuttingDown(backoff.next(retryAfter: error.retryAfter))
-                else { throw error }
+        var last: RegistryError?
+        do {
+            let body = try await retrying(
+                "fetch a version's attestations", backoff: &backoff, logger: logger,
+                metadata: ["npm.id": "\(name)", "npm.version": "\(version)"], attempts: 3,
+                count: { last = $0 as? RegistryError },
+                isRetriable: { ($0 as? RegistryError).map { $0.isRetriable || $0.code == .notFound } ?? false },
+                cancelledByShutdown: false
+            ) {
+                Array(try await packages.attestations(name, version: version).readableBytesView)
             }
+            if let body { return body }
+        } catch let error as RegistryError {
+            throw error
+        } catch {
+            // `attestations` throws only RegistryError; anything else is a cancellation.
         }
+        // Stopped (cancelled, or shut down between tries): the last failure stands.
+        throw last ?? RegistryError(code: .connection, request: "GET attestations of \(name)@\(version)", message: "cancelled before an answer")
     }
 
     // MARK: The registry's keys
