@@ -52,6 +52,7 @@ let package = Package(
         .target(
             name: "MirrorStore",
             dependencies: [
+                "NPMNames",
                 "CArchive", "CFileSystem", "MirrorRuntime", "MirrorJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
@@ -69,6 +70,7 @@ let package = Package(
         .target(
             name: "MirrorRecords",
             dependencies: [
+                "NPMNames",
                 "CSQLite",
                 "MirrorJSON", "MirrorRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -100,6 +102,7 @@ let package = Package(
         .target(
             name: "CouchDBDouble",
             dependencies: [
+                "NPMNames",
                 "MirrorJSON",
                 "MirrorRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -137,10 +140,16 @@ let package = Package(
             name: "MirrorJSON",
             swiftSettings: swiftSettings
         ),
+        // npm's naming rules: package names, registry paths, one percent encoder and decoder, query strings.
+        .target(
+            name: "NPMNames",
+            swiftSettings: swiftSettings
+        ),
         // Clients of the npm registry: the replicate service's changes feed, packuments, tarballs.
         .target(
             name: "NPMRegistry",
             dependencies: [
+                "NPMNames",
                 "MirrorJSON", "MirrorSignatures", "MirrorRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -218,6 +227,7 @@ let package = Package(
         .target(
             name: "MirrorServe",
             dependencies: [
+                "NPMNames",
                 "MirrorSignatures",
                 "MirrorRuntime",
                 "MirrorStore", "MirrorRecords", "MirrorJSON", "MirrorConfig",
@@ -265,6 +275,7 @@ let package = Package(
         .target(
             name: "RegistrySimulator",
             dependencies: [
+                "NPMNames",
                 "MirrorJSON", "MirrorSignatures",
                 "MirrorRuntime",
                 .product(name: "BigInt", package: "BigInt"),
@@ -335,6 +346,7 @@ let package = Package(
         .executableTarget(
             name: "npm-mirror-bench",
             dependencies: [
+                "NPMNames",
                 "MirrorHarness", "MirrorConfig", "MirrorKafka", "MirrorStore", "NPMRegistry", "RegistrySimulator", "CouchDBDouble",
                 "MirrorVerify", "MirrorSignatures", "CArchive", "MirrorRecords", "MirrorRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -351,6 +363,7 @@ let package = Package(
         .executableTarget(
             name: "npm-mirror-chaos",
             dependencies: [
+                "NPMNames",
                 "MirrorHarness", "MirrorRuntime", "MirrorConfig", "MirrorKafka", "MirrorPipeline", "MirrorRecords", "MirrorStore", "NPMRegistry", "RegistrySimulator", "CouchDBDouble",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -373,6 +386,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "NPMNamesTests",
+            dependencies: ["NPMNames"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "MirrorKafkaTests",
             dependencies: ["MirrorKafka", "CRdKafka", "MirrorTestSupport"],
             swiftSettings: swiftSettings
@@ -380,6 +398,7 @@ let package = Package(
         .testTarget(
             name: "MirrorPipelineTests",
             dependencies: [
+                "NPMNames",
                 "MirrorRuntime", "MirrorTestSupport",
                 "MirrorPipeline", "MirrorHarness", "MirrorKafka", "MirrorConfig", "NPMRegistry", "MirrorSignatures", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble", "MirrorReconcile", "MirrorExport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

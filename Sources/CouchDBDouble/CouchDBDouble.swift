@@ -7,6 +7,7 @@ import MirrorRuntime
 import NIOCore
 import ServiceLifecycle
 import Synchronization
+import NPMNames
 
 /// An in-process CouchDB 3.x for tests: an HTTP server on 127.0.0.1 (an ephemeral port) that answers the
 /// requests a record store makes the way CouchDB 3.5.0 does (see `CouchDBModel`), with fault hooks.
@@ -247,7 +248,7 @@ enum DoubleResponder {
         let modelRequest = CouchDBModel.Request(
             method: request.method.rawValue,
             rawPath: rawPath,
-            segments: rawPath.split(separator: "/", omittingEmptySubsequences: true).map { String($0).removingPercentEncoding ?? String($0) },
+            segments: rawPath.split(separator: "/", omittingEmptySubsequences: true).map { URLEncoding.decoded($0) ?? String($0) },
             query: Self.query(target),
             credentials: Self.credentials(request.headers[.authorization]),
             ifMatch: request.headers[.ifMatch],
@@ -287,14 +288,8 @@ enum DoubleResponder {
         return .basic(user: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))
     }
 
+    /// The query's names and values (the last of a name given twice wins).
     static func query(_ target: String) -> [String: String] {
-        guard let mark = target.firstIndex(of: "?") else { return [:] }
-        var query: [String: String] = [:]
-        for pair in target[target.index(after: mark)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let decode = { (part: Substring) in String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(part) }
-            query[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
-        }
-        return query
+        Dictionary(QueryString.split(target).query.items, uniquingKeysWith: { $1 })
     }
 }

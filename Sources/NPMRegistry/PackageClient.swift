@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NPMNames
 
 /// Fetches packuments and streams tarballs from the registry.
 public struct PackageClient: Sendable {
@@ -16,7 +17,7 @@ public struct PackageClient: Sendable {
 
     /// The full packument (`Accept: application/json`), at most `maxBytes` long.
     public func packument(_ name: String, maxBytes: Int) async throws(RegistryError) -> ByteBuffer {
-        try await http.get(registryURL + Packument.registryPath(for: name), target: .packument, accept: "application/json", maxBytes: maxBytes)
+        try await http.get(registryURL + PackageName.registryPath(name), target: .packument, accept: "application/json", maxBytes: maxBytes)
     }
 
     /// The registry's signing keys, `/-/npm/v1/keys`.
@@ -28,14 +29,7 @@ public struct PackageClient: Sendable {
     /// registry (the URL in `dist.attestations.url` names the public registry; a mirror of another
     /// registry asks its own), with the name's `/` as `%2f`.
     public func attestations(_ name: String, version: String, maxBytes: Int = 16 << 20) async throws(RegistryError) -> ByteBuffer {
-        try await http.get(registryURL + Self.attestationsPath(name: name, version: version), target: .attestations, maxBytes: maxBytes)
-    }
-
-    /// `/-/npm/v1/attestations/<name>@<version>`, percent-encoded (`@scope%2fname@1.0.0`).
-    public static func attestationsPath(name: String, version: String) -> String {
-        let encodedName = String(Packument.registryPath(for: name).dropFirst())
-        let encodedVersion = version.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~+"))) ?? version
-        return "/-/npm/v1/attestations/" + encodedName + "@" + encodedVersion
+        try await http.get(registryURL + PackageName.attestationsPath(name: name, version: version), target: .attestations, maxBytes: maxBytes)
     }
 
     /// Starts a tarball download; the caller streams `response.body`.

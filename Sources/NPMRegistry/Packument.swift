@@ -1,6 +1,7 @@
 import Foundation
 import MirrorJSON
 import MirrorSignatures
+import NPMNames
 
 /// The parts of a packument (a package's registry document) the mirror reads.
 ///
@@ -344,26 +345,11 @@ public struct PackumentError: Error, Sendable, CustomStringConvertible {
 }
 
 extension Packument {
-    /// The path of a package's document on the registry: `/name`, scoped `/@scope%2Fname`, with
-    /// anything else a URL path cannot carry percent-encoded.
-    public static func registryPath(for name: String) -> String {
-        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: "\u{0}"..."\u{7F}"))
-        allowed.insert(charactersIn: "-._~@!$&'()*+,;=:")
-        return "/" + (name.addingPercentEncoding(withAllowedCharacters: allowed) ?? name)
-    }
-
     /// The tarball URL to fetch for `version`: `dist.tarball` when it is on `registryURL`;
     /// otherwise the registry's canonical path under `registryURL` (a document cannot send the
     /// mirror to another host).
     public static func tarballURL(name: String, version: Version, registryURL: String) -> String {
         if let url = version.tarballURL, url.hasPrefix(registryURL + "/") { return url }
-        let basename = name.split(separator: "/").last.map(String.init) ?? name
-        let file = "\(basename)-\(version.version).tgz"
-        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: "\u{0}"..."\u{7F}"))
-        allowed.insert(charactersIn: "-._~")
-        let scopeAware = name.split(separator: "/", omittingEmptySubsequences: false)
-            .map { $0.addingPercentEncoding(withAllowedCharacters: allowed.union(CharacterSet(charactersIn: "@"))) ?? String($0) }
-            .joined(separator: "/")
-        return "\(registryURL)/\(scopeAware)/-/\(file.addingPercentEncoding(withAllowedCharacters: allowed) ?? file)"
+        return registryURL + PackageName.tarballPath(name: name, version: version.version)
     }
 }

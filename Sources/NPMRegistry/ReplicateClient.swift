@@ -1,5 +1,6 @@
 import MirrorJSON
 import NIOCore
+import NPMNames
 
 /// Reads the replicate service: its root (`update_seq`), the `_changes` feed, by polling, and the
 /// list of every document, `_all_docs`, page by page.
@@ -76,7 +77,7 @@ public struct ReplicateClient: Sendable {
         if let startAfter {
             var key: [UInt8] = []
             JSONText.appendString(startAfter, to: &key)
-            url += "&startkey=" + PercentEncoding.component(String(decoding: key, as: UTF8.self))
+            url += "&startkey=" + URLEncoding.encode(String(decoding: key, as: UTF8.self))
         }
         let body = try await http.get(url, target: .allDocs, maxBytes: maxPageBytes)
         do {

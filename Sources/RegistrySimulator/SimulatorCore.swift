@@ -1,4 +1,5 @@
 import Synchronization
+import NPMNames
 
 /// The state both services share: documents, tarballs, faults, the request log.
 final class SimulatorCore: Sendable {
@@ -74,7 +75,7 @@ final class SimulatorCore: Sendable {
         for revision in self.model.revisions(of: name) {
             switch revision.content {
             case .generated(let package):
-                let base = PackumentRenderer.basename(of: name)
+                let base = PackageName.basename(name)
                 if let version = package.versions.first(where: { "\(base)-\($0.version).tgz" == file }) {
                     return .generated(version.tarball)
                 }

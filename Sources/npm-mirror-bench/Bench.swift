@@ -13,6 +13,7 @@ import MirrorVerify
 import NIOCore
 import NPMRegistry
 import RegistrySimulator
+import NPMNames
 
 /// Runs the stages of one benchmark: the real `changes-producer` and `changes-consumer` binaries
 /// and `curl` as child processes, against a registry simulator, an embedded Kafka cluster and a
@@ -300,16 +301,16 @@ struct Bench: Sendable {
                     do {
                         body = try await packages.packument(name, maxBytes: Int.max)
                     } catch let error as RegistryError where error.code == .notFound {
-                        return ([], Packument.registryPath(for: name))
+                        return ([], PackageName.registryPath(name))
                     }
                     let packument = try body.withUnsafeReadableBytes { try Packument.parse($0, expectedName: name) }
-                    var found = [registryURL + Packument.registryPath(for: name)]
+                    var found = [registryURL + PackageName.registryPath(name)]
                     if !packument.isUnpublished {
                         let keep = VersionRetention.versionsToKeep(versions: packument.versions.keys, time: packument.time, latest: packument.latest, limit: limit)
                         let kept = keep.sorted().compactMap { packument.versions[$0] }
                         found += kept.map { Packument.tarballURL(name: name, version: $0, registryURL: registryURL) }
                         // The consumer also reads the attestations of kept versions that have them.
-                        found += kept.filter { $0.attestationsURL != nil }.map { registryURL + PackageClient.attestationsPath(name: name, version: $0.version) }
+                        found += kept.filter { $0.attestationsURL != nil }.map { registryURL + PackageName.attestationsPath(name: name, version: $0.version) }
                     }
                     return (found, nil)
                 }

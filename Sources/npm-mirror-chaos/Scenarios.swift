@@ -9,6 +9,7 @@ import MirrorRuntime
 import MirrorRecords
 import NPMRegistry
 import RegistrySimulator
+import NPMNames
 
 /// The scenarios. Each builds a rig, does its damage, lets the pipeline finish, and audits.
 struct Suite: Sendable {
@@ -276,7 +277,7 @@ struct Suite: Sendable {
                 FaultRule(kind: .closeMidBody, targets: [.tarball], probability: 0.03),
                 FaultRule(kind: .truncatedBody, targets: [.packument], probability: 0.03),
                 FaultRule(kind: .corruptTarball, targets: [.tarball], pathPrefix: "/\(corrupt)/-/"),
-                FaultRule(kind: .malformedJSON, targets: [.packument], pathPrefix: Packument.registryPath(for: malformed)),
+                FaultRule(kind: .malformedJSON, targets: [.packument], pathPrefix: PackageName.registryPath(malformed)),
             ])
             let rig = try rig("registry-faults", simulator: simulator, settings: [
                 .httpTimeout: "2s", .changesLimit: "100",

@@ -9,6 +9,7 @@ import NPMRegistry
 import Prometheus
 import RegistrySimulator
 import Testing
+import NPMNames
 
 private let fixtures = recordedFixture("npm-recorded")
 
@@ -239,10 +240,10 @@ struct PackumentTests {
 
     @Test("registry paths and tarball URLs: scoped names, hostile names, foreign hosts")
     func urls() {
-        #expect(Packument.registryPath(for: "foobar") == "/foobar")
-        #expect(Packument.registryPath(for: "@scope/name") == "/@scope%2Fname")
-        #expect(!Packument.registryPath(for: "../x").contains("/../"))
-        #expect(Packument.registryPath(for: "a b\u{0}") == "/a%20b%00")
+        #expect(PackageName.registryPath("foobar") == "/foobar")
+        #expect(PackageName.registryPath("@scope/name") == "/@scope%2Fname")
+        #expect(!PackageName.registryPath("../x").contains("/../"))
+        #expect(PackageName.registryPath("a b\u{0}") == "/a%20b%00")
         let version = Packument.Version(version: "1.0.0", tarballURL: "https://evil.example/x.tgz", shasum: "ab", integrity: nil, size: nil, unpackedSize: nil, dependencies: [:], author: nil)
         #expect(Packument.tarballURL(name: "@scope/name", version: version, registryURL: "http://r") == "http://r/@scope/name/-/name-1.0.0.tgz")
         var local = version

@@ -6,6 +6,7 @@ import MirrorJSON
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import NPMNames
 
 /// The HTTP side of CouchDB that the record store needs: one database, its documents, revisions and
 /// `_bulk_docs`. Every request carries Basic authentication (when configured), has a deadline, and is
@@ -339,7 +340,7 @@ public struct CouchDBClient: Sendable {
 
     /// Percent-encodes everything but RFC 3986 unreserved characters: `@types/node` → `%40types%2Fnode`.
     public static func percentEncoded(_ string: String) -> String {
-        PercentEncoding.component(string)
+        URLEncoding.encode(string)
     }
 }
 

@@ -6,6 +6,7 @@ import Logging
 import MirrorRecords
 import MirrorStore
 import NIOCore
+import NPMNames
 
 #if canImport(Glibc)
 import Glibc
@@ -84,14 +85,15 @@ struct RegistryResponder: HTTPResponder {
     func respond(to request: Request, context: Context) async throws -> Response {
         let start = ContinuousClock.now
         let target = request.head.path ?? "/"
-        let (path, query) = Self.split(target)
+        let (rawPath, query) = QueryString.split(target)
+        let path = String(rawPath)
         let isHead = request.method == .head
         var routeLabel = "rejected"
         var answer: RegistryAnswer
         do throws(RouteRejection) {
             let route = try RegistryPaths.parse(path: path)
             routeLabel = route.label
-            answer = await server.answer(route, request: request, query: query)
+            answer = await server.answer(route, request: request, query: query.items)
         } catch let rejection {
             if rejection == .notFound { routeLabel = "not_found" }
             answer = .rejection(rejection)
@@ -107,21 +109,6 @@ struct RegistryResponder: HTTPResponder {
         var answer = RegistryAnswer.error(.methodNotAllowed, "method_not_allowed", reason: "this npm mirror is read-only: \(method.rawValue) is not supported here (allowed: \(allow))")
         answer.headers[.allow] = allow
         return answer
-    }
-
-    static func split(_ target: String) -> (path: String, query: [(name: String, value: String)]) {
-        guard let mark = target.firstIndex(of: "?") else { return (target, []) }
-        let path = String(target[..<mark])
-        var items: [(name: String, value: String)] = []
-        for pair in target[target.index(after: mark)...].split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decoded(_ text: Substring) -> String {
-                let spaced = text.replacingOccurrences(of: "+", with: " ")
-                return spaced.removingPercentEncoding ?? spaced
-            }
-            items.append((decoded(parts[0]), parts.count > 1 ? decoded(parts[1]) : ""))
-        }
-        return (path, items)
     }
 
     static func response(_ answer: RegistryAnswer, head: Bool, channel: any Channel) -> Response {

@@ -1,5 +1,5 @@
 import HTTPTypes
-import MirrorJSON
+import NPMNames
 
 /// What a request path asks the registry for, once it has been checked.
 enum RegistryRoute: Sendable, Equatable {
@@ -50,8 +50,6 @@ struct RouteRejection: Error, Sendable, Equatable {
 /// to the package and names a semantic version.
 enum RegistryPaths {
     static let maximumPathLength = 1024
-    /// npm's limit for package names.
-    static let maximumNameLength = 214
     static let maximumVersionLength = 256
 
     static func parse(path: String) throws(RouteRejection) -> RegistryRoute {
@@ -131,7 +129,7 @@ enum RegistryPaths {
     /// The version in a tarball file name `<basename>-<version>.tgz`, where basename is the
     /// package name without its scope.
     static func tarballVersion(fileName: String, name: String) throws(RouteRejection) -> String {
-        let prefix = basename(of: name) + "-"
+        let prefix = PackageName.basename(name) + "-"
         guard fileName.hasSuffix(".tgz") else { throw .badRequest("a tarball file name ends in .tgz") }
         guard fileName.hasPrefix(prefix), fileName.utf8.count > prefix.utf8.count + 4 else {
             throw .badRequest("the tarball file name \(fileName.prefix(100)) does not belong to the package \(name) (expected \(prefix)<version>.tgz)")
@@ -143,96 +141,41 @@ enum RegistryPaths {
         return version
     }
 
-    /// npm's rules for names (validate-package-name, names old packages may have): at most 214
-    /// characters, no leading `.` or `_`, no spaces, only characters that need no URL escaping, and
-    /// for scoped names exactly `@scope/name` with both parts non-empty.
+    /// npm's rules for names (``PackageName/problem(with:)``), as a rejection.
     static func validatePackageName(_ name: String) throws(RouteRejection) {
-        guard !name.isEmpty else { throw .invalidName("the package name is empty") }
-        guard name.utf8.count <= maximumNameLength else { throw .invalidName("the package name is longer than \(maximumNameLength) characters") }
-        guard !name.hasPrefix("."), !name.hasPrefix("_") else { throw .invalidName("a package name cannot start with '.' or '_'") }
-        guard name != "node_modules", name != "favicon.ico" else { throw .invalidName("\(name) is a reserved name") }
-        let parts: [Substring]
-        if name.hasPrefix("@") {
-            parts = name.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                throw .invalidName("a scoped name is @scope/name, got \(name.prefix(100))")
-            }
-            guard parts[1] != ".", parts[1] != "..", parts[0] != ".", parts[0] != ".." else { throw .invalidName("'.' and '..' are not names") }
-        } else {
-            parts = [Substring(name)]
-        }
-        for part in parts where !part.utf8.allSatisfy(isNameByte) {
-            throw .invalidName("\(name.prefix(100)) has characters a package name cannot have (only letters, digits and -._~!*'())")
-        }
+        if let problem = PackageName.problem(with: name) { throw .invalidName(problem) }
     }
 
-    private static func isNameByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "!"), UInt8(ascii: "*"),
-            UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"):
-            true
-        default:
-            false
-        }
-    }
-
-    /// Strict percent-decoding of one raw segment to UTF-8.
+    /// Strict percent-decoding of one raw segment to UTF-8 (``URLEncoding``), no NUL in it.
     private static func decode(_ raw: some Collection<UInt8>) throws(RouteRejection) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(raw.count)
-        var iterator = raw.makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%") {
-                guard let high = iterator.next().flatMap(Hex.value), let low = iterator.next().flatMap(Hex.value) else {
-                    throw .badRequest("the path has a malformed percent escape")
-                }
-                let decoded = high << 4 | low
-                guard decoded != 0 else { throw .badRequest("the path contains a NUL byte (%00)") }
-                bytes.append(decoded)
-            } else {
-                bytes.append(byte)
-            }
+        let text: String
+        do {
+            text = try URLEncoding.decode(raw)
+        } catch .malformedEscape {
+            throw .badRequest("the path has a malformed percent escape")
+        } catch {
+            throw .badRequest("the path is not UTF-8")
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw .badRequest("the path is not UTF-8") }
+        guard !text.utf8.contains(0) else { throw .badRequest("the path contains a NUL byte (%00)") }
         return text
     }
 
-
     // MARK: Paths the mirror's documents point at
-
-    static func basename(of name: String) -> String {
-        if name.hasPrefix("@"), let slash = name.firstIndex(of: "/") { return String(name[name.index(after: slash)...]) }
-        return name
-    }
 
     /// `@scope/name` or `name`, each part percent-encoded where needed.
     static func packagePath(_ name: String) -> String {
-        if name.hasPrefix("@"), let slash = name.firstIndex(of: "/") {
-            return "@" + escape(String(name[name.index(after: name.startIndex)..<slash])) + "/" + escape(String(name[name.index(after: slash)...]))
-        }
-        return escape(name)
+        let (scope, basename) = PackageName.split(name)
+        guard let scope else { return escape(name) }
+        return "@" + escape(scope) + "/" + escape(basename)
     }
 
     /// `<basename>-<version>.tgz`, percent-encoded where needed (`+` of build metadata becomes `%2B`).
     static func tarballFileName(name: String, version: String) -> String {
-        escape(basename(of: name)) + "-" + escape(version) + ".tgz"
+        escape(PackageName.basename(name)) + "-" + escape(version) + ".tgz"
     }
 
-    private static let hexDigits = Array("0123456789ABCDEF".utf8)
-
-    static func escape(_ text: String) -> String {
-        var output: [UInt8] = []
-        output.reserveCapacity(text.utf8.count)
-        for byte in text.utf8 {
-            if isNameByte(byte) {
-                output.append(byte)
-            } else {
-                output.append(UInt8(ascii: "%"))
-                output.append(hexDigits[Int(byte >> 4)])
-                output.append(hexDigits[Int(byte & 0x0F)])
-            }
-        }
-        return String(decoding: output, as: UTF8.self)
+    /// What a package name may carry stays; everything else is percent-encoded.
+    static func escape(_ text: some StringProtocol) -> String {
+        URLEncoding.encode(text, keeping: .packageName)
     }
 }

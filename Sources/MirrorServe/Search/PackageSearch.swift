@@ -1,3 +1,4 @@
+import NPMNames
 import Foundation
 import MirrorRecords
 
@@ -52,7 +53,7 @@ struct PackageSearch: Sendable {
         let text = query.words.joined(separator: " ")
         func tier(_ record: StoredRecord) -> Int? {
             let name = record.id.lowercased()
-            let basename = RegistryPaths.basename(of: name)
+            let basename = PackageName.basename(name)
             if name == text || basename == text { return 0 }
             if name.hasPrefix(text) || basename.hasPrefix(text) { return 1 }
             if query.words.allSatisfy({ name.contains($0) }) { return 2 }

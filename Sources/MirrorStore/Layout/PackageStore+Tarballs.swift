@@ -1,3 +1,4 @@
+import NPMNames
 extension PackageStore {
     /// A fresh, unused path in the scratch directory (the file is not created).
     public func scratchFile() -> ScratchFile {
@@ -52,7 +53,7 @@ extension PackageStore {
     public func storedVersions(name: String) throws -> [String] {
         try Self.validate(name: name)
         let names = try operations.contents(ofDirectory: absolutePackageDirectory(for: name)) ?? []
-        let prefix = PackageNameEncoding.escape(Self.basename(of: name)) + "-"
+        let prefix = PackageNameEncoding.escape(PackageName.basename(name)) + "-"
         var versions: [String] = []
         for file in names where file.hasSuffix(Self.tarballSuffix) && !file.hasPrefix(temporaryFilePrefix) {
             let stem = file.dropLast(Self.tarballSuffix.count)

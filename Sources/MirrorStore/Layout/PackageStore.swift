@@ -1,5 +1,6 @@
 import Crypto
 import MirrorJSON
+import NPMNames
 
 /// The hash-sharded on-disk package store.
 ///
@@ -116,7 +117,7 @@ public struct PackageStore: Sendable {
         try Self.validate(name: name)
         guard !version.isEmpty else { throw StoreError.invalidName("empty version for \(name.prefix(100))") }
         let escapedVersion = PackageNameEncoding.escape(version)
-        let full = PackageNameEncoding.escape(Self.basename(of: name)) + "-" + escapedVersion + Self.tarballSuffix
+        let full = PackageNameEncoding.escape(PackageName.basename(name)) + "-" + escapedVersion + Self.tarballSuffix
         if full.utf8.count <= 255 { return full }
         let short = Self.shortTarballPrefix + escapedVersion + Self.tarballSuffix
         guard short.utf8.count <= 255 else { throw StoreError.invalidName("version too long: \(version.prefix(100))…") }
@@ -136,14 +137,6 @@ public struct PackageStore: Sendable {
         guard PackageNameEncoding.isHashed(component) else { return nil }
         guard let bytes = try? operations.readFile(root + "/" + directory + "/" + Self.originalNameFileName, maxBytes: 1 << 20) else { return nil }
         return String(validating: bytes, as: UTF8.self)
-    }
-
-    static func basename(of name: String) -> String {
-        if name.hasPrefix("@"), let slash = name.firstIndex(of: "/") {
-            let rest = name[name.index(after: slash)...]
-            if !rest.isEmpty { return String(rest) }
-        }
-        return name
     }
 
     static func validate(name: String) throws {

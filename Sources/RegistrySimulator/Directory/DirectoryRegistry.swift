@@ -1,6 +1,7 @@
 import MirrorJSON
 import Crypto
 import Foundation
+import NPMNames
 
 /// Loads a registry laid out on disk (`--from DIR`) so recorded data can be replayed.
 ///
@@ -100,7 +101,7 @@ enum DirectoryRegistry {
 
     private static func tarballFiles(for name: String, versions: [String: Any], root: URL) -> [String: String] {
         let fileManager = FileManager.default
-        let basename = PackumentRenderer.basename(of: name)
+        let basename = PackageName.basename(name)
         let nested = root.appendingPathComponent("tarballs").appendingPathComponent(name).appendingPathComponent("-")
         var files: [String: String] = [:]
         if let listed = try? fileManager.contentsOfDirectory(atPath: nested.path) {

@@ -1,5 +1,6 @@
 import MirrorSignatures
 import NIOCore
+import NPMNames
 
 /// Writes packuments in the registry's shapes: the full document
 /// (`application/json`), the abbreviated "corgi" document
@@ -10,18 +11,14 @@ struct PackumentRenderer {
     /// Signs generated versions (`dist.signatures`) and says which have attestations.
     var signing: RegistrySigning?
 
-    static func basename(of name: String) -> String {
-        name.split(separator: "/").last.map(String.init) ?? name
-    }
-
     func tarballURL(name: String, version: String) -> String {
-        "\(self.registryURL)/\(name)/-/\(Self.basename(of: name))-\(version).tgz"
+        "\(self.registryURL)/\(name)/-/\(PackageName.basename(name))-\(version).tgz"
     }
 
     // MARK: Generated packages
 
     func full(_ package: GeneratedPackage, rev: String, tarballs: [String: TarballInfo]) -> ByteBuffer {
-        let base = Self.basename(of: package.name)
+        let base = PackageName.basename(package.name)
         let owner = package.author.name
         var json = JSONWriter(capacity: 2048 + package.versions.count * 1400 + package.readmeBytes)
         json.object { json in
@@ -103,7 +100,7 @@ struct PackumentRenderer {
         tarball: TarballInfo?,
         into json: inout JSONWriter
     ) {
-        let base = Self.basename(of: package.name)
+        let base = PackageName.basename(package.name)
         let owner = package.author.name
         json.field("name", package.name)
         json.field("version", version.version)

@@ -1,3 +1,4 @@
+import NPMNames
 import Foundation
 import HTTPTypes
 import Hummingbird

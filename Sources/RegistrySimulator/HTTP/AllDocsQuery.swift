@@ -1,3 +1,4 @@
+import NPMNames
 import MirrorJSON
 
 /// The parameters of `GET /registry/_all_docs`, read as CouchDB reads them

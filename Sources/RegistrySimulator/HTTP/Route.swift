@@ -1,4 +1,5 @@
 import Foundation
+import NPMNames
 
 /// The two services the simulator runs.
 enum ServiceKind: String, Sendable {
@@ -71,12 +72,12 @@ enum Route: Sendable, Equatable {
             if path == "/-/npm/v1/keys" { return .keys }
             if path.hasPrefix("/-/npm/v1/attestations/") {
                 // <name>@<version>, the name's `/` as %2f; the version follows the last `@`.
-                guard let spec = String(path.dropFirst("/-/npm/v1/attestations/".count)).removingPercentEncoding,
+                guard let spec = URLEncoding.decoded(path.dropFirst("/-/npm/v1/attestations/".count)),
                     let at = spec.lastIndex(of: "@"), at > spec.startIndex
                 else { return .notFound }
                 return .attestations(name: String(spec[..<at]), version: String(spec[spec.index(after: at)...]))
             }
-            guard let decoded = path.removingPercentEncoding else { return .notFound }
+            guard let decoded = URLEncoding.decoded(path) else { return .notFound }
             var segments = decoded.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
             guard let first = segments.first, !first.hasPrefix("-"), !first.hasPrefix("_") else { return .notFound }
             let name: String
@@ -98,23 +99,4 @@ enum Route: Sendable, Equatable {
 }
 
 /// A parsed query string.
-struct Query: Sendable {
-    private(set) var items: [(name: String, value: String)] = []
-
-    init(_ raw: Substring) {
-        for pair in raw.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = String(parts[0]).replacingAll("+", with: " ").removingPercentEncoding ?? String(parts[0])
-            let value = parts.count > 1 ? (String(parts[1]).replacingAll("+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
-            self.items.append((name, value))
-        }
-    }
-
-    subscript(name: String) -> String? {
-        self.items.first { $0.name == name }?.value
-    }
-
-    func contains(_ name: String) -> Bool {
-        self.items.contains { $0.name == name }
-    }
-}
+typealias Query = QueryString

@@ -1,3 +1,4 @@
+import NPMNames
 import HTTPTypes
 
 extension SimulatorResponder {

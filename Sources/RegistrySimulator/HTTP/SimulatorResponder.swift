@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NPMNames
 
 /// A response before faults are applied to it.
 struct PlainResponse: Sendable {
@@ -45,10 +46,11 @@ struct SimulatorResponder: HTTPResponder {
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let uri = request.head.path ?? "/"
-        let (path, rawQuery) = Self.split(uri)
+        let (rawPath, query) = QueryString.split(uri)
+        let path = String(rawPath)
         let route = Route.parse(path: path, service: self.service)
         if case .admin(let action) = route {
-            return try await AdminEndpoints(core: self.core).respond(to: request, action: action, query: Query(rawQuery))
+            return try await AdminEndpoints(core: self.core).respond(to: request, action: action, query: query)
         }
 
         var fault: FaultRule?
@@ -70,7 +72,7 @@ struct SimulatorResponder: HTTPResponder {
         } else if request.method != .get && request.method != .head {
             plain = .error(.methodNotAllowed, "method_not_allowed", reason: "Only GET or HEAD allowed")
         } else {
-            plain = try await self.answer(route, request: request, query: Query(rawQuery))
+            plain = try await self.answer(route, request: request, query: query)
         }
         record.status = Int(plain.status.code)
         self.core.log.record(record, path: path)
@@ -78,11 +80,6 @@ struct SimulatorResponder: HTTPResponder {
             return FaultResponses.apply(fault, to: plain)
         }
         return plain.makeResponse()
-    }
-
-    static func split(_ uri: String) -> (path: String, query: Substring) {
-        guard let mark = uri.firstIndex(of: "?") else { return (uri, "") }
-        return (String(uri[..<mark]), uri[uri.index(after: mark)...])
     }
 
     /// Faults that replace the response (or act before it).

@@ -1,3 +1,4 @@
+import NPMNames
 import Synchronization
 
 /// The registry's documents, their revision histories and the changes feed.
