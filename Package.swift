@@ -143,6 +143,7 @@ let package = Package(
         // npm's naming rules: package names, registry paths, one percent encoder and decoder, query strings.
         .target(
             name: "NPMNames",
+            dependencies: ["MirrorJSON"],
             swiftSettings: swiftSettings
         ),
         // Clients of the npm registry: the replicate service's changes feed, packuments, tarballs.
@@ -387,7 +388,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NPMNamesTests",
-            dependencies: ["NPMNames"],
+            dependencies: ["NPMNames", "MirrorJSON"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -561,7 +561,7 @@ struct CouchDBModel: Sendable {
     }
 
     static func md5Hex(_ bytes: [UInt8]) -> String {
-        Insecure.MD5.hash(data: bytes).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        Hex.encode(Insecure.MD5.hash(data: bytes))
     }
 
     /// An opaque sequence like CouchDB's clustered `N-g1AAAA…`: the number first, then an opaque part.

@@ -3,14 +3,30 @@
 /// percent-escapes).
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
+    private static let upperDigits = Array("0123456789ABCDEF".utf8)
 
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         var text: [UInt8] = []
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
+        for byte in bytes { append(byte, to: &text) }
         return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Appends the two digits of `byte` (lower case, or upper case as percent-escapes are written).
+    public static func append(_ byte: UInt8, upperCase: Bool = false, to text: inout [UInt8]) {
+        let digits = upperCase ? upperDigits : digits
+        text.append(digits[Int(byte >> 4)])
+        text.append(digits[Int(byte & 0x0F)])
+    }
+
+    /// Appends `%XX`, upper case: a percent-escape as RFC 3986 recommends.
+    public static func appendPercentEscape(_ byte: UInt8, to text: inout [UInt8]) {
+        text.append(UInt8(ascii: "%"))
+        append(byte, upperCase: true, to: &text)
+    }
+
+    /// Sixteen lower-case digits of `value`, zero-padded.
+    public static func encode(_ value: UInt64) -> String {
+        encode(withUnsafeBytes(of: value.bigEndian) { Array($0) })
     }
 
     /// The bytes of an even-length string of hex digits (either case); nil for anything else.

@@ -1,7 +1,6 @@
 /// Writing JSON text: the one string escaper of the project (change messages, records, the
 /// simulator's documents).
 package enum JSONText {
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Appends `text` as a JSON string literal, quotes included: `"` and `\` escaped, `\n`, `\r`, `\t`
     /// as themselves, other control characters as `\u00XX`; everything else (UTF-8) as it is.
@@ -21,7 +20,8 @@ package enum JSONText {
             case 0x0D: output += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
             case 0x09: output += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
             case 0x00..<0x20:
-                output += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]]
+                output += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
+                Hex.append(byte, to: &output)
             default: output.append(byte)
             }
         }

@@ -1,3 +1,5 @@
+import MirrorJSON
+
 /// Percent-encoding and strict percent-decoding of URL pieces: the one encoder and the one decoder
 /// of the registry client, the CouchDB client, serve, the simulator and the CouchDB double.
 ///
@@ -17,8 +19,6 @@ public enum URLEncoding {
         }
     }
 
-    private static let upperHex = Array("0123456789ABCDEF".utf8)
-
     /// `text` with every byte outside `keeping` percent-encoded.
     public static func encode(_ text: some StringProtocol, keeping: ByteSet = .unreserved) -> String {
         var encoded: [UInt8] = []
@@ -27,7 +27,7 @@ public enum URLEncoding {
             if keeping.contains(byte) {
                 encoded.append(byte)
             } else {
-                encoded += [UInt8(ascii: "%"), upperHex[Int(byte >> 4)], upperHex[Int(byte & 0x0F)]]
+                Hex.appendPercentEscape(byte, to: &encoded)
             }
         }
         return String(decoding: encoded, as: UTF8.self)
@@ -42,7 +42,7 @@ public enum URLEncoding {
         while let byte = iterator.next() {
             switch byte {
             case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                guard let high = iterator.next().flatMap(Hex.value), let low = iterator.next().flatMap(Hex.value) else {
                     throw .malformedEscape
                 }
                 bytes.append(high << 4 | low)
@@ -59,15 +59,6 @@ public enum URLEncoding {
     /// ``decode(_:plusAsSpace:)`` of a string's UTF-8; nil where it throws.
     public static func decoded(_ raw: some StringProtocol, plusAsSpace: Bool = false) -> String? {
         try? decode(Array(raw.utf8), plusAsSpace: plusAsSpace)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 

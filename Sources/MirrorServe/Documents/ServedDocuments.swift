@@ -1,3 +1,4 @@
+import MirrorJSON
 import MirrorRuntime
 import CompressNIO
 import Crypto
@@ -145,10 +146,7 @@ final class ServedDocuments: Sendable {
         let held = onlyHeldVersions ? Set(try store.storedVersions(name: name)) : nil
         var material = Self.formatVersion + "\n" + identity.description + "\n" + tarballBase + "\n"
         material += held.map { $0.sorted().joined(separator: "\n") } ?? "*"
-        let key = String(SHA256.hash(data: Array(material.utf8)).map { byte in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined().prefix(32))
+        let key = String(Hex.encode(SHA256.hash(data: Array(material.utf8))).prefix(32))
         let directory = store.servedDirectory(for: name)
         let gone = directory + "/" + key + ".gone.json"
         let entry = Entry(name: name, key: key, directory: directory, gonePath: fileStatus(gone) != nil ? gone : nil)

@@ -1,3 +1,4 @@
+import MirrorJSON
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -48,12 +49,7 @@ struct FileOperations: Sendable {
         var generator = SystemRandomNumberGenerator()
         let a = generator.next() as UInt64
         let b = generator.next() as UInt64
-        return temporaryFilePrefix + hex(a) + hex(b) + suffix
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+        return temporaryFilePrefix + Hex.encode(a) + Hex.encode(b) + suffix
     }
 
     // MARK: Directories

@@ -8,8 +8,9 @@ import Darwin
 
 // File metadata for readers of the store (`npm-mirror serve` validates what it derived by these).
 
-/// What identifies a file's or folder's current state: device, inode, size and modification time.
-public struct FileStamp: Sendable, Equatable {
+/// What identifies a file's or folder's current state: device, inode, size and modification time
+/// (the one stat type of the store: served documents and verified tarballs are checked by it).
+public struct FileStamp: Sendable, Hashable {
     public var device: UInt64
     public var inode: UInt64
     public var size: Int64

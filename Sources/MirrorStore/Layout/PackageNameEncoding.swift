@@ -45,9 +45,7 @@ public enum PackageNameEncoding {
             if isPlain(byte), !(offset == 0 && byte == UInt8(ascii: ".")) {
                 output.append(byte)
             } else {
-                output.append(UInt8(ascii: "%"))
-                output.append(hexDigits[Int(byte >> 4)])
-                output.append(hexDigits[Int(byte & 0x0F)])
+                Hex.appendPercentEscape(byte, to: &output)
             }
         }
         return String(decoding: output, as: UTF8.self)
@@ -85,7 +83,6 @@ public enum PackageNameEncoding {
         return name
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 
     private static func isPlain(_ byte: UInt8) -> Bool {
         switch byte {

@@ -22,7 +22,7 @@ extension PackageStore {
     ///   verified. Nothing partial is left under the root.
     @discardableResult
     public func commitTarball(_ tarball: VerifiedTarball, deferringDirectorySync: Bool = false) throws -> String {
-        guard let identity = VerifiedTarball.FileIdentity(path: tarball.file.path) else {
+        guard let identity = FileStamp(tarball.file.path) else {
             throw StoreError(code: .notFound, message: "verified scratch file \(tarball.file.path) is gone")
         }
         guard identity == tarball.identity else {

@@ -19,30 +19,8 @@ public struct VerifiedTarball: Hashable, Sendable {
     public let version: String
     public let digest: DigestMatch
     public let summary: TarballSummary
-    let identity: FileIdentity
-
-    struct FileIdentity: Hashable, Sendable {
-        var device: UInt64
-        var inode: UInt64
-        var size: Int64
-        var modificationSeconds: Int
-        var modificationNanoseconds: Int
-
-        init?(path: String) {
-            var status = stat()
-            guard stat(path, &status) == 0 else { return nil }
-            device = UInt64(status.st_dev)
-            inode = UInt64(status.st_ino)
-            size = Int64(status.st_size)
-            #if canImport(Darwin)
-            modificationSeconds = Int(status.st_mtimespec.tv_sec)
-            modificationNanoseconds = Int(status.st_mtimespec.tv_nsec)
-            #else
-            modificationSeconds = Int(status.st_mtim.tv_sec)
-            modificationNanoseconds = Int(status.st_mtim.tv_nsec)
-            #endif
-        }
-    }
+    /// The downloaded file as verified: a file changed since is refused at the commit.
+    let identity: FileStamp
 }
 
 /// Verifies a downloaded tarball: digest (``DigestVerifier``) and archive (``TarballInspector``).
@@ -60,7 +38,7 @@ public struct TarballVerifier: Sendable {
     /// - Parameter digest: the result of ``DigestVerifier/finalize()`` over the same bytes.
     /// - Throws: ``TarballVerificationError``.
     public func verify(_ file: ScratchFile, digest: DigestMatch, name: String, version: String) throws -> VerifiedTarball {
-        guard let identity = VerifiedTarball.FileIdentity(path: file.path) else {
+        guard let identity = FileStamp(file.path) else {
             throw TarballVerificationError(.ioError, "cannot stat \(file.path)")
         }
         guard identity.size == digest.byteCount else {
@@ -93,7 +71,7 @@ public struct TarballVerifier: Sendable {
         }
         try writer.write(bytes)
         let file = try writer.finish()
-        guard let identity = VerifiedTarball.FileIdentity(path: file.path) else {
+        guard let identity = FileStamp(file.path) else {
             unlink(file.path)
             throw TarballVerificationError(.ioError, "cannot stat \(file.path)")
         }
