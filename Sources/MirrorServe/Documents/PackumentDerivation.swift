@@ -69,43 +69,43 @@ struct PackumentDerivation: Sendable {
         // Full document: the packument's members in their order, three of them rebuilt.
         var full = JSONEmitter(source: bytes)
         var offsets: [String: Range<Int>] = [:]
-        full.beginObject()
+        full.json.beginObject()
         for member in layout.members {
             switch member.key {
             case "versions" where layout.versionsIsObject:
-                full.key("versions")
+                full.json.key("versions")
                 offsets = emitVersions(served, into: &full, name: name, abbreviated: false)
             case "dist-tags" where layout.distTagsIsObject:
-                full.key("dist-tags")
+                full.json.key("dist-tags")
                 Self.emitTags(tags, into: &full)
             case "time" where layout.timeIsObject:
-                full.key("time")
+                full.json.key("time")
                 full.rawObject(time)
             default:
-                full.key(member.key)
+                full.json.key(member.key)
                 full.raw(member.value)
             }
         }
-        full.endObject()
+        full.json.endObject()
 
         // Abbreviated document.
         var abbreviated = JSONEmitter(source: bytes)
-        abbreviated.beginObject()
-        abbreviated.key("name")
-        if let member = layout.member("name") { abbreviated.raw(member.value) } else { abbreviated.string(name) }
+        abbreviated.json.beginObject()
+        abbreviated.json.key("name")
+        if let member = layout.member("name") { abbreviated.raw(member.value) } else { abbreviated.json.string(name) }
         if let modified = layout.time.last(where: { $0.key == "modified" }) {
-            abbreviated.key("modified")
+            abbreviated.json.key("modified")
             abbreviated.raw(modified.value)
         }
-        abbreviated.key("dist-tags")
+        abbreviated.json.key("dist-tags")
         Self.emitTags(tags, into: &abbreviated)
-        abbreviated.key("versions")
+        abbreviated.json.key("versions")
         _ = emitVersions(served, into: &abbreviated, name: name, abbreviated: true)
         if layout.timeIsObject {
-            abbreviated.key("time")
+            abbreviated.json.key("time")
             abbreviated.rawObject(time)
         }
-        abbreviated.endObject()
+        abbreviated.json.endObject()
 
         let index = DocumentIndex(
             layout: layout,
@@ -130,7 +130,7 @@ struct PackumentDerivation: Sendable {
             return emitter.raw(range)
         }
         members["url"] = .string(attestationsURL(name: name, version: version))
-        emitter.value(.object(members))
+        emitter.json.value(.object(members))
     }
 
     /// The served tarball URL of a version.
@@ -141,62 +141,62 @@ struct PackumentDerivation: Sendable {
     /// Writes the served versions; returns each version's byte range in the output.
     private func emitVersions(_ versions: [VersionLayout], into emitter: inout JSONEmitter, name: String, abbreviated: Bool) -> [String: Range<Int>] {
         var ranges: [String: Range<Int>] = [:]
-        emitter.beginObject()
+        emitter.json.beginObject()
         for version in versions {
-            emitter.key(version.key)
+            emitter.json.key(version.key)
             let start = emitter.output.count
             if !version.isObject {
                 emitter.raw(version.value)
             } else {
                 let url = tarballURL(name: name, version: version.key)
-                emitter.beginObject()
+                emitter.json.beginObject()
                 for member in version.members {
                     if abbreviated && !Self.abbreviatedVersionFields.contains(member.key) { continue }
                     if member.key == "dist", let dist = version.dist {
-                        emitter.key("dist")
-                        emitter.beginObject()
+                        emitter.json.key("dist")
+                        emitter.json.beginObject()
                         for field in dist where field.key != "tarball" {
-                            emitter.key(field.key)
+                            emitter.json.key(field.key)
                             if field.key == "attestations" {
                                 emitAttestations(field.value, name: name, version: version.key, into: &emitter)
                             } else {
                                 emitter.raw(field.value)
                             }
                         }
-                        emitter.key("tarball")
-                        emitter.string(url)
-                        emitter.endObject()
+                        emitter.json.key("tarball")
+                        emitter.json.string(url)
+                        emitter.json.endObject()
                     } else {
-                        emitter.key(member.key)
+                        emitter.json.key(member.key)
                         emitter.raw(member.value)
                     }
                 }
                 if !version.members.contains(where: { $0.key == "dist" }) {
-                    emitter.key("dist")
-                    emitter.beginObject()
-                    emitter.key("tarball")
-                    emitter.string(url)
-                    emitter.endObject()
+                    emitter.json.key("dist")
+                    emitter.json.beginObject()
+                    emitter.json.key("tarball")
+                    emitter.json.string(url)
+                    emitter.json.endObject()
                 }
                 if abbreviated && version.hasInstallScript {
-                    emitter.key("hasInstallScript")
-                    emitter.literal("true")
+                    emitter.json.key("hasInstallScript")
+                    emitter.json.bool(true)
                 }
-                emitter.endObject()
+                emitter.json.endObject()
             }
             ranges[version.key] = start..<emitter.output.count
         }
-        emitter.endObject()
+        emitter.json.endObject()
         return ranges
     }
 
     private static func emitTags(_ tags: [(tag: String, version: String)], into emitter: inout JSONEmitter) {
-        emitter.beginObject()
+        emitter.json.beginObject()
         for (tag, version) in tags {
-            emitter.key(tag)
-            emitter.string(version)
+            emitter.json.key(tag)
+            emitter.json.string(version)
         }
-        emitter.endObject()
+        emitter.json.endObject()
     }
 
     /// npm's answer for an unpublished package: 404, `not_found`, and when it happened.
@@ -348,58 +348,30 @@ struct PackumentLayout: Sendable {
     }
 }
 
-/// Writes JSON text from raw source ranges and new values; strings are escaped by `JSONValue`.
+/// The derivation's writer: ``JSONWriter``, and the packument whose ranges it copies.
 struct JSONEmitter {
     let source: UnsafeRawBufferPointer
-    private(set) var output: [UInt8] = []
-    private var needsComma: [Bool] = []
+    var json: JSONWriter
 
     init(source: UnsafeRawBufferPointer) {
         self.source = source
-        output.reserveCapacity(source.count / 2)
+        json = JSONWriter(capacity: source.count / 2)
     }
 
-    mutating func beginObject() {
-        output.append(UInt8(ascii: "{"))
-        needsComma.append(false)
-    }
+    var output: [UInt8] { json.bytes }
 
-    mutating func endObject() {
-        output.append(UInt8(ascii: "}"))
-        needsComma.removeLast()
-    }
-
-    mutating func key(_ key: String) {
-        if needsComma[needsComma.count - 1] { output.append(UInt8(ascii: ",")) }
-        needsComma[needsComma.count - 1] = true
-        JSONValue.string(key).write(to: &output)
-        output.append(UInt8(ascii: ":"))
-    }
-
+    /// A value copied from the packument as it is.
     mutating func raw(_ range: Range<Int>) {
-        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: source[range]))
-    }
-
-    mutating func string(_ text: String) {
-        JSONValue.string(text).write(to: &output)
-    }
-
-    /// A value written anew (sorted keys).
-    mutating func value(_ value: JSONValue) {
-        value.write(to: &output)
-    }
-
-    mutating func literal(_ text: String) {
-        output.append(contentsOf: text.utf8)
+        json.raw(UnsafeRawBufferPointer(rebasing: source[range]))
     }
 
     /// An object of raw members.
     mutating func rawObject(_ members: [RawMember]) {
-        beginObject()
+        json.beginObject()
         for member in members {
-            key(member.key)
+            json.key(member.key)
             raw(member.value)
         }
-        endObject()
+        json.endObject()
     }
 }

@@ -1,3 +1,4 @@
+import MirrorJSON
 import MirrorSignatures
 import NIOCore
 import NPMNames

@@ -1,3 +1,4 @@
+import MirrorJSON
 import NPMNames
 import HTTPTypes
 

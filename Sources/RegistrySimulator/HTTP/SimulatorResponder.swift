@@ -1,3 +1,4 @@
+import MirrorJSON
 import HTTPTypes
 import Hummingbird
 import Logging
