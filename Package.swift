@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/attaswift/BigInt.git", from: "6.0.1"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // librdkafka, from Debian's librdkafka-dev.
@@ -338,6 +340,8 @@ let package = Package(
             name: "MirrorHarness",
             dependencies: [
                 "MirrorRuntime", "MirrorConfig", "MirrorKafka",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -439,6 +443,7 @@ let package = Package(
         .testTarget(
             name: "MirrorStoreTests",
             dependencies: [
+                "MirrorHarness",
                 "MirrorStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
@@ -457,6 +462,7 @@ let package = Package(
         .testTarget(
             name: "MirrorEmbeddedTests",
             dependencies: [
+                "MirrorHarness",
                 "MirrorRuntime", "MirrorTestSupport", "CouchDBDouble",
                 "MirrorEmbedded", "EmbeddedDemo", "MirrorConfig", "MirrorRecords", "MirrorStore", "RegistrySimulator", "MirrorPipeline", "MirrorServe", "MirrorReconcile", "NPMRegistry",
                 .product(name: "Logging", package: "swift-log"),
@@ -470,6 +476,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
+                "MirrorHarness",
                 "MirrorTestSupport", "MirrorEmbedded", "MirrorConfig", "MirrorRecords", "MirrorStore", "MirrorPipeline", "MirrorKafka", "RegistrySimulator",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -478,6 +485,7 @@ let package = Package(
         .testTarget(
             name: "MirrorServeTests",
             dependencies: [
+                "MirrorHarness",
                 "MirrorTestSupport", "CouchDBDouble",
                 "MirrorServe", "MirrorStore", "MirrorRecords", "MirrorConfig", "MirrorEmbedded", "EmbeddedDemo", "RegistrySimulator", "MirrorSignatures",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -509,6 +517,7 @@ let package = Package(
         .testTarget(
             name: "RegistrySimulatorTests",
             dependencies: [
+                "MirrorHarness",
                 "MirrorTestSupport",
                 "RegistrySimulator", "MirrorSignatures", "MirrorJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

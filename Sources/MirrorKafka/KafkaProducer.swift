@@ -155,6 +155,10 @@ public final class KafkaProducer: Sendable {
         await pollLoop.stop()
     }
 
+    /// How many times a message found librdkafka's local queue full and waited for room.
+    public var queueFullWaitCount: Int { queueFullWaits.load(ordering: .relaxed) }
+    private let queueFullWaits = Atomic<Int>(0)
+
     private func enqueue(_ message: KafkaProducerMessage, opaque: UnsafeMutableRawPointer?) async throws {
         let topic = try topicHandle(message.topic)
         while true {
@@ -180,6 +184,7 @@ public final class KafkaProducer: Sendable {
             // The local queue is full: the poll thread drains it as acknowledgements arrive. A
             // cancelled caller stops waiting (a cancelled sleep returns at once: without this check
             // the loop would spin).
+            queueFullWaits.add(1, ordering: .relaxed)
             guard !Task.isCancelled else {
                 throw KafkaError(code: .enqueueFailed, message: "cancelled while librdkafka's queue was full", topic: message.topic, brokers: client.brokers, isRetriable: true)
             }

@@ -41,7 +41,7 @@ struct BackfillStage: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let metricsFile = "\(directory)/consumer.prom"
         let logFile = "\(directory)/consumer.log"
-        let child = try ChildProcess.start(
+        let child = try await ChildProcess.start(
             "\(bench.binaries)/changes-consumer",
             environment: bench.consumerEnvironment(simulator, scenario: "backfill", mode: "meta", root: directory, fetchTarballs: false, maxSize: 0, metricsFile: metricsFile, logLevel: "notice"),
             logFile: logFile,

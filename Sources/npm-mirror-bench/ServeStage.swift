@@ -106,7 +106,7 @@ struct ServeStage {
 
         let port = try Self.freePort()
         let base = "http://127.0.0.1:\(port)"
-        let serve = try ChildProcess.start(
+        let serve = try await ChildProcess.start(
             binaries + "/npm-mirror",
             arguments: ["serve"],
             environment: [
@@ -135,7 +135,7 @@ struct ServeStage {
         let docroot = root + "/nginx-root"
         try layOut(store, names: filled.names, tarballs: filled.tarballs, docroot: docroot)
         let nginxPort = try Self.freePort()
-        let nginx = try startNginx(docroot: docroot, port: nginxPort, directory: root)
+        let nginx = try await startNginx(docroot: docroot, port: nginxPort, directory: root)
         defer { nginx.send(SIGTERM) }
         try await waitForPing("http://127.0.0.1:\(nginxPort)", client: client, path: "/" + filled.names[0].replacingOccurrences(of: "/", with: "%2f"))
 
@@ -231,7 +231,7 @@ struct ServeStage {
         }
     }
 
-    private func startNginx(docroot: String, port: Int, directory: String) throws -> ChildProcess {
+    private func startNginx(docroot: String, port: Int, directory: String) async throws -> ChildProcess {
         let configuration = """
             daemon off;
             master_process on;
@@ -265,7 +265,7 @@ struct ServeStage {
             """
         try FileManager.default.createDirectory(atPath: directory + "/nginx-tmp", withIntermediateDirectories: true)
         try configuration.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
-        return try ChildProcess.start(Self.nginx, arguments: ["-c", directory + "/nginx.conf", "-p", directory], environment: ["PATH": "/usr/bin:/bin"], logFile: directory + "/nginx.log")
+        return try await ChildProcess.start(Self.nginx, arguments: ["-c", directory + "/nginx.conf", "-p", directory], environment: ["PATH": "/usr/bin:/bin"], logFile: directory + "/nginx.log")
     }
 
     // MARK: Load

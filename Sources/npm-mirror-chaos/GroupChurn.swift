@@ -38,7 +38,7 @@ extension Suite {
             // Where the generated packages' changes end in each partition: the churn starts once the
             // group has committed them, so it meets the hot packages' changes, not a backlog.
             let backlog = try await TopicReader.uncommitted(rig.topic, group: rig.group, bootstrapServers: kafka.bootstrapServers, logger: logger)
-            let producer = try rig.startProducer(exitWhenCaughtUp: false)
+            let producer = try await rig.startProducer(exitWhenCaughtUp: false)
 
             // New revisions of the hot packages until the churn is over, a burst of two or three of one
             // package at a time (new versions, now and then a dist-tag move), a moment apart: its
@@ -63,13 +63,13 @@ extension Suite {
             }
 
             var started = 0
-            func startMember() throws -> Member {
+            func startMember() async throws -> Member {
                 started += 1
                 var memberSettings = settings
                 memberSettings[.metricsFile] = "\(rig.directory)/logs/consumer-\(started).prom"
                 // `--exit-when-idle`: while the feed moves the group never drains, so members run until
                 // the end, then each exits 0 once the whole group has committed everything.
-                return Member(try rig.startConsumer(exitWhenIdle: 3, settings: memberSettings, environment: environment, log: "consumer-\(started)"))
+                return Member(try await rig.startConsumer(exitWhenIdle: 3, settings: memberSettings, environment: environment, log: "consumer-\(started)"))
             }
 
             var random = SplitMixRandom(seed: seed &+ 12)
@@ -93,7 +93,7 @@ extension Suite {
             do {
                 let begin = ContinuousClock.now
                 // All three at once: one rebalance, not three.
-                for _ in 0..<3 { members.append(try startMember()) }
+                for _ in 0..<3 { members.append(try await startMember()) }
                 let deadline = begin + .seconds(60)
                 while ContinuousClock.now < deadline {
                     let committed = try await TopicReader.committed(rig.topic, group: rig.group, bootstrapServers: kafka.bootstrapServers, logger: logger)
@@ -107,14 +107,14 @@ extension Suite {
                         let result = try await members[slot].ending.value.result
                         guard result.succeeded else { throw ChaosError("a group member ended with \(result.ending) by itself; see \(rig.directory)/logs") }
                         idleExits += 1
-                        members[slot] = try startMember()
+                        members[slot] = try await startMember()
                     }
                     let slot = round % members.count
                     members[slot].process.send(signal)
                     departures.append((signal, members[slot], ContinuousClock.now))
                     // Back after a while with the group one member short.
                     try await Task.sleep(for: .milliseconds(Int.random(in: 2000...3000, using: &random)))
-                    members[slot] = try startMember()
+                    members[slot] = try await startMember()
                 }
                 // How each departure went: a SIGTERMed member exits 0 within the bound.
                 for departure in departures {
@@ -151,7 +151,7 @@ extension Suite {
             let producerResult = try await producer.wait(timeout: .seconds(60))
             guard producerResult.succeeded else { throw ChaosError("changes-producer ended with \(producerResult.ending) after SIGTERM") }
             try await rig.produceToEnd()
-            if members.allSatisfy({ $0.process.hasEnded }) { members.append(try startMember()) }
+            if members.allSatisfy({ $0.process.hasEnded }) { members.append(try await startMember()) }
             for member in members {
                 let result = try await member.ended(within: .seconds(300)).result
                 guard result.succeeded else { throw ChaosError("a group member ended with \(result.ending) instead of exiting 0 once idle; see \(rig.directory)/logs") }

@@ -100,12 +100,12 @@ extension Suite {
             )
             try await rig.produceToEnd()
             // A wrong CouchDB password: every write answers 401, logged at every level up to trace.
-            let consumer = try rig.startConsumer(settings: [.metricsFile: "\(rig.directory)/logs/consumer.prom"])
+            let consumer = try await rig.startConsumer(settings: [.metricsFile: "\(rig.directory)/logs/consumer.prom"])
             try await Task.sleep(for: .seconds(8))
             consumer.send(SIGTERM)
             _ = try await consumer.wait(timeout: .seconds(60))
             // SASL to a broker that does not speak it, and an SSL key password: the client fails to connect or start.
-            let sasl = try rig.startConsumer(exitWhenIdle: 1, settings: [
+            let sasl = try await rig.startConsumer(exitWhenIdle: 1, settings: [
                 .kafkaSecurityProtocol: "sasl_plaintext", .kafkaSASLMechanism: "PLAIN", .kafkaSASLUsername: "mirror",
                 .kafkaSASLPassword: saslSecret, .kafkaSSLKeyPassword: keySecret,
             ])

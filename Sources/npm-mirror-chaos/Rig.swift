@@ -108,8 +108,8 @@ final class Rig: Sendable {
         return PipelineEnvironment.make(base)
     }
 
-    func startProducer(exitWhenCaughtUp: Bool = true, settings: [Setting: String] = [:]) throws -> ChildProcess {
-        try track(ChildProcess.start(
+    func startProducer(exitWhenCaughtUp: Bool = true, settings: [Setting: String] = [:]) async throws -> ChildProcess {
+        try await track(ChildProcess.start(
             "\(binaries)/changes-producer",
             arguments: exitWhenCaughtUp ? ["--exit-when-caught-up"] : [],
             environment: environment(settings),
@@ -120,8 +120,8 @@ final class Rig: Sendable {
     /// Starts a consumer. `environment`: variables that are not settings (e.g. `NPM_MIRROR_STORE_WRITE_LOG`),
     /// added to the settings'; `log`: the name of its log file in `logs/` (several members of one group
     /// can each have their own).
-    func startConsumer(exitWhenIdle: Double? = nil, settings: [Setting: String] = [:], environment extra: [String: String] = [:], log: String = "consumer") throws -> ChildProcess {
-        try track(ChildProcess.start(
+    func startConsumer(exitWhenIdle: Double? = nil, settings: [Setting: String] = [:], environment extra: [String: String] = [:], log: String = "consumer") async throws -> ChildProcess {
+        try await track(ChildProcess.start(
             "\(binaries)/changes-consumer",
             arguments: exitWhenIdle.map { ["--exit-when-idle", "\($0)"] } ?? [],
             environment: environment(settings).merging(extra) { $1 },

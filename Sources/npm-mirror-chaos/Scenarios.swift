@@ -118,7 +118,7 @@ struct Suite: Sendable {
             var killed = 0
             for _ in 0..<kills {
                 let baseline = simulator.requestTotal
-                let consumer = try rig.startConsumer()
+                let consumer = try await rig.startConsumer()
                 // Kill only once it is at work (past start-up and the group join), at a random moment after.
                 _ = await rig.waitForRequests(beyond: baseline, timeout: .seconds(30))
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...1200, using: &random)))
@@ -141,7 +141,7 @@ struct Suite: Sendable {
             var random = SplitMixRandom(seed: seed &+ 1)
             var killed = 0
             for _ in 0..<max(3, kills / 3) {
-                let producer = try rig.startProducer()
+                let producer = try await rig.startProducer()
                 try await Task.sleep(for: .milliseconds(Int.random(in: 200...900, using: &random)))
                 producer.send(SIGKILL)
                 if try await producer.wait().signal == SIGKILL { killed += 1 }
@@ -179,7 +179,7 @@ struct Suite: Sendable {
             let bound = 30.0
             var slowest = 0.0
             // The producer, mid-feed.
-            let producer = try rig.startProducer()
+            let producer = try await rig.startProducer()
             _ = await rig.waitForRequests(beyond: 0, more: 3)
             try await Task.sleep(for: .milliseconds(300))
             var stopAt = ContinuousClock.now
@@ -190,7 +190,7 @@ struct Suite: Sendable {
             try await rig.produceToEnd()
             // The consumer, mid-download.
             let baseline = simulator.requestTotal
-            let consumer = try rig.startConsumer()
+            let consumer = try await rig.startConsumer()
             _ = await rig.waitForRequests(beyond: baseline, more: 20)
             stopAt = ContinuousClock.now
             consumer.send(SIGTERM)
@@ -206,7 +206,7 @@ struct Suite: Sendable {
                     await couch.goDown()
                 }
                 let before = simulator.requestTotal
-                let stuck = try rig.startConsumer()
+                let stuck = try await rig.startConsumer()
                 _ = await rig.waitForRequests(beyond: before, more: 10, timeout: .seconds(20))
                 try await Task.sleep(for: .seconds(2))
                 stopAt = ContinuousClock.now
@@ -234,7 +234,7 @@ struct Suite: Sendable {
             var injected = 0
             cluster.pushRequestErrors(.produce, Array(repeating: .notLeaderForPartition, count: 5))
             injected += 5
-            let producer = try rig.startProducer()
+            let producer = try await rig.startProducer()
             try await Task.sleep(for: .milliseconds(300))
             try cluster.setPartitionLeader(topic: rig.topic, partition: 0, broker: 2)
             injected += 1
@@ -244,7 +244,7 @@ struct Suite: Sendable {
             cluster.pushRequestErrors(.offsetCommit, Array(repeating: .notCoordinator, count: 3))
             injected += 8
             let baseline = simulator.requestTotal
-            let consumer = try rig.startConsumer(exitWhenIdle: 3)
+            let consumer = try await rig.startConsumer(exitWhenIdle: 3)
             _ = await rig.waitForRequests(beyond: baseline, more: 10)
             try cluster.setBrokerDown(1)
             try await Task.sleep(for: .seconds(3))
@@ -286,7 +286,7 @@ struct Suite: Sendable {
             // A stalled feed first (update_seq moves on, `_changes` does not): the watchdog must notice
             // and restart the follower, not exit.
             simulator.faults.stallFeed(true)
-            let producer = try rig.startProducer()
+            let producer = try await rig.startProducer()
             // New versions and packages only: a random deletion could take the two fault targets away.
             for index in 0..<30 {
                 try simulator.publish(index.isMultiple(of: 3) ? .newPackage() : .newVersion())
@@ -397,7 +397,7 @@ struct Suite: Sendable {
             for _ in 0..<12 {
                 // A few seconds after each start: with dead members in the group, a newcomer may not be
                 // given partitions before it dies, which is the point.
-                let consumer = try rig.startConsumer(settings: settings)
+                let consumer = try await rig.startConsumer(settings: settings)
                 try await Task.sleep(for: .milliseconds(Int.random(in: 2000...5000, using: &random)))
                 consumer.send(SIGKILL)
                 if try await consumer.wait().signal == SIGKILL { killed += 1 }
@@ -436,7 +436,7 @@ struct Suite: Sendable {
             }
             couch.setDelay(.milliseconds(200))
             let baseline = simulator.requestTotal
-            let consumer = try rig.startConsumer(exitWhenIdle: 3)
+            let consumer = try await rig.startConsumer(exitWhenIdle: 3)
             _ = await rig.waitForRequests(beyond: baseline, more: 20)
             // Down only once something is committed, so the check below has offsets to hold to account.
             let deadline = ContinuousClock.now + .seconds(60)
@@ -485,61 +485,65 @@ struct Suite: Sendable {
         return try await withSimulator(packages: packages / 3) { simulator in
             let mountPoint = "\(workDirectory)/disk-full/packages"
             try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-            guard Mount.tmpfs(at: mountPoint, size: "2m") else {
+            guard await Mount.tmpfs(at: mountPoint, size: "2m") else {
                 return "skipped: no tmpfs can be mounted here (needs root); MirrorStoreTests inject the write error instead"
             }
-            defer { Mount.unmount(mountPoint) }
-            let rig = try rig("disk-full", simulator: simulator, settings: [.localPackageDir: "\(mountPoint)/.scratch"])
-            try await rig.produceToEnd()
-            let consumer = try rig.startConsumer(exitWhenIdle: 3)
-            // Until the consumer has met the full disk (a fixed wait was too short on a loaded
-            // machine, where the consumer had not written 2 MB yet), then a moment of being full.
-            func saidDiskFull() -> Bool {
-                let log = (try? String(contentsOfFile: "\(rig.directory)/logs/consumer.log", encoding: .utf8)) ?? ""
-                return log.contains("No space left") || log.contains("disk_full") || log.contains("ENOSPC")
+            do {
+                let result = try await fillTheDisk(simulator, mountPoint: mountPoint)
+                await Mount.unmount(mountPoint)
+                return result
+            } catch {
+                await Mount.unmount(mountPoint)
+                throw error
             }
-            let deadline = ContinuousClock.now + .seconds(180)
-            while !saidDiskFull(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
-            guard saidDiskFull() else {
-                consumer.send(SIGKILL)
-                _ = try? await consumer.wait(timeout: .seconds(30))
-                throw ChaosError("the consumer never said the disk was full within 180 s (see \(rig.directory)/logs/consumer.log)")
-            }
-            try await Task.sleep(for: .seconds(2))
-            let stuck = try await TopicReader.uncommitted(rig.topic, group: rig.group, bootstrapServers: kafka.bootstrapServers, logger: logger)
-            guard Mount.resize(mountPoint, size: "512m") else { throw ChaosError("could not enlarge the tmpfs") }
-            guard try await consumer.wait(timeout: .seconds(600)).succeeded else { throw ChaosError("changes-consumer failed after the disk filled") }
-            tally.update { $0.faultsInjected += 1 }
-            let audit = try await Audit.of(rig)
-            // The scratch folder lives inside the store's filesystem here, so the audit's store check covers it.
-            tally.add(audit)
-            guard audit.clean else { throw ChaosError("after the disk filled: \(audit.problems), lost \(audit.changesLost), partial \(audit.partialFiles)") }
-            return "store on a 2 MB tmpfs: \(stuck.count) partitions held back while full, resumed after growing it; \(audit.distinctSeqs) changes recorded once, no partial file"
         }
+    }
+
+    private func fillTheDisk(_ simulator: RegistrySimulator, mountPoint: String) async throws -> String {
+        let rig = try rig("disk-full", simulator: simulator, settings: [.localPackageDir: "\(mountPoint)/.scratch"])
+        try await rig.produceToEnd()
+        let consumer = try await rig.startConsumer(exitWhenIdle: 3)
+        // Until the consumer has met the full disk (a fixed wait was too short on a loaded
+        // machine, where the consumer had not written 2 MB yet), then a moment of being full.
+        func saidDiskFull() -> Bool {
+            let log = (try? String(contentsOfFile: "\(rig.directory)/logs/consumer.log", encoding: .utf8)) ?? ""
+            return log.contains("No space left") || log.contains("disk_full") || log.contains("ENOSPC")
+        }
+        let deadline = ContinuousClock.now + .seconds(180)
+        while !saidDiskFull(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        guard saidDiskFull() else {
+            consumer.send(SIGKILL)
+            _ = try? await consumer.wait(timeout: .seconds(30))
+            throw ChaosError("the consumer never said the disk was full within 180 s (see \(rig.directory)/logs/consumer.log)")
+        }
+        try await Task.sleep(for: .seconds(2))
+        let stuck = try await TopicReader.uncommitted(rig.topic, group: rig.group, bootstrapServers: kafka.bootstrapServers, logger: logger)
+        guard await Mount.resize(mountPoint, size: "512m") else { throw ChaosError("could not enlarge the tmpfs") }
+        guard try await consumer.wait(timeout: .seconds(600)).succeeded else { throw ChaosError("changes-consumer failed after the disk filled") }
+        tally.update { $0.faultsInjected += 1 }
+        let audit = try await Audit.of(rig)
+        // The scratch folder lives inside the store's filesystem here, so the audit's store check covers it.
+        tally.add(audit)
+        guard audit.clean else { throw ChaosError("after the disk filled: \(audit.problems), lost \(audit.changesLost), partial \(audit.partialFiles)") }
+        return "store on a 2 MB tmpfs: \(stuck.count) partitions held back while full, resumed after growing it; \(audit.distinctSeqs) changes recorded once, no partial file"
     }
 }
 
 /// Mounting a tmpfs (root only).
 enum Mount {
-    static func tmpfs(at path: String, size: String) -> Bool {
-        run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path])
+    static func tmpfs(at path: String, size: String) async -> Bool {
+        await run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path])
     }
 
-    static func resize(_ path: String, size: String) -> Bool {
-        run("/bin/mount", ["-o", "remount,size=\(size)", path])
+    static func resize(_ path: String, size: String) async -> Bool {
+        await run("/bin/mount", ["-o", "remount,size=\(size)", path])
     }
 
-    static func unmount(_ path: String) {
-        _ = run("/bin/umount", [path])
+    static func unmount(_ path: String) async {
+        _ = await run("/bin/umount", [path])
     }
 
-    private static func run(_ tool: String, _ arguments: [String]) -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
+    private static func run(_ tool: String, _ arguments: [String]) async -> Bool {
+        (try? await ChildProcess.output(tool, arguments))?.status == 0
     }
 }

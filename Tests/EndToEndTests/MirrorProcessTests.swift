@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MirrorConfig
 import MirrorEmbedded
+import MirrorHarness
 import MirrorRecords
 import MirrorStore
 import MirrorTestSupport
@@ -22,24 +23,23 @@ struct MirrorProcessTests {
         simulatorConfiguration.seed = 9
         try await withRegistrySimulator(configuration: simulatorConfiguration, logger: quietLogger) { simulator in
             let work = try temporaryDirectory(prefix: "npm-mirror-embedded")
-            let process = Process()
-            process.executableURL = mirrorExecutable
-            process.arguments = ["run"]
-            process.currentDirectoryURL = URL(fileURLWithPath: work)
-            process.environment = [
-                "PATH": "/usr/bin:/bin",
-                "NPM_REPLICATE_URL": simulator.replicateURL,
-                "NPM_REGISTRY_URL": simulator.registryURL,
-                "UPDATE_SEQ": "0",
-                "POLL_INTERVAL": "100ms",
-                "KAFKA_SESSION_TIMEOUT": "6s",
-                "METRICS_PORT": "0",
-                "LOG_LEVEL": "warning",
-            ]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            defer { if process.isRunning { process.interrupt() } }
+            let process = try await ChildProcess.start(
+                mirrorExecutable.path,
+                arguments: ["run"],
+                environment: [
+                    "PATH": "/usr/bin:/bin",
+                    "NPM_REPLICATE_URL": simulator.replicateURL,
+                    "NPM_REGISTRY_URL": simulator.registryURL,
+                    "UPDATE_SEQ": "0",
+                    "POLL_INTERVAL": "100ms",
+                    "KAFKA_SESSION_TIMEOUT": "6s",
+                    "METRICS_PORT": "0",
+                    "LOG_LEVEL": "warning",
+                ],
+                logFile: work + "/npm-mirror.log",
+                directory: work
+            )
+            defer { process.send(SIGKILL) }
 
             let records = try SQLiteRecordStore(path: work + "/dbdata/npm-mirror.sqlite")
             let expected = simulator.docCount
@@ -55,11 +55,10 @@ struct MirrorProcessTests {
                 }
             }
             #expect(count >= expected, "records for \(count) of \(expected) packages")
-            process.terminate()
-            let stopDeadline = ContinuousClock.now + .seconds(30)
-            while process.isRunning, ContinuousClock.now < stopDeadline { try await Task.sleep(for: .milliseconds(100)) }
-            #expect(!process.isRunning, "still running 30 s after SIGTERM")
-            #expect(process.terminationStatus == 0)
+            process.send(SIGTERM)
+            let ended = try await process.wait(timeout: .seconds(30))
+            #expect(ended.signal == nil, "still running 30 s after SIGTERM (killed)")
+            #expect(ended.exitCode == 0)
             #expect(FileManager.default.fileExists(atPath: work + "/update_seq/update_seq.json"))
             #expect(StoreCensus.count(under: work + "/packages").tarballs > 0)
 

@@ -1,4 +1,5 @@
 import Foundation
+import MirrorHarness
 import MirrorKafka
 import MirrorPipeline
 import MirrorTestSupport
@@ -11,10 +12,7 @@ let producerExecutable = builtExecutable("changes-producer")
 @Suite("changes-producer as a process", .serialized, .timeLimit(.minutes(3)))
 struct ProducerProcessTests {
     /// Starts the executable against the harness's simulator and embedded broker.
-    private func launch(_ harness: ProducerHarness, _ extra: [String: String] = [:], arguments: [String] = []) throws -> Process {
-        let process = Process()
-        process.executableURL = producerExecutable
-        process.arguments = arguments
+    private func launch(_ harness: ProducerHarness, _ extra: [String: String] = [:], arguments: [String] = []) async throws -> ChildProcess {
         var environment = [
             "KAFKA_BROKERS": harness.cluster.bootstrapServers,
             "KAFKA_TOPIC": harness.topic,
@@ -30,21 +28,15 @@ struct ProducerProcessTests {
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin",
         ]
         environment.merge(extra) { _, new in new }
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: harness.updateSeqDirectory)
-        process.standardOutput = FileHandle.nullDevice
-        _ = FileManager.default.createFile(atPath: harness.updateSeqDirectory + "/producer.log", contents: nil)
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: harness.updateSeqDirectory + "/producer.log"))
-        try process.run()
-        return process
+        return try await ChildProcess.start(
+            producerExecutable.path, arguments: arguments, environment: environment,
+            logFile: harness.updateSeqDirectory + "/producer.log", directory: harness.updateSeqDirectory)
     }
 
-    private func waitForExit(_ process: Process, within limit: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while process.isRunning, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return !process.isRunning
+    /// Waits for the program to end by itself: its result, or nil (then it is killed) after `limit`.
+    private func waitForExit(_ process: ChildProcess, within limit: Duration) async throws -> ChildResult? {
+        let ended = try await process.wait(timeout: limit)
+        return ended.signal == SIGKILL ? nil : ended
     }
 
     /// The producer's log so far.
@@ -59,17 +51,17 @@ struct ProducerProcessTests {
             let harness = try ProducerHarness(simulator: simulator)
             // 300 ms a page of 5: the 120 changes take several seconds.
             simulator.faults.add(FaultRule(kind: .slowResponse, targets: [.changes], delayMilliseconds: 300))
-            let process = try launch(harness)
+            let process = try await launch(harness)
             // Mid-run: a page past the start is acknowledged (the start itself is checkpointed as seq 0).
             let acknowledged = await eventually(within: .seconds(60)) {
                 ((try? CheckpointDirectory(path: harness.updateSeqDirectory).readProducer())??.updateSeq ?? 0) > 0
             }
             try #require(acknowledged, "no page was acknowledged within 60 s; log: \(log(harness))")
-            #expect(process.isRunning)
-            process.terminate()  // SIGTERM
-            #expect(await waitForExit(process, within: .seconds(15)), "did not stop within 15 s of SIGTERM")
-            #expect(process.terminationReason == .exit)
-            #expect(process.terminationStatus == 0, "log: \(log(harness))")
+            #expect(!process.hasEnded)
+            process.send(SIGTERM)
+            let ended = try await waitForExit(process, within: .seconds(15))
+            #expect(ended != nil, "did not stop within 15 s of SIGTERM")
+            #expect(ended?.exitCode == 0, "log: \(log(harness))")
 
             let produced = try await harness.messages()
             let feed = try await harness.feed()
@@ -88,20 +80,15 @@ struct ProducerProcessTests {
         try await withSimulator(packages: 10) { simulator in
             let harness = try ProducerHarness(simulator: simulator)
             try harness.cluster.setBrokerDown(1)
-            let process = try launch(harness)
+            let process = try await launch(harness)
             // The producer is in its start-up retries: it has failed to reach the broker at least once.
             let retrying = await eventually(within: .seconds(90)) { log(harness).contains("Could not make sure the topic exists") }
             try #require(retrying, "no failed attempt to reach the broker within 90 s; log: \(log(harness))")
-            #expect(process.isRunning)
-            process.terminate()  // SIGTERM
-            let stopped = await waitForExit(process, within: .seconds(20))
-            if !stopped {
-                kill(process.processIdentifier, SIGKILL)
-                _ = await waitForExit(process, within: .seconds(10))
-            }
-            try #require(stopped, "did not stop within 20 s of SIGTERM; log: \(log(harness))")
-            #expect(process.terminationReason == .exit)
-            #expect(process.terminationStatus == 0, "log: \(log(harness))")
+            #expect(!process.hasEnded)
+            process.send(SIGTERM)
+            let ended = try await waitForExit(process, within: .seconds(20))
+            try #require(ended != nil, "did not stop within 20 s of SIGTERM; log: \(log(harness))")
+            #expect(ended?.exitCode == 0, "log: \(log(harness))")
         }
     }
 
@@ -110,9 +97,9 @@ struct ProducerProcessTests {
         try #require(FileManager.default.isExecutableFile(atPath: producerExecutable.path))
         try await withSimulator(packages: 30) { simulator in
             let harness = try ProducerHarness(simulator: simulator)
-            let process = try launch(harness, ["CHANGES_LIMIT": "1000"], arguments: ["--exit-when-caught-up"])
-            #expect(await waitForExit(process, within: .seconds(60)))
-            #expect(process.terminationStatus == 0)
+            let process = try await launch(harness, ["CHANGES_LIMIT": "1000"], arguments: ["--exit-when-caught-up"])
+            let ended = try await waitForExit(process, within: .seconds(60))
+            #expect(ended?.exitCode == 0)
             #expect(try await harness.messages().count == (try await harness.feed()).count)
         }
     }
@@ -120,16 +107,9 @@ struct ProducerProcessTests {
     @Test("a bad configuration stops start-up with status 1 and a message naming the setting")
     func badConfiguration() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: producerExecutable.path))
-        let process = Process()
-        process.executableURL = producerExecutable
-        process.environment = ["KAFKA_TOPIC_NUM_PARTITIONS": "many", "PATH": "/usr/bin"]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus != 0)
-        #expect(text.contains("KAFKA_TOPIC_NUM_PARTITIONS"))
+        let result = try await ChildProcess.output(
+            producerExecutable.path, [], environment: ["KAFKA_TOPIC_NUM_PARTITIONS": "many", "PATH": "/usr/bin"], mergingStandardError: true)
+        #expect(result.status != 0)
+        #expect(result.text.contains("KAFKA_TOPIC_NUM_PARTITIONS"))
     }
 }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CouchDBDouble
 import Foundation
+import MirrorHarness
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -230,16 +231,16 @@ struct OperationsTests {
             static_configs:
               - targets: ['127.0.0.1:\(port)']
         """.write(toFile: work + "/prometheus.yml", atomically: true, encoding: .utf8)
-        let prometheus = Process()
-        prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
-        prometheus.arguments = [
-            "--config.file=\(work)/prometheus.yml", "--storage.tsdb.path=\(work)/data",
-            "--web.listen-address=127.0.0.1:\(prometheusPort)",
-        ]
-        prometheus.standardOutput = FileHandle.nullDevice
-        prometheus.standardError = FileHandle.nullDevice
-        try prometheus.run()
-        defer { prometheus.terminate() }
+        let prometheus = try await ChildProcess.start(
+            "/usr/bin/prometheus",
+            arguments: [
+                "--config.file=\(work)/prometheus.yml", "--storage.tsdb.path=\(work)/data",
+                "--web.listen-address=127.0.0.1:\(prometheusPort)",
+            ],
+            environment: ["PATH": "/usr/bin:/bin"],
+            logFile: work + "/prometheus.log"
+        )
+        defer { prometheus.send(SIGKILL) }
 
         func query(_ promql: String) async throws -> Double? {
             var components = URLComponents(string: "http://127.0.0.1:\(prometheusPort)/api/v1/query")!

@@ -164,7 +164,12 @@ struct ProducerQueueFullTests {
                 KafkaProducerMessage(topic: "full", key: "b", value: [2]),
             ])
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // Cancelled only once the second message waits for room: before that, the claim is not tested.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while producer.queueFullWaitCount == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try #require(producer.queueFullWaitCount > 0, "the second message never found the queue full")
         send.cancel()
         // Without the check the cancelled loop spins until the first message's timeout frees room,
         // then queues the second anyway: the batch's first failure is that timeout, not the cancellation.

@@ -282,7 +282,9 @@ struct PackumentWaitTests {
         try await withSimulator(packages: 5) { simulator in
             let arrived = Supersession()
             Task {
-                try await Task.sleep(for: .milliseconds(500))
+                // Fired once the wait is under way (the first read answered), not before it began.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while simulator.requestTotal == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
                 arrived.fire()
             }
             let change = ChangeMessage(seq: 1, id: "created-then-deleted", rev: "1-a", deleted: false, readAt: "")
@@ -304,7 +306,10 @@ struct LaneQueueCancellationTests {
     func cancelledWhileWaiting() async throws {
         let queue = LaneQueue(maxParked: 8)
         let worker = Task { await queue.next() }
-        try await Task.sleep(for: .milliseconds(100))
+        // Cancelled only once it waits: before that, the claim is not tested.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !queue.isWaiting, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(queue.isWaiting, "the lane never waited for work")
         worker.cancel()
         let ended = await withTaskGroup(of: Bool.self) { group in
             group.addTask {

@@ -1,4 +1,5 @@
 import Foundation
+import MirrorHarness
 import MirrorConfig
 import MirrorRecords
 import MirrorServe
@@ -45,21 +46,20 @@ struct ServeCommandTests {
         try store.tarball("foobar", "1.0.0", try Fixtures.bytes("foobar-1.0.0.tgz"))
         let port = try freePort()
         let work = try temporaryDirectory()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: mirrorExecutable)
-        process.arguments = ["serve", "--port", String(port)]
-        process.currentDirectoryURL = URL(fileURLWithPath: work)
-        process.environment = [
-            "PATH": "/usr/bin:/bin", "REMOTE_PACKAGE_DIR": store.root, "LOCAL_PACKAGE_DIR": store.store.scratch,
-            "SUBDIRECTORY_HASH_LENGTH": "2", "DBDATA_DIR": work + "/dbdata", "METRICS_PORT": "0", "LOG_LEVEL": "warning",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.interrupt() } }
+        let process = try await ChildProcess.start(
+            mirrorExecutable,
+            arguments: ["serve", "--port", String(port)],
+            environment: [
+                "PATH": "/usr/bin:/bin", "REMOTE_PACKAGE_DIR": store.root, "LOCAL_PACKAGE_DIR": store.store.scratch,
+                "SUBDIRECTORY_HASH_LENGTH": "2", "DBDATA_DIR": work + "/dbdata", "METRICS_PORT": "0", "LOG_LEVEL": "warning",
+            ],
+            logFile: work + "/serve.log",
+            directory: work
+        )
+        defer { process.send(SIGKILL) }
         var ping: RawResponse?
         let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline, process.isRunning {
+        while ContinuousClock.now < deadline, !process.hasEnded {
             if let response = try? await RawHTTP.request(port: port, "GET", "/-/ping"), response.status == 200 {
                 ping = response
                 break
@@ -70,11 +70,10 @@ struct ServeCommandTests {
         let packument = try await RawHTTP.request(port: port, "GET", "/foobar", headers: [("Accept", "application/vnd.npm.install-v1+json")])
         #expect(packument.status == 200)
         #expect(try packument.json()["versions"]?["1.0.0"]?["dist"]?["tarball"] == .string("http://127.0.0.1:\(port)/foobar/-/foobar-1.0.0.tgz"))
-        process.terminate()
-        let stopDeadline = ContinuousClock.now + .seconds(30)
-        while process.isRunning, ContinuousClock.now < stopDeadline { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(!process.isRunning, "still running 30 s after SIGTERM")
-        #expect(process.terminationStatus == 0)
+        process.send(SIGTERM)
+        let ended = try await process.wait(timeout: .seconds(30))
+        #expect(ended.signal == nil, "still running 30 s after SIGTERM (killed)")
+        #expect(ended.exitCode == 0)
     }
 }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MirrorHarness
 import Testing
 
 @testable import MirrorStore
@@ -306,15 +307,24 @@ struct PackageStoreErrorTests {
         #expect(listTree(store.scratch).isEmpty)
     }
 
-    @Test("real ENOSPC on a tiny tmpfs store", .enabled(if: Tmpfs.isAvailable, "needs root and mount -t tmpfs"))
-    func realDiskFull() throws {
+    @Test("real ENOSPC on a tiny tmpfs store", .enabled("needs root and mount -t tmpfs") { await Tmpfs.isAvailable() })
+    func realDiskFull() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let mountPoint = directory.path + "/tiny"
-        try Tmpfs.mount(at: mountPoint, size: "64k")
-        defer { Tmpfs.unmount(mountPoint) }
+        try await Tmpfs.mount(at: mountPoint, size: "64k")
+        do {
+            try fillTheTmpfs(mountPoint, scratch: directory.path + "/scratch")
+        } catch {
+            await Tmpfs.unmount(mountPoint)
+            throw error
+        }
+        await Tmpfs.unmount(mountPoint)
+    }
+
+    private func fillTheTmpfs(_ mountPoint: String, scratch: String) throws {
         // Scratch on /tmp, store on the tmpfs: the commit crosses file systems (a real EXDEV).
-        let store = try PackageStore(root: mountPoint + "/store", scratch: directory.path + "/scratch")
+        let store = try PackageStore(root: mountPoint + "/store", scratch: scratch)
         let small = try verifiedTarball(name: "small", version: "1.0.0", in: store)
         try store.commitTarball(small)
         #expect(store.hasTarball(name: "small", version: "1.0.0"))
@@ -330,33 +340,26 @@ struct PackageStoreErrorTests {
 
 /// `mount -t tmpfs`, when this process may (root, in a place that allows it).
 enum Tmpfs {
-    static let isAvailable: Bool = {
+    static func isAvailable() async -> Bool {
         guard getuid() == 0 else { return false }
         let probe = "/tmp/mirrorstore-tmpfs-probe-\(getpid())"
         try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: probe) }
-        guard (try? mount(at: probe, size: "16k")) != nil else { return false }
-        unmount(probe)
+        guard (try? await mount(at: probe, size: "16k")) != nil else { return false }
+        await unmount(probe)
         return true
-    }()
+    }
 
-    static func mount(at path: String, size: String) throws {
+    static func mount(at path: String, size: String) async throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        try run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path])
+        try await run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path])
     }
 
-    static func unmount(_ path: String) {
-        try? run("/bin/umount", [path])
+    static func unmount(_ path: String) async {
+        try? await run("/bin/umount", [path])
     }
 
-    private static func run(_ tool: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw POSIXError(.EPERM) }
+    private static func run(_ tool: String, _ arguments: [String]) async throws {
+        guard try await ChildProcess.output(tool, arguments).status == 0 else { throw POSIXError(.EPERM) }
     }
 }

@@ -27,16 +27,16 @@ struct TarballTests {
 
                     let file = try temporaryDirectory().appendingPathComponent("t.tgz")
                     try tarball.data.write(to: file)
-                    let listing = try run("/usr/bin/tar", ["-tzf", file.path])
+                    let listing = try await run("/usr/bin/tar", ["-tzf", file.path])
                     #expect(listing.status == 0)
                     let entries = String(decoding: listing.output, as: UTF8.self).split(separator: "\n").map(String.init)
                     #expect(entries.first == "package/package.json")
                     #expect(entries.count == dist["fileCount"] as? Int)
-                    let manifestFile = try run("/usr/bin/tar", ["-xzOf", file.path, "package/package.json"])
+                    let manifestFile = try await run("/usr/bin/tar", ["-xzOf", file.path, "package/package.json"])
                     let packageJSON = try #require(try JSONSerialization.jsonObject(with: manifestFile.output) as? [String: Any])
                     #expect(packageJSON["name"] as? String == name)
                     #expect(packageJSON["version"] as? String == version)
-                    let everything = try run("/usr/bin/tar", ["-xzOf", file.path])
+                    let everything = try await run("/usr/bin/tar", ["-xzOf", file.path])
                     #expect(everything.output.count == dist["unpackedSize"] as? Int)
                 }
             }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import MirrorHarness
 import Logging
 import MirrorTestSupport
 import NIOCore
@@ -118,17 +119,9 @@ func expectSameShape(
 }
 
 /// Runs a command, returning its standard output.
-func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: Data) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, output)
+func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: Data) {
+    let result = try await ChildProcess.output(executable, arguments)
+    return (result.status, Data(result.bytes))
 }
 
 func temporaryDirectory() throws -> URL {

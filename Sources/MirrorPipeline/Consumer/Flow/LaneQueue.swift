@@ -220,6 +220,9 @@ final class LaneQueue: Sendable {
         wakeup.signal()
     }
 
+    /// Whether the lane's worker waits for work now.
+    var isWaiting: Bool { wakeup.hasWaiter }
+
     /// The next change to run: the first ready package's first change, waiting for one when none is
     /// ready (a new message, or the end of a parked change's backoff). A cancelled task gets
     /// ``Work/done``: its waits end at once, so it must not wait again.
@@ -270,6 +273,9 @@ final class Wakeup: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
     }
     private let state = Mutex(State())
+
+    /// Whether a task waits for a signal now.
+    var hasWaiter: Bool { state.withLock { $0.waiter != nil } }
 
     func signal() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
