@@ -231,6 +231,7 @@ public struct CouchDBClient: Sendable {
         var last: (any Error)?
         let response = try await retrying(
             "send \(operation) to CouchDB", backoff: &backoff, logger: self.logger,
+            metadata: [LogKey.operation: "\(operation)"],
             attempts: self.configuration.retry.maxAttempts,
             count: { last = $0 },
             isRetriable: { ($0 as? RecordStoreError)?.isRetriable ?? false },
@@ -350,9 +351,5 @@ enum LogKey {
     static let database = "couchdb.database"
     static let operation = "couchdb.operation"
     static let status = "couchdb.status"
-    static let attempt = "couchdb.attempt"
-    static let backoff = "couchdb.backoff"
-    static let error = "couchdb.error"
     static let batchSize = "records.batch_size"
-    static let documentID = "records.id"
 }
