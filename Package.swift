@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/attaswift/BigInt.git", from: "6.0.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/JohnSundell/Ink.git", from: "0.6.0"),
     ],
     targets: [
         // librdkafka, from Debian's librdkafka-dev.
@@ -142,6 +144,16 @@ let package = Package(
             name: "MirrorJSON",
             swiftSettings: swiftSettings
         ),
+        // The web pages' HTML: templates, the README's Markdown made inert, the stylesheet.
+        .target(
+            name: "MirrorWeb",
+            dependencies: [
+                "NPMNames",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Ink", package: "Ink"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // npm's naming rules: package names, registry paths, one percent encoder and decoder, query strings.
         .target(
             name: "NPMNames",
@@ -218,7 +230,7 @@ let package = Package(
         .target(
             name: "MirrorExport",
             dependencies: [
-                "CSQLite", "MirrorJSON", "MirrorRecords", "MirrorStore", "MirrorRuntime",
+                "CSQLite", "MirrorJSON", "MirrorRecords", "MirrorStore", "MirrorRuntime", "MirrorSignatures",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -230,6 +242,7 @@ let package = Package(
         .target(
             name: "MirrorServe",
             dependencies: [
+                "MirrorWeb",
                 "NPMNames",
                 "MirrorSignatures",
                 "MirrorRuntime",
@@ -433,7 +446,7 @@ let package = Package(
         .testTarget(
             name: "MirrorExportTests",
             dependencies: [
-                "MirrorExport", "MirrorTestSupport", "MirrorJSON", "MirrorRecords", "MirrorStore", "MirrorConfig", "MirrorEmbedded", "EmbeddedDemo",
+                "MirrorExport", "MirrorTestSupport", "MirrorJSON", "MirrorRecords", "MirrorStore", "MirrorConfig", "MirrorEmbedded", "EmbeddedDemo", "MirrorSignatures",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -487,7 +500,7 @@ let package = Package(
             dependencies: [
                 "MirrorHarness",
                 "MirrorTestSupport", "CouchDBDouble",
-                "MirrorServe", "MirrorStore", "MirrorRecords", "MirrorConfig", "MirrorEmbedded", "EmbeddedDemo", "RegistrySimulator", "MirrorSignatures",
+                "MirrorServe", "MirrorStore", "MirrorRecords", "MirrorConfig", "MirrorEmbedded", "EmbeddedDemo", "RegistrySimulator", "MirrorSignatures", "MirrorWeb", "MirrorJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

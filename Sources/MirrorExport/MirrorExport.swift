@@ -4,6 +4,7 @@ import MirrorRecords
 import MirrorRuntime
 import MirrorStore
 import Synchronization
+import MirrorSignatures
 
 /// `npm-mirror export`: the mirror's records and stored packuments as tables (``ExportTable``) in
 /// one of the ``ExportFormat``s, with a ``ExportManifest`` that pins them and lets anyone check them.

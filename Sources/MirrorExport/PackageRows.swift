@@ -1,5 +1,6 @@
 import Crypto
 import MirrorJSON
+import MirrorSignatures
 
 /// The rows one package gives every table but `changes`: read from its record (verdicts, what the
 /// mirror holds, seqs) and the stored packument of the revision the record names, so all of a
@@ -18,11 +19,7 @@ struct PackageRows: Sendable {
     typealias Emails = ExportEmails
 
     /// What the store says of one held version's provenance statement (repository, commit, workflow).
-    struct ProvenanceSource: Sendable, Equatable {
-        var repository: String?
-        var commit: String?
-        var workflow: String?
-    }
+    typealias ProvenanceSource = ProvenanceStatement.Source
 
     /// - Parameters:
     ///   - record: the package record's body.

@@ -16,6 +16,14 @@ public protocol PackageMatching: Sendable {
     /// Live package records whose name or description holds `text` (ASCII case-insensitive), best
     /// first where the source has an index, at most `limit`.
     func packageRecords(matching text: String, limit: Int) async throws -> [StoredRecord]
+
+    /// The change records of package `name`, newest first, at most `limit`; nil when this source has
+    /// no index to find them by (it would have to read every change record).
+    func changeRecords(ofPackage name: String, limit: Int) async throws -> [StoredRecord]?
+}
+
+extension PackageMatching {
+    public func changeRecords(ofPackage name: String, limit: Int) async throws -> [StoredRecord]? { nil }
 }
 
 public protocol RecordStore: PackageMatching {

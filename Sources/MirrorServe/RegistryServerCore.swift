@@ -25,6 +25,10 @@ final class RegistryServerCore: Sendable {
     private let keysDocument: [UInt8]
     /// The bound port, once listening (the tarball base when neither `PUBLIC_URL` nor `Host` says).
     let listeningPort = ListeningPort()
+    /// The home page's counts over the records.
+    let overview: MirrorOverview
+    /// The package pages' rendered READMEs.
+    let readmes = ReadmeCache()
 
     static let cacheControl = "public, max-age=300"
     static let vary = "Accept, Accept-Encoding"
@@ -46,6 +50,7 @@ final class RegistryServerCore: Sendable {
             logger: logger
         )
         self.deletions = DeletionCache(records: records, timeToLive: configuration.deletionCacheTime)
+        self.overview = MirrorOverview(records: records, interval: configuration.overviewInterval, logger: logger)
         self.keysDocument = configuration.signingKeys.keysDocumentBytes
     }
 
@@ -93,6 +98,14 @@ final class RegistryServerCore: Sendable {
                     return .cacheableJSON(keysDocument)
                 case .attestations(let name, let version):
                     return try await attestations(name, version)
+                case .root:
+                    // A browser gets the home page; npm, curl and the rest the JSON 404 of before.
+                    guard Negotiation.wantsHTML(accept: request.headers[.accept]) else { return .rejection(.notFound) }
+                    var answer = try await web(.home, request: request, query: query, base: base)
+                    answer.headers[.vary] = "Accept"
+                    return answer
+                case .web(let page):
+                    return try await web(page, request: request, query: query, base: base)
                 }
             }
         } catch let building as SearchIndexNotReady {

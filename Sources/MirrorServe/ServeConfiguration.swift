@@ -38,6 +38,11 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// The registry keys the mirror trusts, answered at `/-/npm/v1/keys` (`NPM_SIGNING_KEYS`, or
     /// npm's built-in keys).
     public var signingKeys: TrustedKeys = .npmBuiltIn
+    /// `UPDATE_SEQ_DIR`: the producer's and consumer's checkpoints, which the home page shows (nil:
+    /// not shown).
+    public var checkpointDirectory: String?
+    /// How often the home page's counts over the package records are taken again. Default 15 min.
+    public var overviewInterval: Duration = .seconds(15 * 60)
 
     public init(
         host: String = "127.0.0.1",
@@ -74,5 +79,6 @@ public struct ServeConfiguration: Sendable, Equatable {
             maximumPackumentBytes: Int(clamping: configuration.consumer.packumentMaxSize)
         )
         signingKeys = try configuration.trustedSigningKeys()
+        checkpointDirectory = configuration.storage.updateSeqDirectory
     }
 }

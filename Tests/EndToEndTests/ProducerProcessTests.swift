@@ -5,6 +5,7 @@ import MirrorPipeline
 import MirrorTestSupport
 import RegistrySimulator
 import Testing
+import MirrorStore
 
 /// The built `changes-producer` executable (scripts/test.sh builds it with the tests).
 let producerExecutable = builtExecutable("changes-producer")

@@ -3,6 +3,7 @@ import Foundation
 import MirrorJSON
 import MirrorTestSupport
 import Testing
+import MirrorSignatures
 
 @testable import MirrorExport
 

@@ -11,6 +11,7 @@ import NPMRegistry
 import RegistrySimulator
 import MirrorRuntime
 import Testing
+import MirrorStore
 
 @Suite("changes-producer against the simulator and the embedded broker", .serialized, .timeLimit(.minutes(5)))
 struct ChangesProducerTests {

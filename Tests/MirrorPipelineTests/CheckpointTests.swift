@@ -3,6 +3,7 @@ import Foundation
 import MirrorTestSupport
 import Synchronization
 import Testing
+import MirrorStore
 
 @testable import MirrorPipeline
 

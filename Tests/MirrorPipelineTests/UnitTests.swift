@@ -4,6 +4,7 @@ import MirrorPipeline
 import MirrorRuntime
 import MirrorTestSupport
 import NPMRegistry
+import MirrorStore
 import Testing
 
 private let fixtures = recordedFixture("npm-recorded")

@@ -8,6 +8,7 @@ import MirrorPipeline
 import NPMRegistry
 import Prometheus
 import RegistrySimulator
+import MirrorStore
 
 /// Everything a producer test needs: a simulator, an embedded cluster with the topic, a checkpoint
 /// directory, and a configuration pointing at them (with short intervals).

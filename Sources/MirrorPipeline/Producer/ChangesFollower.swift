@@ -7,6 +7,7 @@ import MirrorRuntime
 import NPMRegistry
 import ServiceLifecycle
 import Synchronization
+import MirrorStore
 
 /// What the follower and the watchdog share: the last acknowledged seq and the last `update_seq` seen.
 public final class ProducerProgress: Sendable {

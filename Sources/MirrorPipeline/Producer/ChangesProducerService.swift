@@ -5,6 +5,7 @@ import MirrorConfig
 import MirrorKafka
 import NPMRegistry
 import ServiceLifecycle
+import MirrorStore
 
 /// The changes producer: makes sure the topic exists, resumes, follows the feed, and restarts the
 /// follower when the lag watchdog says so.

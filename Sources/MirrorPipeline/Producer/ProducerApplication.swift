@@ -10,6 +10,7 @@ import Prometheus
 import ServiceLifecycle
 import MirrorRuntime
 import UnixSignals
+import MirrorStore
 
 /// The changes producer wired up: the clients it needs and the services to run, built from one
 /// configuration. `changes-producer` runs it; tests build the same graph with other settings.

@@ -1,6 +1,7 @@
 import Logging
 import MirrorConfig
 import MirrorKafka
+import MirrorStore
 
 /// Where the producer starts, and which source said so.
 public struct ResumePoint: Sendable, Hashable, CustomStringConvertible {

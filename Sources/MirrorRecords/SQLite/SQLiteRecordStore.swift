@@ -37,6 +37,34 @@ public final class SQLiteRecordStore: RecordStore {
             try db.execute("PRAGMA synchronous=FULL")
             try db.execute("CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY NOT NULL, generation INTEGER NOT NULL, body TEXT NOT NULL)")
             try Self.prepareSearchIndex(db)
+            // A package's change records, for its web page: by the package's name, newest first. A
+            // database made before it is indexed once, here.
+            try db.execute("""
+                CREATE INDEX IF NOT EXISTS change_records_by_package ON records (json_extract(body, '$.id'), id)
+                WHERE id > 'change:' AND id < 'change:\u{7F}'
+                """)
+        }
+    }
+
+    /// The package's change records, newest first (the feed's seqs, then reconciled ones), from the
+    /// `change_records_by_package` index; nil when the database has none (made by an older version
+    /// and not prepared since).
+    public func changeRecords(ofPackage name: String, limit: Int) async throws -> [StoredRecord]? {
+        try await connection.run { db in
+            let indexed = try db.query("SELECT 1 FROM sqlite_master WHERE name = 'change_records_by_package'", []) { _ in true }.first ?? false
+            guard indexed else { return nil }
+            let rows = try db.query(
+                """
+                SELECT id, generation, body FROM records INDEXED BY change_records_by_package
+                WHERE json_extract(body, '$.id') = ?1 AND id > 'change:' AND id < 'change:\u{7F}'
+                """,
+                [.text(name)]
+            ) { row in
+                StoredRecord(id: row.text(0), revision: "\(row.integer(1))-sqlite", body: try JSONValue(parsing: row.text(2)).objectValue ?? [:])
+            }
+            // Newest first by seq (ids sort as text, not as numbers); reconciled changes after them.
+            let sorted = rows.sorted { ($0.body["seq"]?.intValue ?? -1) > ($1.body["seq"]?.intValue ?? -1) }
+            return Array(sorted.prefix(limit))
         }
     }
 

@@ -33,8 +33,8 @@ struct PackumentDerivation: Sendable {
 
     /// What a packument becomes.
     enum Outcome {
-        /// The full and abbreviated documents and the index of the full one.
-        case documents(full: [UInt8], abbreviated: [UInt8], index: DocumentIndex)
+        /// The full and abbreviated documents, the index of the full one and the web pages' summary.
+        case documents(full: [UInt8], abbreviated: [UInt8], index: DocumentIndex, web: JSONValue)
         /// The package is unpublished: the 404 body to answer with.
         case unpublished(body: [UInt8])
     }
@@ -114,7 +114,8 @@ struct PackumentDerivation: Sendable {
             distTags: tags,
             versionRanges: offsets
         )
-        return .documents(full: full.output, abbreviated: abbreviated.output, index: index)
+        let web = WebSummary.json(layout: layout, bytes: bytes, served: servedKeys, tags: tags)
+        return .documents(full: full.output, abbreviated: abbreviated.output, index: index, web: web)
     }
 
     /// The served URL of a version's attestations (`/-/npm/v1/attestations/<name>@<version>` on the

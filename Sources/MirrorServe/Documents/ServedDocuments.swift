@@ -53,6 +53,9 @@ final class ServedDocuments: Sendable {
 
         var indexPath: String { directory + "/" + key + ".index.json" }
 
+        /// The web pages' summary (``WebSummary``).
+        var webPath: String { directory + "/" + key + ".web.json" }
+
         /// The representation's strong ETag.
         func etag(_ form: Form, gzip: Bool) -> String {
             "\"" + key + "-" + form.rawValue + (gzip ? "-gzip" : "") + "\""
@@ -60,7 +63,7 @@ final class ServedDocuments: Sendable {
     }
 
     /// Bumped whenever the derived documents change shape, so old files are never served.
-    static let formatVersion = "served-1"
+    static let formatVersion = "served-2"
     static let keysKept = 4
 
     let store: PackageStore
@@ -172,11 +175,13 @@ final class ServedDocuments: Sendable {
         switch outcome {
         case .unpublished(let body):
             try write(body, entry, entry.key + ".gone.json")
-        case .documents(let full, let abbreviated, let index):
+        case .documents(let full, let abbreviated, let index, let web):
             for (form, bytes) in [(Form.full, full), (.abbreviated, abbreviated)] {
                 try write(bytes, entry, entry.key + "." + form.rawValue + ".json")
                 try write(try Self.gzip(bytes), entry, entry.key + "." + form.rawValue + ".json.gz")
             }
+            try write(web.serializedBytes, entry, entry.key + ".web.json")
+            // The index last: its presence says the key's files are all there.
             try write(index.json.serializedBytes, entry, entry.key + ".index.json")
         }
         metrics.derivation(result: "derived", since: start)
@@ -212,6 +217,14 @@ final class ServedDocuments: Sendable {
             throw ServeError.unreadableFile("\(entry.indexPath) is not a served index")
         }
         return index
+    }
+
+    /// The web pages' summary of a derived entry (``WebSummary``).
+    func webSummary(of entry: Entry) async throws -> JSONValue {
+        let bytes = try await BlockingWork.run { () throws -> [UInt8] in
+            try Self.readWholeFile(entry.webPath, maxBytes: 64 << 20)
+        }
+        return try JSONValue(parsing: bytes)
     }
 
     /// Bytes `range` of a derived file.

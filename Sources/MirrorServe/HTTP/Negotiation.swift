@@ -18,6 +18,17 @@ enum Negotiation {
         return parseList(accept).contains { $0.value.lowercased() == abbreviatedMediaType && $0.quality > 0 }
     }
 
+    /// Whether `Accept` asks for a web page: `text/html` listed with a quality above zero and at least
+    /// that of `application/json` and of npm's media type. A browser does; npm (`application/json` or
+    /// the npm type), curl (`*/*`) and a missing header do not.
+    static func wantsHTML(accept: String?) -> Bool {
+        guard let accept else { return false }
+        let items = parseList(accept)
+        func quality(_ type: String) -> Double { items.first { $0.value.lowercased() == type }?.quality ?? 0 }
+        let html = quality("text/html")
+        return html > 0 && html >= quality("application/json") && html >= quality(abbreviatedMediaType)
+    }
+
     /// Whether `Accept-Encoding` accepts gzip (`gzip`, `x-gzip` or `*`, quality above zero, and
     /// not refused by an explicit `gzip;q=0`).
     static func acceptsGzip(acceptEncoding: String?) -> Bool {

@@ -6,6 +6,7 @@ import Logging
 import MirrorRecords
 import MirrorStore
 import NIOCore
+import MirrorWeb
 import NPMNames
 
 #if canImport(Glibc)
@@ -42,6 +43,16 @@ struct RegistryAnswer: Sendable {
         var answer = RegistryAnswer(status: .ok, body: .bytes(bytes))
         answer.headers[.contentType] = "application/json"
         answer.headers[.cacheControl] = RegistryServerCore.cacheControl
+        return answer
+    }
+
+    /// A web page: HTML under a `Content-Security-Policy` that allows no script, not cached.
+    static func html(_ status: HTTPResponse.Status, _ text: String) -> Self {
+        var answer = RegistryAnswer(status: status, body: .bytes(Array(text.utf8)))
+        answer.headers[.contentType] = "text/html; charset=utf-8"
+        answer.headers[.contentSecurityPolicy] = WebPages.contentSecurityPolicy
+        answer.headers[.xContentTypeOptions] = "nosniff"
+        answer.headers[.cacheControl] = "no-cache"
         return answer
     }
 

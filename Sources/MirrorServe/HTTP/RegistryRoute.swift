@@ -14,6 +14,10 @@ enum RegistryRoute: Sendable, Equatable {
     case keys
     /// `GET /-/npm/v1/attestations/<name>@<version>`: the stored attestations response.
     case attestations(name: String, version: String)
+    /// `GET /`: the home page for a browser, 404 JSON for anyone else (as before there were pages).
+    case root
+    /// The pages under `/-/web/`.
+    case web(WebRoute)
 
     /// The bounded label value of the route, for metrics.
     var label: String {
@@ -26,8 +30,24 @@ enum RegistryRoute: Sendable, Equatable {
         case .tarball: "tarball"
         case .keys: "keys"
         case .attestations: "attestations"
+        case .root: "root"
+        case .web: "web"
         }
     }
+}
+
+/// A page of the web interface.
+enum WebRoute: Sendable, Equatable {
+    /// `/-/web/`: the mirror at a glance and a search box.
+    case home
+    /// `/-/web/search?q=`.
+    case search
+    /// `/-/web/package/<name>` (scoped: `/-/web/package/@scope/name`).
+    case package(name: String)
+    /// `/-/web/package/<name>/v/<version>`.
+    case version(name: String, version: String)
+    /// `/-/web/style.css`.
+    case stylesheet
 }
 
 /// Why a request path was refused: a status, npm's `error` code and a sentence for people.
@@ -57,6 +77,8 @@ enum RegistryPaths {
             throw RouteRejection(status: .uriTooLong, code: "uri_too_long", reason: "the path is longer than \(maximumPathLength) bytes")
         }
         guard path.hasPrefix("/") else { throw .badRequest("the path must start with '/' (absolute paths and URLs are not served)") }
+        if path == "/" { return .root }
+        if path == "/-/web/" { return .web(.home) }
         guard !path.utf8.contains(0) else { throw .badRequest("the path contains a NUL byte") }
         let rawSegments = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
         guard !rawSegments.isEmpty, !(rawSegments.count == 1 && rawSegments.first!.isEmpty) else { throw .notFound }
@@ -108,7 +130,37 @@ enum RegistryPaths {
         case ["npm", "v1", "keys"]: .keys
         case let parts where parts.count == 4 && parts[0...2] == ["npm", "v1", "attestations"]:
             try attestationsRoute(parts[3])
+        case let parts where parts.first == "web":
+            .web(try webRoute(parts.dropFirst()))
         default: throw .notFound
+        }
+    }
+
+    /// `web`, `web/search`, `web/style.css`, `web/package/<name>[/v/<version>]` (a scoped name as two
+    /// segments, or one with its `/` sent as `%2f`).
+    private static func webRoute(_ parts: ArraySlice<String>) throws(RouteRejection) -> WebRoute {
+        switch Array(parts) {
+        case []: return .home
+        case ["search"]: return .search
+        case ["style.css"]: return .stylesheet
+        case let parts where parts.first == "package" && parts.count >= 2:
+            var rest = parts.dropFirst()
+            var name = rest.removeFirst()
+            if name.hasPrefix("@"), !name.contains("/") {
+                guard let basename = rest.first else { throw .invalidName("a scoped name needs a package after the scope: @scope/name") }
+                name += "/" + basename
+                rest.removeFirst()
+            }
+            try validatePackageName(name)
+            switch Array(rest) {
+            case []: return .package(name: name)
+            case let tail where tail.count == 2 && tail[0] == "v":
+                guard !tail[1].isEmpty, tail[1].utf8.count <= maximumVersionLength else { throw .badRequest("the version must be 1 to \(maximumVersionLength) bytes") }
+                return .version(name: name, version: tail[1])
+            default: throw .notFound
+            }
+        default:
+            throw .notFound
         }
     }
 

@@ -7,8 +7,23 @@ import MirrorJSON
 /// bundle's DSSE envelope. Both predicate versions npm has used are read: v0.2
 /// (`invocation.configSource`) and v1 (`buildDefinition.externalParameters.workflow` and
 /// `resolvedDependencies`). The signature is not checked here: the consumer's verdict says that.
-enum ProvenanceStatement {
-    static func source(attestations bytes: [UInt8]) -> PackageRows.ProvenanceSource? {
+public enum ProvenanceStatement {
+    /// The repository, commit and workflow file a version's provenance names.
+    public struct Source: Sendable, Equatable {
+        public var repository: String?
+        public var commit: String?
+        public var workflow: String?
+
+        public init(repository: String?, commit: String?, workflow: String?) {
+            self.repository = repository
+            self.commit = commit
+            self.workflow = workflow
+        }
+    }
+
+    /// The source of the first SLSA provenance statement of a stored attestations response; nil
+    /// when it holds none that can be read.
+    public static func source(attestations bytes: [UInt8]) -> Source? {
         guard let response = try? JSONValue(parsing: bytes) else { return nil }
         for attestation in response["attestations"]?.arrayValue ?? [] {
             guard let type = attestation["predicateType"]?.stringValue, type.hasPrefix("https://slsa.dev/provenance/"),

@@ -1,7 +1,6 @@
 import Foundation
-import MirrorRecords
+import MirrorJSON
 import MirrorRuntime
-import MirrorStore
 
 /// The checkpoint files in `UPDATE_SEQ_DIR`, each written atomically (temporary file, fsync, rename),
 /// so a crash leaves either the old or the new file, never a torn one. The writes (each with its
@@ -20,7 +19,7 @@ public struct CheckpointDirectory: Sendable {
         self.init(path: path) { try AtomicFile.write($0, to: $1) }
     }
 
-    init(path: String, writeFile: @escaping @Sendable (Data, URL) throws -> Void) {
+    package init(path: String, writeFile: @escaping @Sendable (Data, URL) throws -> Void) {
         self.path = path
         self.writeFile = writeFile
     }
