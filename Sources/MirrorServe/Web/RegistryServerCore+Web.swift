@@ -146,7 +146,7 @@ extension RegistryServerCore {
         for version in ordered {
             guard let key = version["version"]?.stringValue else { continue }
             var row = PackagePage.VersionRow(version: key, href: WebLinks.version(name, key))
-            row.published = version["time"]?.stringValue
+            row.published = version["time"]?.stringValue.map(Self.shortTime)
             row.deprecated = version["deprecated"]?.stringValue
             row.tags = tagsByVersion[key]
             let held = stored[key]?.objectValue
@@ -269,6 +269,12 @@ extension RegistryServerCore {
             unit += 1
         }
         return unit == 0 ? "\(value) B" : String(format: "%.1f %@", amount, units[unit])
+    }
+
+    /// `2020-04-01T12:30:00.000Z` → `2020-04-01 12:30`; anything else as it is.
+    static func shortTime(_ time: String) -> String {
+        guard time.count >= 16, time.dropFirst(10).first == "T" else { return time }
+        return time.prefix(10) + " " + time.dropFirst(11).prefix(5)
     }
 
     private static func seconds(_ duration: Duration) -> String {
