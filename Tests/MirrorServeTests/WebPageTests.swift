@@ -2,6 +2,7 @@ import Foundation
 import MirrorJSON
 import MirrorRecords
 @testable import MirrorServe
+import MirrorStore
 import MirrorTestSupport
 import MirrorWeb
 import Testing
@@ -40,7 +41,7 @@ func hostilePackument() throws -> [UInt8] {
 }
 
 /// Records of `@scope/pkg` and `evil-readme`: package records with verdicts, and change records.
-func webRecords() async throws -> SQLiteRecordStore {
+func webRecords(provenancePath: String) async throws -> SQLiteRecordStore {
     let records = try SQLiteRecordStore(path: try temporaryDirectory() + "/records.sqlite")
     try await records.prepare()
     _ = try await records.write([
@@ -50,6 +51,7 @@ func webRecords() async throws -> SQLiteRecordStore {
             "stored_versions": ["1.0.0": ["bytes": 1234, "integrity": "sha512-x", "path": "p"], "1.1.0": ["bytes": 2345, "integrity": "sha512-y", "path": "q"]],
             "skipped_versions": ["2.0.0": "too_large"],
             "signatures": ["1.0.0": "verified", "1.1.0": "unsigned"],
+            "provenance": ["1.0.0": ["verdict": "verified", "predicate_types": [], "path": .string(provenancePath)]],
         ]),
         RecordDocument(id: RecordID.change(11), body: ["type": "change", "seq": 11, "id": "@scope/pkg", "outcome": "updated", "processed_at": "2025-01-01T00:00:00Z"]),
         RecordDocument(id: RecordID.change(12), body: ["type": "change", "seq": 12, "id": "@scope/pkg", "outcome": "dead_lettered", "processed_at": "2025-01-02T00:00:00Z"]),
@@ -70,7 +72,10 @@ struct WebPageTests {
         try store.tarball("@scope/pkg", "1.1.0", [4, 5, 6])
         try store.tarball("@scope/pkg", "2.0.0-beta.1", [7, 8, 9])
         try store.packument("evil-readme", rev: "1-e", try hostilePackument())
-        let records = try await webRecords()
+        // sigstore@1.0.0's real attestations, standing in for 1.0.0's.
+        let attestations = try Data(contentsOf: recordedFixture("npm-signatures", "attestations-sigstore-1.0.0.json"))
+        let path = try store.store.storeAttestations(name: "@scope/pkg", version: "1.0.0", json: Array(attestations))
+        let records = try await webRecords(provenancePath: path)
         try await withServer(store: store, records: records, search: records) { server in try await body(server) }
     }
 
@@ -110,11 +115,14 @@ struct WebPageTests {
                 #expect(html.contains("<td>12</td><td>dead_lettered</td>"), "the package's change records, newest first")
                 #expect(!html.contains("<td>13</td>"), "another package's change")
                 #expect(html.contains("npm install @scope/pkg@"))
+                #expect(html.contains("https://github.com/sigstore/sigstore-js") && html.contains(".github/workflows/publish.yml"), "provenance's source")
             }
             let version = try await server.get("/-/web/package/@scope/pkg/v/1.0.0")
             #expect(version.status == 200)
             #expect(version.text.contains("@scope/pkg@1.0.0"))
             #expect(version.text.contains("/@scope/pkg/-/pkg-1.0.0.tgz"))
+            #expect(version.text.contains("<dt>built from</dt><dd>https://github.com/sigstore/sigstore-js</dd>"))
+            #expect(version.text.contains("/-/npm/v1/attestations/@scope%2Fpkg@1.0.0"))
             let missing = try await server.get("/-/web/package/no-such-package")
             #expect(missing.status == 404)
             #expect(missing.header("content-type") == "text/html; charset=utf-8")

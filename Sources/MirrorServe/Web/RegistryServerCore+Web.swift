@@ -159,9 +159,9 @@ extension RegistryServerCore {
             row.signature = signatures[key]?.stringValue
             if let verdict = provenance[key]?.objectValue {
                 row.provenance = verdict["verdict"]?.stringValue
-                if let path = verdict["path"]?.stringValue, sourcesRead < Self.provenanceSourcesPerPage {
+                if verdict["path"]?.stringValue != nil, sourcesRead < Self.provenanceSourcesPerPage {
                     sourcesRead += 1
-                    let source = await provenanceSource(path: path)
+                    let source = await provenanceSource(name, key)
                     row.repository = source?.repository
                     row.workflow = source?.workflow
                 }
@@ -212,7 +212,7 @@ extension RegistryServerCore {
         if let signature = record["signatures"]?.objectValue?[version]?.stringValue { page.fields.append(Figure("signature", signature)) }
         if let provenance = record["provenance"]?.objectValue?[version]?.objectValue {
             if let verdict = provenance["verdict"]?.stringValue { page.fields.append(Figure("provenance", verdict)) }
-            if let path = provenance["path"]?.stringValue, let source = await provenanceSource(path: path) {
+            if provenance["path"]?.stringValue != nil, let source = await provenanceSource(name, version) {
                 if let repository = source.repository { page.fields.append(Figure("built from", repository)) }
                 if let workflow = source.workflow { page.fields.append(Figure("workflow", workflow)) }
                 if let commit = source.commit { page.fields.append(Figure("commit", commit)) }
@@ -228,9 +228,9 @@ extension RegistryServerCore {
 
     // MARK: Pieces
 
-    private func provenanceSource(path: String) async -> ProvenanceStatement.Source? {
-        let file = store.root + "/" + path
-        guard let bytes = try? await BlockingWork.run({ try ServedDocuments.readWholeFile(file, maxBytes: 16 << 20) }) else { return nil }
+    /// The repository, commit and workflow the stored attestations of a version name.
+    private func provenanceSource(_ name: String, _ version: String) async -> ProvenanceStatement.Source? {
+        guard let bytes = try? await BlockingWork.run({ [store] in try store.readAttestations(name: name, version: version) }) else { return nil }
         return ProvenanceStatement.source(attestations: bytes)
     }
 
