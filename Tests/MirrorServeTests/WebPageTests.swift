@@ -154,6 +154,20 @@ struct WebPageTests {
         }
     }
 
+    @Test("a package page from the store alone when the records cannot be read (a database not made yet)")
+    func recordsUnreadable() async throws {
+        let store = try TestStore()
+        try store.packument("@scope/pkg", rev: "4-abc", Array(scopedPackument.utf8))
+        let unprepared = try SQLiteRecordStore(path: try temporaryDirectory() + "/empty.sqlite")
+        try await withServer(store: store, records: unprepared, search: unprepared) { server in
+            let page = try await server.get("/-/web/package/@scope/pkg")
+            #expect(page.status == 200)
+            #expect(page.text.contains("records cannot be read now"))
+            #expect(page.text.contains(">1.0.0</a>"))
+            #expect(try await server.get("/-/web/package/@scope/pkg/v/1.0.0").status == 200)
+        }
+    }
+
     @Test("home and search pages")
     func homeAndSearch() async throws {
         try await withWebServer { server in

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import MirrorJSON
 import MirrorRecords
 import MirrorRuntime
@@ -104,7 +105,9 @@ extension RegistryServerCore {
     // MARK: Package
 
     private func packagePage(_ name: String, base: String) async throws -> PackagePage? {
-        let record = try await records?.read(id: name)?.objectValue
+        // The page shows what the store holds even when the records cannot be read (a database the
+        // consumer has not made yet, CouchDB down): it says so instead of failing.
+        let (record, recordsUnreadable) = await readRecord(name)
         let entry = try await documents.entry(name: name, tarballBase: base)
         guard record != nil || entry != nil else { return nil }
         var page = PackagePage(name: name, installCommand: "npm install \(name) --registry \(base)/")
@@ -112,7 +115,11 @@ extension RegistryServerCore {
         if body["deleted"]?.boolValue == true { page.state = "Deleted from the registry; this mirror keeps what it had." }
         if body["unpublished"]?.boolValue == true || entry?.gonePath != nil { page.state = "Unpublished." }
         if body["stale"]?.boolValue == true { page.state = "The stored packument is older than the change that announced it (the registry's replica lagged)." }
-        if record == nil { page.state = "Not recorded yet: the consumer has not processed a change of this package." }
+        if record == nil {
+            page.state = recordsUnreadable
+                ? "The mirror's records cannot be read now: verdicts and changes are not shown."
+                : "Not recorded yet: the consumer has not processed a change of this package."
+        }
         page.description = body["description"]?.stringValue
         page.maintainers = body["maintainers"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ", ").nilIfEmpty
 
@@ -175,7 +182,7 @@ extension RegistryServerCore {
             page.readmeHTML = rendered.html
             page.readmeTruncated = rendered.truncated
         }
-        if let changes = try await search?.changeRecords(ofPackage: name, limit: Self.changesPerPage) {
+        if !recordsUnreadable, let changes = try? await search?.changeRecords(ofPackage: name, limit: Self.changesPerPage) {
             page.changes = changes.map { change in
                 PackagePage.ChangeRow(
                     seq: change.body["seq"]?.intValue.map(String.init) ?? "reconcile",
@@ -197,7 +204,7 @@ extension RegistryServerCore {
         guard let object = (summary["versions"]?.arrayValue ?? []).compactMap(\.objectValue).first(where: { $0["version"]?.stringValue == version }) else {
             return nil
         }
-        let record = try await records?.read(id: name)?.objectValue ?? [:]
+        let record = await readRecord(name).record ?? [:]
         var page = VersionPage(name: name, version: version, installCommand: "npm install \(name)@\(version) --registry \(base)/")
         page.deprecated = object["deprecated"]?.stringValue
         let held = record["stored_versions"]?.objectValue?[version]?.objectValue
@@ -227,6 +234,17 @@ extension RegistryServerCore {
     }
 
     // MARK: Pieces
+
+    /// The package record, or nil with whether the records could not be read at all.
+    private func readRecord(_ name: String) async -> (record: [String: JSONValue]?, unreadable: Bool) {
+        guard let records else { return (nil, false) }
+        do {
+            return (try await records.read(id: name)?.objectValue, false)
+        } catch {
+            logger.warning("Could not read a package record for its page", metadata: ["npm.package": "\(name)", "error": "\(error)"])
+            return (nil, true)
+        }
+    }
 
     /// The repository, commit and workflow the stored attestations of a version name.
     private func provenanceSource(_ name: String, _ version: String) async -> ProvenanceStatement.Source? {
