@@ -378,7 +378,7 @@ struct RegistryServerTests {
             }
             #expect(server.metric("npm_mirror_serve_derivations_total{result=\"derived\"}") == 1)
             let served = try store.store.servedFiles(name: "@scope/pkg").map(\.fileName)
-            #expect(served.count == 6, "full and abbreviated, each plain and gzip; the index; the web summary")
+            #expect(served.count == 7, "full and abbreviated, each plain and gzip; the index; the web summary and the README")
             #expect(served.contains { $0.hasSuffix(".abbreviated.json.gz") } && served.contains { $0.hasSuffix(".index.json") } && served.contains { $0.hasSuffix(".web.json") })
             _ = try await server.get("/@scope/pkg/1.0.0")
             #expect(server.metric("npm_mirror_serve_derivations_total{result=\"derived\"}") == 1)

@@ -34,7 +34,7 @@ struct PackumentDerivation: Sendable {
     /// What a packument becomes.
     enum Outcome {
         /// The full and abbreviated documents, the index of the full one and the web pages' summary.
-        case documents(full: [UInt8], abbreviated: [UInt8], index: DocumentIndex, web: JSONValue)
+        case documents(full: [UInt8], abbreviated: [UInt8], index: DocumentIndex, web: WebSummary.Derived)
         /// The package is unpublished: the 404 body to answer with.
         case unpublished(body: [UInt8])
     }
@@ -114,7 +114,7 @@ struct PackumentDerivation: Sendable {
             distTags: tags,
             versionRanges: offsets
         )
-        let web = WebSummary.json(layout: layout, bytes: bytes, served: servedKeys, tags: tags)
+        let web = WebSummary.derive(layout: layout, bytes: bytes, served: servedKeys, tags: tags)
         return .documents(full: full.output, abbreviated: abbreviated.output, index: index, web: web)
     }
 

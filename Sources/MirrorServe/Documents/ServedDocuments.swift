@@ -5,6 +5,7 @@ import Crypto
 import Logging
 import MirrorRecords
 import MirrorStore
+import MirrorWeb
 import NIOCore
 import Synchronization
 
@@ -55,6 +56,9 @@ final class ServedDocuments: Sendable {
 
         /// The web pages' summary (``WebSummary``).
         var webPath: String { directory + "/" + key + ".web.json" }
+
+        /// The README's Markdown, when the packument has one.
+        var readmePath: String { directory + "/" + key + ".readme.md" }
 
         /// The representation's strong ETag.
         func etag(_ form: Form, gzip: Bool) -> String {
@@ -180,7 +184,8 @@ final class ServedDocuments: Sendable {
                 try write(bytes, entry, entry.key + "." + form.rawValue + ".json")
                 try write(try Self.gzip(bytes), entry, entry.key + "." + form.rawValue + ".json.gz")
             }
-            try write(web.serializedBytes, entry, entry.key + ".web.json")
+            if let readme = web.readme { try write(readme, entry, entry.key + ".readme.md") }
+            try write(web.summary.serializedBytes, entry, entry.key + ".web.json")
             // The index last: its presence says the key's files are all there.
             try write(index.json.serializedBytes, entry, entry.key + ".index.json")
         }
@@ -225,6 +230,14 @@ final class ServedDocuments: Sendable {
             try Self.readWholeFile(entry.webPath, maxBytes: 64 << 20)
         }
         return try JSONValue(parsing: bytes)
+    }
+
+    /// The README's Markdown of a derived entry; nil when the packument has none.
+    func readme(of entry: Entry) async throws -> String? {
+        try await BlockingWork.run { () throws -> String? in
+            guard fileStatus(entry.readmePath) != nil else { return nil }
+            return String(decoding: try Self.readWholeFile(entry.readmePath, maxBytes: ReadmeHTML.maximumBytes + 1), as: UTF8.self)
+        }
     }
 
     /// Bytes `range` of a derived file.

@@ -7,10 +7,16 @@ import MirrorWeb
 /// costs its pages nothing more than its derivation did).
 ///
 /// Every version is listed, served or not (the page says why not); each with its publish time,
-/// deprecation, dependencies, integrity and unpacked size. The README is cut at
-/// ``ReadmeHTML/maximumBytes``.
+/// deprecation, dependencies, integrity and unpacked size. The README goes to a file of its own
+/// (`<key>.readme.md`, cut at ``ReadmeHTML/maximumBytes``), read only when a page renders it.
 enum WebSummary {
-    static func json(layout: PackumentLayout, bytes: UnsafeRawBufferPointer, served: Set<String>, tags: [(tag: String, version: String)]) -> JSONValue {
+    /// The summary and the README's Markdown.
+    struct Derived: Sendable {
+        var summary: JSONValue
+        var readme: [UInt8]?
+    }
+
+    static func derive(layout: PackumentLayout, bytes: UnsafeRawBufferPointer, served: Set<String>, tags: [(tag: String, version: String)]) -> Derived {
         func value(_ member: RawMember?) -> JSONValue? {
             guard let member else { return nil }
             return try? JSONValue(parsing: UnsafeRawBufferPointer(rebasing: bytes[member.value]))
@@ -57,10 +63,11 @@ enum WebSummary {
         case .object(let repository)?: if let url = repository["url"]?.stringValue { summary["repository"] = .string(url) }
         default: break
         }
-        if let readme = value(layout.members.last { $0.key == "readme" })?.stringValue {
-            let cut = readme.utf8.count > ReadmeHTML.maximumBytes
-            summary["readme"] = .string(cut ? String(decoding: Array(readme.utf8.prefix(ReadmeHTML.maximumBytes + 1)), as: UTF8.self) : readme)
+        var readme: [UInt8]?
+        if let text = value(layout.members.last { $0.key == "readme" })?.stringValue, !text.isEmpty {
+            // One byte past the cut, so the page knows it was cut.
+            readme = Array(text.utf8.prefix(ReadmeHTML.maximumBytes + 1))
         }
-        return .object(summary)
+        return Derived(summary: .object(summary), readme: readme)
     }
 }

@@ -177,8 +177,7 @@ extension RegistryServerCore {
         }
         let latestVersion = page.latest.flatMap { latest in versions.first { $0["version"]?.stringValue == latest } }
         page.dependencies = Self.dependencyLinks(latestVersion?["dependencies"]?.objectValue)
-        if let readme = summary["readme"]?.stringValue, !readme.isEmpty {
-            let rendered = readmes.html(for: entry.key) { ReadmeHTML.render(readme) }
+        if let rendered = await readmes.html(for: entry.key, { [documents] in try await documents.readme(of: entry) }) {
             page.readmeHTML = rendered.html
             page.readmeTruncated = rendered.truncated
         }
@@ -305,18 +304,25 @@ extension RegistryServerCore {
 }
 
 /// Rendered READMEs by served key, so a page view renders Markdown only when the packument changed.
+/// One render per key at a time: concurrent views of a page not rendered yet wait for the one
+/// render (on a blocking-work thread: Ink is synchronous), not each start their own.
 final class ReadmeCache: Sendable {
+    typealias Rendered = (html: String, truncated: Bool)
     static let capacity = 256
-    private let cache = Mutex<[String: (html: String, truncated: Bool)]>([:])
+    private let cache = Mutex<[String: Task<Rendered?, Never>]>([:])
 
-    func html(for key: String, render: () -> (html: String, truncated: Bool)) -> (html: String, truncated: Bool) {
-        if let known = cache.withLock({ $0[key] }) { return known }
-        let rendered = render()
-        cache.withLock { cache in
+    func html(for key: String, _ markdown: @escaping @Sendable () async throws -> String?) async -> Rendered? {
+        let task = cache.withLock { cache -> Task<Rendered?, Never> in
+            if let known = cache[key] { return known }
             if cache.count >= Self.capacity { cache.removeAll(keepingCapacity: true) }
-            cache[key] = rendered
+            let task = Task<Rendered?, Never> {
+                guard let text = try? await markdown() else { return nil }
+                return await BlockingWork.run { ReadmeHTML.render(text) }
+            }
+            cache[key] = task
+            return task
         }
-        return rendered
+        return await task.value
     }
 }
 
