@@ -27,8 +27,10 @@ final class RegistryServerCore: Sendable {
     let listeningPort = ListeningPort()
     /// The home page's counts over the records.
     let overview: MirrorOverview
-    /// The package pages' rendered READMEs.
-    let readmes = ReadmeCache()
+    /// The package pages' rendered READMEs, by served key.
+    let readmes = RenderCache<(html: String, truncated: Bool)>(capacity: 256)
+    /// Rendered package pages, by what they were made from.
+    let pages = RenderCache<String>(capacity: 128)
 
     static let cacheControl = "public, max-age=300"
     static let vary = "Accept, Accept-Encoding"

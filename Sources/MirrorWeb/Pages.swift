@@ -111,6 +111,8 @@ public struct PackagePage: Sendable {
     public var distTags: [Link]
     public var installCommand: String
     public var versions: [VersionRow]
+    /// Versions older than those listed.
+    public var olderVersions: Int?
     public var dependencies: [Link]
     public var maintainers: String?
     public var homepage: String?

@@ -135,6 +135,7 @@ public enum WebPages {
             {{/versions}}
             </tbody>
             </table></div>
+            {{#olderVersions}}<p class="note">and {{.}} older versions, not listed here.</p>{{/olderVersions}}
             {{^empty(dependencies)}}<h2>Dependencies of the latest version</h2>
             <ul class="dependencies">{{#dependencies}}<li><a href="{{href}}">{{text}}</a> <span class="range">{{note}}</span></li>{{/dependencies}}</ul>{{/empty(dependencies)}}
             {{^empty(changes)}}<h2>Recent changes</h2>

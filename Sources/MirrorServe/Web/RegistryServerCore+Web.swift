@@ -18,6 +18,8 @@ extension RegistryServerCore {
     /// Versions whose attestations are read for their repository and workflow, per page.
     static let provenanceSourcesPerPage = 20
     static let changesPerPage = 15
+    /// Versions listed on a package page, newest first; the rest are counted.
+    static let versionsPerPage = 250
 
     func web(_ route: WebRoute, request: Request, query: [(name: String, value: String)], base: String) async throws -> RegistryAnswer {
         switch route {
@@ -31,8 +33,21 @@ extension RegistryServerCore {
         case .search:
             return .html(.ok, WebPages.render(try await searchPage(query, base: base)))
         case .package(let name):
-            guard let page = try await packagePage(name, base: base) else { return notFoundPage(name) }
-            return .html(.ok, WebPages.render(page))
+            // The page as it was, while the served documents and the record are what they were: a
+            // package with thousands of versions is rendered once per change, not per view.
+            let (record, unreadable) = await readRecord(name)
+            let entry = try await documents.entry(name: name, tarballBase: base)
+            guard record != nil || entry != nil else { return notFoundPage(name) }
+            let stamp = [
+                name, base, entry?.key ?? "-", record?["processed_at"]?.stringValue ?? "-",
+                record?["last_seq"]?.intValue.map(String.init) ?? "-", unreadable ? "unreadable" : "",
+            ].joined(separator: "\n")
+            let html = await pages.value(for: stamp) { [self] in
+                guard let page = try? await packagePage(name, base: base, record: record, recordsUnreadable: unreadable, entry: entry) else { return nil }
+                return WebPages.render(page)
+            }
+            guard let html else { return .html(.internalServerError, WebPages.render(MessagePage(title: "Not available", message: "The page of \(name) could not be made; see the server's log."))) }
+            return .html(.ok, html)
         case .version(let name, let version):
             guard let page = try await versionPage(name, version, base: base) else { return notFoundPage("\(name)@\(version)") }
             return .html(.ok, WebPages.render(page))
@@ -104,12 +119,11 @@ extension RegistryServerCore {
 
     // MARK: Package
 
-    private func packagePage(_ name: String, base: String) async throws -> PackagePage? {
-        // The page shows what the store holds even when the records cannot be read (a database the
-        // consumer has not made yet, CouchDB down): it says so instead of failing.
-        let (record, recordsUnreadable) = await readRecord(name)
-        let entry = try await documents.entry(name: name, tarballBase: base)
-        guard record != nil || entry != nil else { return nil }
+    /// The page shows what the store holds even when the records cannot be read (a database the
+    /// consumer has not made yet, CouchDB down): it says so instead of failing.
+    private func packagePage(
+        _ name: String, base: String, record: [String: JSONValue]?, recordsUnreadable: Bool, entry: ServedDocuments.Entry?
+    ) async throws -> PackagePage {
         var page = PackagePage(name: name, installCommand: "npm install \(name) --registry \(base)/")
         let body = record ?? [:]
         if body["deleted"]?.boolValue == true { page.state = "Deleted from the registry; this mirror keeps what it had." }
@@ -150,7 +164,8 @@ extension RegistryServerCore {
             return a == b ? left.offset > right.offset : a > b
         }.map(\.element)
         var sourcesRead = 0
-        for version in ordered {
+        page.olderVersions = ordered.count > Self.versionsPerPage ? ordered.count - Self.versionsPerPage : nil
+        for version in ordered.prefix(Self.versionsPerPage) {
             guard let key = version["version"]?.stringValue else { continue }
             var row = PackagePage.VersionRow(version: key, href: WebLinks.version(name, key))
             row.published = version["time"]?.stringValue.map(Self.shortTime)
@@ -177,7 +192,10 @@ extension RegistryServerCore {
         }
         let latestVersion = page.latest.flatMap { latest in versions.first { $0["version"]?.stringValue == latest } }
         page.dependencies = Self.dependencyLinks(latestVersion?["dependencies"]?.objectValue)
-        if let rendered = await readmes.html(for: entry.key, { [documents] in try await documents.readme(of: entry) }) {
+        if let rendered = await readmes.value(for: entry.key, { [documents] in
+            guard let markdown = try? await documents.readme(of: entry) else { return nil }
+            return await BlockingWork.run { ReadmeHTML.render(markdown) }
+        }) {
             page.readmeHTML = rendered.html
             page.readmeTruncated = rendered.truncated
         }
@@ -303,26 +321,28 @@ extension RegistryServerCore {
     }
 }
 
-/// Rendered READMEs by served key, so a page view renders Markdown only when the packument changed.
-/// One render per key at a time: concurrent views of a page not rendered yet wait for the one
-/// render (on a blocking-work thread: Ink is synchronous), not each start their own.
-final class ReadmeCache: Sendable {
-    typealias Rendered = (html: String, truncated: Bool)
-    static let capacity = 256
-    private let cache = Mutex<[String: Task<Rendered?, Never>]>([:])
+/// Values made once per key by one task while concurrent askers wait for it: rendered READMEs by
+/// served key, rendered package pages by what they were made from. At most ``capacity`` keys (then
+/// it starts again); a value that could not be made is not kept.
+final class RenderCache<Value: Sendable>: Sendable {
+    let capacity: Int
+    private let cache = Mutex<[String: Task<Value?, Never>]>([:])
 
-    func html(for key: String, _ markdown: @escaping @Sendable () async throws -> String?) async -> Rendered? {
-        let task = cache.withLock { cache -> Task<Rendered?, Never> in
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    func value(for key: String, _ make: @escaping @Sendable () async -> Value?) async -> Value? {
+        let task = cache.withLock { cache -> Task<Value?, Never> in
             if let known = cache[key] { return known }
-            if cache.count >= Self.capacity { cache.removeAll(keepingCapacity: true) }
-            let task = Task<Rendered?, Never> {
-                guard let text = try? await markdown() else { return nil }
-                return await BlockingWork.run { ReadmeHTML.render(text) }
-            }
+            if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
+            let task = Task { await make() }
             cache[key] = task
             return task
         }
-        return await task.value
+        let value = await task.value
+        if value == nil { _ = cache.withLock { $0.removeValue(forKey: key) } }
+        return value
     }
 }
 
