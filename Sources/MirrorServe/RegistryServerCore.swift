@@ -30,7 +30,7 @@ final class RegistryServerCore: Sendable {
     /// The package pages' rendered READMEs, by served key.
     let readmes = RenderCache<(html: String, truncated: Bool)>(capacity: 256)
     /// Rendered package pages, by what they were made from.
-    let pages = RenderCache<String>(capacity: 128)
+    let pages = RenderCache<ByteBuffer>(capacity: 128)
 
     static let cacheControl = "public, max-age=300"
     static let vary = "Accept, Accept-Encoding"

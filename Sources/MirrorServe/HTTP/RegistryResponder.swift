@@ -22,6 +22,8 @@ import Darwin
 struct RegistryAnswer: Sendable {
     enum Body: Sendable {
         case bytes([UInt8])
+        /// Bytes already in a buffer that many answers share (a cached page): written, not copied.
+        case buffer(ByteBuffer)
         /// A file of known size, streamed in 64 KiB chunks.
         case file(path: String, size: Int)
         case empty
@@ -48,7 +50,12 @@ struct RegistryAnswer: Sendable {
 
     /// A web page: HTML under a `Content-Security-Policy` that allows no script, not cached.
     static func html(_ status: HTTPResponse.Status, _ text: String) -> Self {
-        var answer = RegistryAnswer(status: status, body: .bytes(Array(text.utf8)))
+        html(status, ByteBuffer(string: text))
+    }
+
+    /// A web page already rendered into a buffer (shared by every answer that sends it).
+    static func html(_ status: HTTPResponse.Status, _ page: ByteBuffer) -> Self {
+        var answer = RegistryAnswer(status: status, body: .buffer(page))
         answer.headers[.contentType] = "text/html; charset=utf-8"
         answer.headers[.contentSecurityPolicy] = WebPages.contentSecurityPolicy
         answer.headers[.xContentTypeOptions] = "nosniff"
@@ -69,6 +76,7 @@ struct RegistryAnswer: Sendable {
     var bodyLength: Int {
         switch body {
         case .bytes(let bytes): bytes.count
+        case .buffer(let buffer): buffer.readableBytes
         case .file(_, let size): size
         case .empty: 0
         }
@@ -133,6 +141,12 @@ struct RegistryResponder: HTTPResponder {
                 return Response(status: answer.status, headers: headers, body: ResponseBody())
             }
             return Response(status: answer.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        case .buffer(let buffer):
+            if head {
+                headers[.contentLength] = String(buffer.readableBytes)
+                return Response(status: answer.status, headers: headers, body: ResponseBody())
+            }
+            return Response(status: answer.status, headers: headers, body: ResponseBody(byteBuffer: buffer))
         case .file(let path, let size):
             headers[.contentLength] = String(size)
             if head || size == 0 { return Response(status: answer.status, headers: headers, body: ResponseBody()) }

@@ -8,6 +8,7 @@ import MirrorRuntime
 import MirrorSignatures
 import MirrorStore
 import MirrorWeb
+import NIOCore
 import NPMNames
 import Synchronization
 
@@ -44,7 +45,7 @@ extension RegistryServerCore {
             ].joined(separator: "\n")
             let html = await pages.value(for: stamp) { [self] in
                 guard let page = try? await packagePage(name, base: base, record: record, recordsUnreadable: unreadable, entry: entry) else { return nil }
-                return WebPages.render(page)
+                return ByteBuffer(string: WebPages.render(page))
             }
             guard let html else { return .html(.internalServerError, WebPages.render(MessagePage(title: "Not available", message: "The page of \(name) could not be made; see the server's log."))) }
             return .html(.ok, html)
