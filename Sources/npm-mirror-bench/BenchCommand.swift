@@ -235,10 +235,12 @@ extension TargetCheck {
                 met: judged ? serve.rssAfterHugeBytes - serve.rssAfterMixBytes <= 16_000_000 : nil
             ),
         ] + (serve.rssAfterHugePageBytes.map { afterPage in
+            // The page's own cost: what serving its page under load added to the memory the huge
+            // packument's documents had already taken (those are judged by the check above).
             [TargetCheck(
-                target: "the huge package's web page within the same bound (≤ mix + 16 MB)",
-                measured: String(format: "%+.1f MB", Double(afterPage - serve.rssAfterMixBytes) / 1e6),
-                met: judged ? afterPage - serve.rssAfterMixBytes <= 16_000_000 : nil
+                target: "the huge package's web page adds ≤ 16 MB of RSS",
+                measured: String(format: "%+.1f MB", Double(afterPage - serve.rssAfterHugeBytes) / 1e6),
+                met: judged ? afterPage - serve.rssAfterHugeBytes <= 16_000_000 : nil
             )]
         } ?? [])
     }
