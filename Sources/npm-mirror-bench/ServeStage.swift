@@ -125,7 +125,7 @@ struct ServeStage {
         defer {
             serve.send(SIGTERM)
         }
-        try await waitForPing(base, client: client)
+        try await waitForPing(base, client: client, server: serve, log: root + "/serve.log")
 
         // Derive every document once (what a first request does), then find the bytes served.
         let paths = filled.names.map { "/" + $0.replacingOccurrences(of: "/", with: "%2f") }
@@ -139,10 +139,22 @@ struct ServeStage {
         }
         let docroot = root + "/nginx-root"
         try layOut(store, names: filled.names, tarballs: filled.tarballs, docroot: docroot)
-        let nginxPort = try Self.freePort()
-        let nginx = try await startNginx(docroot: docroot, port: nginxPort, directory: root)
+        // A port found free can be taken before nginx binds it (nginx then exits at once): a new
+        // port, at most three times, instead of waiting on a server that is not there.
+        var started: (process: ChildProcess, port: Int)?
+        for attempt in 1...3 {
+            let port = try Self.freePort()
+            let process = try await startNginx(docroot: docroot, port: port, directory: root)
+            do {
+                try await waitForPing("http://127.0.0.1:\(port)", client: client, path: "/" + filled.names[0].replacingOccurrences(of: "/", with: "%2f"), server: process, log: root + "/nginx-error.log")
+                started = (process, port)
+                break
+            } catch let error as BenchError where process.hasEnded && attempt < 3 {
+                logger.warning("nginx did not start; trying another port", metadata: ["error": "\(error)"])
+            }
+        }
+        guard let (nginx, nginxPort) = started else { throw BenchError("nginx did not start") }
         defer { nginx.send(SIGTERM) }
-        try await waitForPing("http://127.0.0.1:\(nginxPort)", client: client, path: "/" + filled.names[0].replacingOccurrences(of: "/", with: "%2f"))
 
         let packumentList = try write(paths, to: root + "/packuments.txt")
         let tarballList = try write(filled.tarballs.map(\.path), to: root + "/tarballs.txt")
@@ -354,16 +366,27 @@ struct ServeStage {
         return path
     }
 
-    private func waitForPing(_ base: String, client: HTTPClient, path: String = "/-/ping") async throws {
+    /// Waits until `base + path` answers 200, at most 60 s; gives up at once when `server` has ended
+    /// (it failed to start: a port taken, a bad configuration), with the end of its log.
+    private func waitForPing(_ base: String, client: HTTPClient, path: String = "/-/ping", server: ChildProcess, log: String) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
+        var last = "no answer"
         while ContinuousClock.now < deadline {
-            if let response = try? await client.execute(HTTPClientRequest(url: base + path), timeout: .seconds(5)), response.status == .ok {
+            if server.hasEnded {
+                let tail = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").suffix(1500)
+                throw BenchError("\(server.executable) ended before \(base)\(path) answered (\(last)); its log ends: \(tail)")
+            }
+            do {
+                let response = try await client.execute(HTTPClientRequest(url: base + path), timeout: .seconds(5))
                 _ = try? await response.body.collect(upTo: 1 << 30)
-                return
+                if response.status == .ok { return }
+                last = "HTTP \(response.status.code)"
+            } catch {
+                last = "\(error)"
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw BenchError("\(base)\(path) did not answer within 60 s")
+        throw BenchError("\(base)\(path) did not answer 200 within 60 s (last: \(last)); see \(log)")
     }
 
     /// A kB figure of /proc/<pid>/status, in bytes (0 when unreadable).
