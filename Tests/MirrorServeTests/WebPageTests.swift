@@ -209,9 +209,30 @@ struct ReadmeRenderingTests {
         }
     }
 
-    @Test("inputs that hang or crash Ink are made harmless first (an unclosed <p, a list ending in spaces)")
+    @Test("inputs that hang or crash Ink are made harmless first (an unclosed <p, a list ending in spaces, brackets, bare ampersands, long lines)")
     func inkPitfalls() {
         #expect(ReadmeHTML.render("<p unclosed").html.contains("&lt;p unclosed"))
         #expect(ReadmeHTML.render("- a\n  ").html.contains("<li>a</li>"))
+        // 100,000 `[` overflowed Ink's stack; 40 on a line made it retry for ever.
+        #expect(ReadmeHTML.render(String(repeating: "[", count: 100_000)).html.contains("[[[["))
+        #expect(ReadmeHTML.render(String(repeating: "[a", count: 40)).html.contains("[a[a"))
+        // A bare `&` made Ink scan to the line's end, for each one.
+        let ampersands = ReadmeHTML.render(String(repeating: "&", count: 200_000)).html
+        #expect(ampersands.contains("&amp;&amp;") && !ampersands.contains("&&"))
+        #expect(ReadmeHTML.render("a &amp; b &#169; c & d").html.contains("a &amp; b &#169; c &amp; d"))
+        #expect(ReadmeHTML.render(String(repeating: "[a](", count: 10_000)).html.count > 0)
+        // A badge in a link keeps working.
+        let badge = ReadmeHTML.render("[![build](https://ci.example/badge.svg)](https://ci.example)").html
+        #expect(badge.contains("<a rel=\"nofollow noopener\" href=\"https://ci.example\"><img src=\"https://ci.example/badge.svg\" alt=\"build\"></a>"))
+    }
+
+    @Test("an image's alt text cannot carry attributes; a combining mark cannot hide a scheme")
+    func altAndSchemes() {
+        let nested = ReadmeHTML.render("![![i](x onerror=alert(1)//)](nope)").html
+        #expect(!nested.contains(" onerror="), "\(nested)")
+        #expect(nested.contains("<img src=\"nope\" alt=\""), "\(nested)")
+        let combining = ReadmeHTML.render("[click](javascript:\u{FF9E}=1,alert(1))").html
+        #expect(!combining.contains("href"), "\(combining)")
+        #expect(!ReadmeHTML.isSafeTarget("javascript:\u{FF9E}=1,alert(1)"))
     }
 }
