@@ -9,19 +9,12 @@ public enum WebLinks {
 
     /// `/-/web/package/<name>` (scoped: `/-/web/package/@scope/name`), each part escaped.
     public static func package(_ name: String) -> String {
-        root + "package/" + path(name)
+        root + "package/" + PackageName.urlPath(name)
     }
 
     /// `/-/web/package/<name>/v/<version>`.
     public static func version(_ name: String, _ version: String) -> String {
         package(name) + "/v/" + URLEncoding.encode(version, keeping: .packageName)
-    }
-
-    /// `@scope/name` or `name`, each part percent-encoded where needed.
-    static func path(_ name: String) -> String {
-        let (scope, basename) = PackageName.split(name)
-        guard let scope else { return URLEncoding.encode(name, keeping: .packageName) }
-        return "@" + URLEncoding.encode(scope, keeping: .packageName) + "/" + URLEncoding.encode(basename, keeping: .packageName)
     }
 
     /// A URL from a package's metadata (homepage, repository), when it is `http(s)`; `git+https://` and

@@ -41,6 +41,14 @@ public enum PackageName {
         String(split(name).basename)
     }
 
+    /// `@scope/name` or `name` as a URL path, each part percent-encoded beyond what a package name
+    /// may hold (the `/` after the scope kept): the mirror's tarball and page links.
+    public static func urlPath(_ name: String) -> String {
+        let (scope, basename) = split(name)
+        guard let scope else { return URLEncoding.encode(name, keeping: .packageName) }
+        return "@" + URLEncoding.encode(scope, keeping: .packageName) + "/" + URLEncoding.encode(basename, keeping: .packageName)
+    }
+
     /// The path of a package's document on the registry: `/name`, scoped `/@scope%2Fname` (the `/`
     /// escaped, as npm asks), anything else a path segment cannot carry percent-encoded.
     public static func registryPath(_ name: String) -> String {

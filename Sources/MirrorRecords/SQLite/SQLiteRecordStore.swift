@@ -16,6 +16,7 @@ public final class SQLiteRecordStore: RecordStore {
     public let path: String
     /// The search index was seen in this database (``hasSearchIndex(_:)``).
     private let searchIndexSeen = Mutex(false)
+    private let changeIndexSeen = Mutex(false)
 
     /// Opens (creating if needed) the database file at `path`.
     public init(path: String) throws {
@@ -51,8 +52,12 @@ public final class SQLiteRecordStore: RecordStore {
     /// and not prepared since).
     public func changeRecords(ofPackage name: String, limit: Int) async throws -> [StoredRecord]? {
         try await connection.run { db in
-            let indexed = try db.query("SELECT 1 FROM sqlite_master WHERE name = 'change_records_by_package'", []) { _ in true }.first ?? false
-            guard indexed else { return nil }
+            // Asked of SQLite until it says yes (an index is never dropped), not on every page view.
+            if !self.changeIndexSeen.withLock({ $0 }) {
+                let indexed = try db.query("SELECT 1 FROM sqlite_master WHERE name = 'change_records_by_package'", []) { _ in true }.first ?? false
+                guard indexed else { return nil }
+                self.changeIndexSeen.withLock { $0 = true }
+            }
             let rows = try db.query(
                 """
                 SELECT id, generation, body FROM records INDEXED BY change_records_by_package

@@ -216,9 +216,7 @@ enum RegistryPaths {
 
     /// `@scope/name` or `name`, each part percent-encoded where needed.
     static func packagePath(_ name: String) -> String {
-        let (scope, basename) = PackageName.split(name)
-        guard let scope else { return escape(name) }
-        return "@" + escape(scope) + "/" + escape(basename)
+        PackageName.urlPath(name)
     }
 
     /// `<basename>-<version>.tgz`, percent-encoded where needed (`+` of build metadata becomes `%2B`).
