@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/JohnSundell/Ink.git", from: "0.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // librdkafka, from Debian's librdkafka-dev.
@@ -190,6 +191,7 @@ let package = Package(
             name: "MirrorPipeline",
             dependencies: [
                 "MirrorKafka", "MirrorConfig", "MirrorJSON", "NPMRegistry", "MirrorStore", "MirrorRecords", "MirrorRuntime", "MirrorSignatures", "MirrorReconcile",
+                "MirrorOffline", "MirrorLockfiles",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -201,6 +203,27 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // What npm, pnpm and yarn lockfiles name (package-lock.json v1–v3, pnpm-lock.yaml v6/v9,
+        // yarn.lock classic and berry): packages, versions, integrity, and what is not a registry package.
+        .target(
+            name: "MirrorLockfiles",
+            dependencies: [
+                "MirrorJSON",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Offline installs: pin sets (versions kept whatever the retention limit says) and whether the
+        // store can serve what a lockfile names (`npm-mirror check-lockfile`, `npm-mirror pin`).
+        .target(
+            name: "MirrorOffline",
+            dependencies: [
+                "MirrorLockfiles", "MirrorStore", "MirrorJSON", "MirrorRuntime", "NPMNames", "NPMRegistry",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -330,6 +353,7 @@ let package = Package(
             name: "npm-mirror",
             dependencies: [
                 "MirrorRuntime", "MirrorConfig", "MirrorKafka", "MirrorEmbedded", "EmbeddedDemo", "MirrorPipeline", "MirrorServe", "MirrorVerify", "MirrorReconcile", "MirrorExport", "MirrorSignatures", "MirrorStore", "MirrorRecords", "MirrorJSON",
+                "MirrorOffline", "MirrorLockfiles",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -517,6 +541,21 @@ let package = Package(
             dependencies: [
                 "MirrorTestSupport", "CouchDBDouble",
                 "MirrorVerify", "MirrorStore", "MirrorSignatures", "MirrorRecords", "MirrorConfig", "MirrorJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MirrorLockfilesTests",
+            dependencies: ["MirrorLockfiles"],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MirrorOfflineTests",
+            dependencies: [
+                "MirrorOffline", "MirrorLockfiles", "MirrorStore", "MirrorJSON", "MirrorTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -66,22 +66,7 @@ public enum MirrorDemo {
         var quiet = logger
         quiet.logLevel = .warning
         return try await withRegistrySimulator(configuration: simulatorConfiguration, logger: quiet) { simulator in
-            var configuration = base
-            configuration.registry.replicateURL = simulator.replicateURL
-            configuration.registry.registryURL = simulator.registryURL
-            configuration.kafka.brokers = nil
-            configuration.records.couchDBURL = nil
-            configuration.startSequence = .seq(0)
-            configuration.storage.remotePackageDirectory = root + "/packages"
-            configuration.storage.localPackageDirectory = root + "/temp_packages"
-            configuration.storage.updateSeqDirectory = root + "/update_seq"
-            configuration.records.dbdataDirectory = root + "/dbdata"
-            // The simulator signs with keys of its own: the mirror trusts exactly those.
-            let keysFile = root + "/registry-keys.json"
-            try Data(simulator.signingKeysDocument).write(to: URL(fileURLWithPath: keysFile))
-            configuration.consumer.signatures.keysFile = keysFile
-            configuration.consumer.sessionTimeout = .seconds(6)
-            configuration.producer.pollInterval = .milliseconds(50)
+            let configuration = try Self.configuration(base: base, simulator: simulator, directory: root)
             logger.notice("Demo: mirroring a generated registry", metadata: ["packages": "\(packages)", "seed": "\(seed)", "folder": "\(root)"])
 
             let mirror = try EmbeddedMirror(configuration: configuration, consumers: 1, exitWhenCaughtUp: true, exitWhenIdle: .seconds(2), logger: logger)
@@ -100,6 +85,29 @@ public enum MirrorDemo {
             await mirror.shutdownClients()
             return summary
         }
+    }
+
+    /// `base` pointed at `simulator` and at folders under `directory` (made absolute by the caller):
+    /// an embedded broker, the embedded database, start at seq 0, the simulator's signing keys
+    /// trusted (written to `directory/registry-keys.json`). Tests run mirrors of their own with it.
+    public static func configuration(base: MirrorConfiguration, simulator: RegistrySimulator, directory root: String) throws -> MirrorConfiguration {
+        var configuration = base
+        configuration.registry.replicateURL = simulator.replicateURL
+        configuration.registry.registryURL = simulator.registryURL
+        configuration.kafka.brokers = nil
+        configuration.records.couchDBURL = nil
+        configuration.startSequence = .seq(0)
+        configuration.storage.remotePackageDirectory = root + "/packages"
+        configuration.storage.localPackageDirectory = root + "/temp_packages"
+        configuration.storage.updateSeqDirectory = root + "/update_seq"
+        configuration.records.dbdataDirectory = root + "/dbdata"
+        // The simulator signs with keys of its own: the mirror trusts exactly those.
+        let keysFile = root + "/registry-keys.json"
+        try Data(simulator.signingKeysDocument).write(to: URL(fileURLWithPath: keysFile))
+        configuration.consumer.signatures.keysFile = keysFile
+        configuration.consumer.sessionTimeout = .seconds(6)
+        configuration.producer.pollInterval = .milliseconds(50)
+        return configuration
     }
 
     /// What is on disk and in the record store now.

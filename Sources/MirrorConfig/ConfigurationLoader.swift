@@ -62,7 +62,8 @@ extension MirrorConfiguration {
                 maxTarballSize: resolver.value(.maxSize, Parse.byteSize),
                 subdirectoryHashLength: resolver.value(.subdirectoryHashLength, Parse.integer(in: 1...64)),
                 oldPackageVersionsLimit: resolver.value(.oldPackageVersionsLimit, Parse.integer(in: 1...1_000_000)),
-                sync: resolver.value(.storeSync, Parse.storeSync)
+                sync: resolver.value(.storeSync, Parse.storeSync),
+                pinDirectory: resolver.optional(.pinDirectory, Parse.nonEmpty)
             ),
             records: Records(
                 couchDBURL: resolver.optional(.couchDBURL, Parse.httpURL),
@@ -105,7 +106,8 @@ extension MirrorConfiguration {
             serve: Serve(
                 host: resolver.value(.serveHost, Parse.nonEmpty),
                 port: resolver.value(.servePort, Parse.integer(in: 0...65_535)),
-                publicURL: resolver.optional(.publicURL, Parse.httpURL)
+                publicURL: resolver.optional(.publicURL, Parse.httpURL),
+                minimumAge: resolver.value(.serveMinAge, Parse.ageOrOff)
             ),
             reconcile: Reconcile(
                 interval: resolver.value(.reconcileInterval, Parse.durationOrOff),

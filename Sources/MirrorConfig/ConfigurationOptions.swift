@@ -129,6 +129,12 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
     @Option(name: .customLong(Setting.publicURL.flagName), help: ArgumentHelp(Setting.publicURL.helpText))
     var publicURL: String?
 
+    @Option(name: .customLong(Setting.serveMinAge.flagName), help: ArgumentHelp(Setting.serveMinAge.helpText))
+    var serveMinAge: String?
+
+    @Option(name: .customLong(Setting.pinDirectory.flagName), help: ArgumentHelp(Setting.pinDirectory.helpText))
+    var pinDirectory: String?
+
     public init() {}
 
     /// The flags that were given. Secrets (passwords) have no flag: a command line is visible to
@@ -153,6 +159,7 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
             (.signaturePolicy, signaturePolicy), (.npmSigningKeys, npmSigningKeys), (.npmTrustRegistryKeys, npmTrustRegistryKeys),
             (.servePort, servePort), (.serveHost, serveHost), (.publicURL, publicURL),
             (.reconcileInterval, reconcileInterval), (.reconcilePageSize, reconcilePageSize), (.reconcileRate, reconcileRate),
+            (.serveMinAge, serveMinAge), (.pinDirectory, pinDirectory),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { setting, value in value.map { (setting, $0) } })
     }

@@ -48,6 +48,12 @@ public struct MirrorConfiguration: Sendable, Equatable {
         public var oldPackageVersionsLimit: Int
         /// `STORE_SYNC`.
         public var sync: StoreSync
+        /// `PIN_DIRECTORY`: a folder of lockfiles whose versions are pinned; nil: none.
+        public var pinDirectory: String?
+
+        /// Where the pin sets are kept (`npm-mirror pin`, `PIN_DIRECTORY`): `UPDATE_SEQ_DIR/pins`, the
+        /// state folder the producer, the consumers and serve share.
+        public var pinSetDirectory: String { updateSeqDirectory + "/pins" }
     }
 
     /// How the store makes its writes durable (`STORE_SYNC`).
@@ -134,6 +140,8 @@ public struct MirrorConfiguration: Sendable, Equatable {
         public var port: Int
         /// The base of served tarball URLs, without a trailing slash; nil: from the request's `Host`.
         public var publicURL: String?
+        /// `SERVE_MIN_AGE`: versions published less than this long ago are not served; nil: off.
+        public var minimumAge: Duration?
     }
 
     /// `npm-mirror reconcile` and its periodic run beside the producer.

@@ -81,6 +81,19 @@ enum Parse {
         return duration(text).map { $0 }
     }
 
+    /// An age such as `7d`, `36h`, `90m` or `2w` (at most a year), or `off`/`0` (nil).
+    static func ageOrOff(_ text: String) -> Result<Duration?, ParseFailure> {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if trimmed == "off" || trimmed == "0" { return .success(nil) }
+        let units: [(String, Int64)] = [("w", 7 * 86_400), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)]
+        guard let (suffix, factor) = units.first(where: { trimmed.hasSuffix($0.0) }),
+            let count = Int64(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), count > 0, count * factor <= 366 * 86_400
+        else {
+            return .failure(ParseFailure(expected: "an age such as 7d, 36h, 90m or 2w (at most a year), or off"))
+        }
+        return .success(.seconds(count * factor))
+    }
+
     /// A number of requests per second, 0 or more (0: no limit).
     static func rate(_ text: String) -> Result<Double, ParseFailure> {
         guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value >= 0, value.isFinite else {

@@ -68,6 +68,8 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
     case reconcileInterval = "RECONCILE_INTERVAL"
     case reconcilePageSize = "RECONCILE_PAGE_SIZE"
     case reconcileRate = "RECONCILE_RATE"
+    case serveMinAge = "SERVE_MIN_AGE"
+    case pinDirectory = "PIN_DIRECTORY"
 
     /// The environment variable.
     public var environmentName: String { rawValue }
@@ -135,9 +137,10 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .reconcileInterval: "off"
         case .reconcilePageSize: "10000"
         case .reconcileRate: "5"
+        case .serveMinAge: "off"
         case .kafkaBrokers, .kafkaSecurityProtocol, .kafkaSASLMechanism, .kafkaSASLUsername, .kafkaSASLPassword,
             .kafkaSSLCALocation, .kafkaSSLCertificateLocation, .kafkaSSLKeyLocation, .kafkaSSLKeyPassword,
-            .couchDBURL, .couchDBUser, .couchDBPassword, .metricsFile, .publicURL, .npmSigningKeys:
+            .couchDBURL, .couchDBUser, .couchDBPassword, .metricsFile, .publicURL, .npmSigningKeys, .pinDirectory:
             nil
         }
     }
@@ -208,6 +211,8 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .reconcileInterval: "How often the producer process walks the registry's list of every package (_all_docs) against the records and sends what is missing or stale as changes (`npm-mirror reconcile` on a timer); off: never."
         case .reconcilePageSize: "Rows per page of the registry's _all_docs when reconciling (at most 10000)."
         case .reconcileRate: "Most _all_docs requests per second when reconciling (0: no limit)."
+        case .serveMinAge: "Cooldown: `npm-mirror serve` leaves out versions published less than this long ago (e.g. 7d, 36h; off: serve everything held). The consumers still collect them."
+        case .pinDirectory: "A folder of lockfiles (package-lock.json, pnpm-lock.yaml, yarn.lock) whose versions are pinned: kept whatever OLD_PACKAGE_VERSIONS_LIMIT says, and fetched when missing. Read by the producer at start and when it changes."
         case .metricsFile: "When set, the final metrics (Prometheus text) are written to this file as the process exits (the benchmark reads them)."
         }
     }

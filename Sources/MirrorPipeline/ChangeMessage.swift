@@ -27,6 +27,9 @@ public struct ChangeMessage: Sendable, Hashable {
         /// it (or holds an older revision). It has no place in the feed: `seq` is -1, and it moves no
         /// checkpoint and no resume point.
         case reconcile
+        /// A pin (`npm-mirror pin`, `PIN_DIRECTORY`): a lockfile names versions of the package, which the
+        /// consumer keeps and fetches when missing. No place in the feed either (`seq` -1), no revision.
+        case pin
     }
 
     public init(seq: Int64, id: String, rev: String?, deleted: Bool, readAt: String, source: Source = .feed) {
@@ -41,6 +44,11 @@ public struct ChangeMessage: Sendable, Hashable {
     /// A change found by reconciliation: the package `id`, listed by the registry at `rev`.
     public static func reconciled(id: String, rev: String, at: String) -> ChangeMessage {
         ChangeMessage(seq: -1, id: id, rev: rev, deleted: false, readAt: at, source: .reconcile)
+    }
+
+    /// A change sent for a pin: the package `id`, some of whose versions a pin set names.
+    public static func pinned(id: String, at: String) -> ChangeMessage {
+        ChangeMessage(seq: -1, id: id, rev: nil, deleted: false, readAt: at, source: .pin)
     }
 
     /// The change's place in the feed; nil for one that has none (a reconciled change).
@@ -100,7 +108,7 @@ public struct ChangeMessage: Sendable, Hashable {
                         case "read_at": readAt = try scanner.readStringIfString()
                         case "source":
                             guard let text = try scanner.readStringIfString(), let known = Source(rawValue: text) else {
-                                throw JSONScanner.Failure(message: "\"source\" is not \"feed\" or \"reconcile\"")
+                                throw JSONScanner.Failure(message: "\"source\" is not \"feed\", \"reconcile\" or \"pin\"")
                             }
                             source = known
                         default: try scanner.skipValue()

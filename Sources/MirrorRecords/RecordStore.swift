@@ -71,10 +71,12 @@ public enum RecordID {
     /// The id of the record of a change `npm-mirror reconcile` sent: the package and the revision the
     /// registry listed (reconciling the same revision again finds the record there).
     public static func reconciled(id: String, rev: String) -> String { "change:reconcile:\(id)@\(rev)" }
+    /// The id of the record of a change sent for a pin: the package and when it was sent.
+    public static func pinned(id: String, at: String) -> String { "change:pin:\(id)@\(at)" }
     /// Every change record's id sorts after this (and it is no record's id)…
     static let beforeChanges = "change:"
     /// …and before this: `change:` and a character above every ASCII one that follows it in an id
-    /// (digits, `reconcile:` and the URL-safe characters of a name).
+    /// (digits, `reconcile:`, `pin:` and the URL-safe characters of a name).
     static let afterChanges = "change:\u{7F}"
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import MirrorRuntime
 import CompressNIO
 import HTTPTypes
@@ -47,6 +48,7 @@ final class RegistryServerCore: Sendable {
         self.documents = ServedDocuments(
             store: store,
             onlyHeldVersions: configuration.fetchTarballs,
+            minimumAge: configuration.minimumAge,
             maximumPackumentBytes: configuration.maximumPackumentBytes,
             metrics: metrics,
             logger: logger
@@ -93,7 +95,7 @@ final class RegistryServerCore: Sendable {
                 case .version(let name, let versionOrTag):
                     return try await version(name, versionOrTag, request: request, base: base)
                 case .tarball(let name, let version):
-                    return await tarball(name, version, request: request)
+                    return try await tarball(name, version, request: request, base: base)
                 case .audit:
                     return .error(.notImplemented, "not_implemented")
                 case .keys:
@@ -183,6 +185,7 @@ final class RegistryServerCore: Sendable {
             guard let status = fileStatus(path) else { continue }
             var headers = validators(etag: entry.etag(form, gzip: gzip), modified: status.modified)
             headers[.vary] = Self.vary
+            cooldownHeader(entry, into: &headers)
             if let notModified = notModified(request, headers: headers) { return notModified }
             headers[.contentType] = form == .abbreviated ? Negotiation.abbreviatedMediaType : "application/json"
             if gzip { headers[.contentEncoding] = "gzip" }
@@ -217,6 +220,7 @@ final class RegistryServerCore: Sendable {
         let tag = "\"" + entry.key + "-v-" + RegistryPaths.escape(version) + (gzip ? "-gzip" : "") + "\""
         var headers = validators(etag: tag, modified: modified)
         headers[.vary] = Self.vary
+        cooldownHeader(entry, into: &headers)
         if let notModified = notModified(request, headers: headers) { return notModified }
         var bytes = try await documents.read(entry.path(.full, gzip: false), range: range)
         if gzip {
@@ -229,9 +233,15 @@ final class RegistryServerCore: Sendable {
 
     // MARK: Tarballs
 
-    private func tarball(_ name: String, _ version: String, request: Request) async -> RegistryAnswer {
+    private func tarball(_ name: String, _ version: String, request: Request, base: String) async throws -> RegistryAnswer {
         guard configuration.fetchTarballs else {
             return .error(.notFound, "not_found", reason: "this mirror keeps metadata only (FETCH_TARBALLS=false)")
+        }
+        // A version the cooldown holds back is not installed by a lockfile that names it either.
+        if configuration.minimumAge != nil, let entry = try await documents.entry(name: name, tarballBase: base), entry.heldBack.contains(version) {
+            var answer = RegistryAnswer.error(.notFound, "not_found", reason: "\(name)@\(version) is held back by SERVE_MIN_AGE until \(Self.isoTime(entry.validUntil))")
+            cooldownHeader(entry, into: &answer.headers)
+            return answer
         }
         guard let fileName = try? store.tarballFileName(name: name, version: version),
             let status = fileStatus(store.absolutePackageDirectory(for: name) + "/" + fileName)
@@ -280,6 +290,24 @@ final class RegistryServerCore: Sendable {
         var answer = RegistryAnswer(status: .ok, body: .bytes(PackageSearch.body(objects: objects, total: ranked.count)))
         answer.headers[.contentType] = "application/json"
         return answer
+    }
+
+    // MARK: Cooldown
+
+    /// `Mirror-Cooldown: min-age=<seconds>; held-back=<count>` on a package's documents when
+    /// `SERVE_MIN_AGE` is set: how many held versions the cooldown leaves out.
+    static let cooldownField = HTTPField.Name("Mirror-Cooldown")!
+
+    private func cooldownHeader(_ entry: ServedDocuments.Entry, into headers: inout HTTPFields) {
+        guard let age = configuration.minimumAge else { return }
+        var value = "min-age=\(age.components.seconds); held-back=\(entry.heldBack.count)"
+        if let until = entry.validUntil { value += "; until=" + Self.isoTime(until) }
+        headers[Self.cooldownField] = value
+    }
+
+    private static func isoTime(_ seconds: Int64?) -> String {
+        guard let seconds else { return "-" }
+        return Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(.iso8601)
     }
 
     // MARK: Conditional requests

@@ -41,6 +41,9 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// `UPDATE_SEQ_DIR`: the producer's and consumer's checkpoints, which the home page shows (nil:
     /// not shown).
     public var checkpointDirectory: String?
+    /// `SERVE_MIN_AGE`: versions published less than this long ago are left out of the documents
+    /// (dist-tags move as for versions not held) and their tarballs answered 404. Default nil: off.
+    public var minimumAge: Duration?
     /// How often the home page's counts over the package records are taken again. Default 15 min.
     public var overviewInterval: Duration = .seconds(15 * 60)
 
@@ -80,5 +83,6 @@ public struct ServeConfiguration: Sendable, Equatable {
         )
         signingKeys = try configuration.trustedSigningKeys()
         checkpointDirectory = configuration.storage.updateSeqDirectory
+        minimumAge = configuration.serve.minimumAge
     }
 }

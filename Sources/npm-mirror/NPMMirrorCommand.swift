@@ -12,7 +12,7 @@ struct NPMMirrorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "npm-mirror",
         abstract: "Replicates the npm registry through Kafka into a package store and a record database.",
-        subcommands: [Run.self, Serve.self, Demo.self, Status.self, Verify.self, Reconcile.self, Export.self, ShowConfiguration.self]
+        subcommands: [Run.self, Serve.self, Demo.self, Status.self, Verify.self, Reconcile.self, Export.self, CheckLockfile.self, Pin.self, ShowConfiguration.self]
     )
 }
 

@@ -5,7 +5,7 @@ import Testing
 private func derive(_ json: String, held: Set<String>? = nil, name: String = "pkg") throws -> (full: JSONValue, abbreviated: JSONValue, index: DocumentIndex) {
     let derivation = PackumentDerivation(heldVersions: held, tarballBase: "http://mirror")
     let outcome = try Array(json.utf8).withUnsafeBytes { try derivation.derive(packument: $0, name: name) }
-    guard case .documents(let full, let abbreviated, let index, _) = outcome else {
+    guard case .documents(let full, let abbreviated, let index, _, _) = outcome else {
         throw PackumentDerivation.Failure(description: "expected documents")
     }
     return (try JSONValue(parsing: full), try JSONValue(parsing: abbreviated), index)
@@ -18,7 +18,7 @@ struct PackumentDerivationTests {
         let json = #"{"name":"pkg","x":1.50,"u":"caf\u00e9 \"q\"","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"version":"1.0.0","z":1e3,"dist":{"integrity":"sha512-A==","n":10.0,"tarball":"https://r/pkg/-/pkg-1.0.0.tgz"}}}}"#
         let derivation = PackumentDerivation(heldVersions: nil, tarballBase: "http://mirror")
         let outcome = try Array(json.utf8).withUnsafeBytes { try derivation.derive(packument: $0, name: "pkg") }
-        guard case .documents(let full, _, let index, _) = outcome else { Issue.record("no documents"); return }
+        guard case .documents(let full, _, let index, _, _) = outcome else { Issue.record("no documents"); return }
         let text = String(decoding: full, as: UTF8.self)
         #expect(text.contains(#""x":1.50"#))
         #expect(text.contains(#""u":"caf\u00e9 \"q\"""#))

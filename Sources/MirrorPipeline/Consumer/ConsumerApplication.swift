@@ -4,6 +4,7 @@ import CoreMetrics
 import Logging
 import MirrorConfig
 import MirrorKafka
+import MirrorOffline
 import MirrorRecords
 import MirrorStore
 import NPMRegistry
@@ -54,7 +55,7 @@ public struct ConsumerApplication: Sendable {
         let http = RegistryHTTP(client: httpClient, timeout: configuration.httpTimeout, metrics: metrics)
         // One set of metric handles, for the service and its processor.
         let consumerMetrics = ConsumerMetrics(factory: metrics)
-        let processor = ChangeProcessor(
+        var processor = ChangeProcessor(
             settings: .init(
                 registryURL: configuration.registry.registryURL,
                 maxTarballSize: configuration.storage.maxTarballSize,
@@ -75,6 +76,7 @@ public struct ConsumerApplication: Sendable {
                 trustRegistryKeys: configuration.consumer.signatures.trustRegistryKeys
             )
         )
+        processor.pins = PinIndex(folder: PinFolder(path: configuration.storage.pinSetDirectory), logger: logger)
         self.httpClient = httpClient
         self.shutdownBound = configuration.httpTimeout + .seconds(60)
         self.kafkaConsumer = consumer

@@ -3,6 +3,7 @@ import CoreMetrics
 import Logging
 import MirrorConfig
 import MirrorKafka
+import MirrorOffline
 import MirrorReconcile
 import MirrorRecords
 import NPMRegistry
@@ -18,6 +19,8 @@ public struct ProducerApplication: Sendable {
     public let producerService: ChangesProducerService
     /// `RECONCILE_INTERVAL`: the periodic reconciliation beside the producer (nil: off).
     public let reconcileService: ReconcileService?
+    /// The pin sets' packages sent to the consumers, and `PIN_DIRECTORY`'s lockfiles pinned.
+    public let pinService: PinService
     public let metricsEndpoint: MetricsEndpoint
     public let httpClient: HTTPClient
     /// How long a graceful shutdown may take before the service is cancelled.
@@ -65,6 +68,12 @@ public struct ProducerApplication: Sendable {
         } else {
             self.reconcileService = nil
         }
+        self.pinService = PinService(
+            folder: PinFolder(path: configuration.storage.pinSetDirectory),
+            lockfileDirectory: configuration.storage.pinDirectory,
+            send: PinSender(producer: producer, topic: configuration.kafka.topic).send,
+            logger: logger
+        )
         self.producerService = ChangesProducerService(
             settings: .init(configuration: configuration, exitWhenCaughtUp: exitWhenCaughtUp),
             feed: feed,
@@ -82,12 +91,19 @@ public struct ProducerApplication: Sendable {
     /// client down.
     public func run(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
         do {
-            try await runWithMetrics(producerService, beside: reconcileService.map { [$0] } ?? [], metricsEndpoint: metricsEndpoint, httpClient: httpClient, signals: signals, shutdownBound: shutdownBound, logger: logger)
+            try await runWithMetrics(producerService, beside: besideServices, metricsEndpoint: metricsEndpoint, httpClient: httpClient, signals: signals, shutdownBound: shutdownBound, logger: logger)
         } catch {
             await closeKafkaClients()
             throw error
         }
         await closeKafkaClients()
+    }
+
+    /// What runs beside the producer: the pin service, and the periodic reconciliation when on.
+    public var besideServices: [any Service] {
+        var services: [any Service] = [pinService]
+        if let reconcileService { services.append(reconcileService) }
+        return services
     }
 
     /// Flushes what the producer still holds and stops its poll loop (once; later calls do nothing).

@@ -1,13 +1,15 @@
 import Foundation
 import MirrorJSON
 import MirrorRecords
+import MirrorStore
 
 /// Derives the documents the server answers with from one stored packument, in one pass of
 /// ``JSONScanner`` over its bytes: every value the server keeps is copied byte for byte from the
 /// packument (so `dist.integrity`, `dist.signatures`, … stay exactly as the registry sent them);
 /// only `versions`, `dist-tags`, `time`, `dist.tarball` and `dist.attestations.url` are rebuilt.
 ///
-/// - Versions: only those in ``heldVersions`` (when it is set: the tarballs the mirror holds).
+/// - Versions: only those in ``heldVersions`` (when it is set: the tarballs the mirror holds), less
+///   those the ``cooldown`` holds back (`SERVE_MIN_AGE`: published too recently).
 /// - `dist-tags`: a tag whose version is not served moves to the highest served stable version
 ///   (the highest prerelease when none is stable), or is dropped when nothing is served.
 /// - `time`: `created`, `modified` and the served versions.
@@ -23,6 +25,23 @@ struct PackumentDerivation: Sendable {
     var heldVersions: Set<String>?
     /// The base of served tarball URLs, without a trailing slash (`http://127.0.0.1:4873`).
     var tarballBase: String
+    /// `SERVE_MIN_AGE`, with the time the derivation is made at; nil: nothing is held back.
+    var cooldown: Cooldown?
+
+    /// `SERVE_MIN_AGE`, and the time (seconds since 1970) the derivation is made at.
+    struct Cooldown: Sendable, Hashable {
+        var rule: ReleaseCooldown
+        var now: Int64
+    }
+
+    /// What the cooldown left out, and until when that holds.
+    struct HeldBack: Sendable, Hashable {
+        /// Sorted.
+        var versions: [String] = []
+        /// When the first of them comes of age (seconds since 1970); nil when none is held back, so
+        /// the documents hold for as long as the packument's revision does.
+        var until: Int64?
+    }
 
     /// The per-version members the abbreviated document keeps (npm's list).
     static let abbreviatedVersionFields: Set<String> = [
@@ -34,7 +53,7 @@ struct PackumentDerivation: Sendable {
     /// What a packument becomes.
     enum Outcome {
         /// The full and abbreviated documents, the index of the full one and the web pages' summary.
-        case documents(full: [UInt8], abbreviated: [UInt8], index: DocumentIndex, web: WebSummary.Derived)
+        case documents(full: [UInt8], abbreviated: [UInt8], index: DocumentIndex, web: WebSummary.Derived, heldBack: HeldBack)
         /// The package is unpublished: the 404 body to answer with.
         case unpublished(body: [UInt8])
     }
@@ -53,7 +72,9 @@ struct PackumentDerivation: Sendable {
         if layout.isUnpublished {
             return .unpublished(body: Self.unpublishedBody(layout, bytes: bytes))
         }
-        let served = layout.versions.filter { heldVersions?.contains($0.key) ?? true }
+        let held = layout.versions.filter { heldVersions?.contains($0.key) ?? true }
+        let heldBack = cooldown.map { Self.heldBack(held.map(\.key), layout: layout, bytes: bytes, cooldown: $0) } ?? HeldBack()
+        let served = heldBack.versions.isEmpty ? held : held.filter { !heldBack.versions.contains($0.key) }
         let servedKeys = Set(served.map(\.key))
         let fallback = SemanticVersion.fallback(among: served.map(\.key))
         var tags: [(tag: String, version: String)] = []
@@ -115,7 +136,23 @@ struct PackumentDerivation: Sendable {
             versionRanges: offsets
         )
         let web = WebSummary.derive(layout: layout, bytes: bytes, served: servedKeys, tags: tags)
-        return .documents(full: full.output, abbreviated: abbreviated.output, index: index, web: web)
+        return .documents(full: full.output, abbreviated: abbreviated.output, index: index, web: web, heldBack: heldBack)
+    }
+
+    /// The versions among `candidates` published less than the cooldown's minimum age ago.
+    static func heldBack(_ candidates: [String], layout: PackumentLayout, bytes: UnsafeRawBufferPointer, cooldown: Cooldown) -> HeldBack {
+        let times = Dictionary(layout.time.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
+        var result = HeldBack()
+        for version in candidates {
+            guard let range = times[version],
+                let published = (try? JSONValue(parsing: UnsafeRawBufferPointer(rebasing: bytes[range])))?.stringValue,
+                let comesOfAge = cooldown.rule.heldBackUntil(published: published, now: cooldown.now)
+            else { continue }
+            result.versions.append(version)
+            result.until = min(result.until ?? comesOfAge, comesOfAge)
+        }
+        result.versions.sort()
+        return result
     }
 
     /// The served URL of a version's attestations (`/-/npm/v1/attestations/<name>@<version>` on the

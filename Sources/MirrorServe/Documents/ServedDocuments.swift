@@ -1,3 +1,4 @@
+import Foundation
 import MirrorJSON
 import MirrorRuntime
 import CompressNIO
@@ -29,7 +30,13 @@ import Darwin
 ///
 /// `<key>` is a hash of the derivation's format, the packument's revision, the tarball base and
 /// the held versions: a new revision, a newly stored tarball or another `PUBLIC_URL` is another
-/// key, so a file, once written, never changes. Several serve processes can share a store: each
+/// key, so a file, once written, never changes.
+///
+/// With a cooldown (`SERVE_MIN_AGE`) what is served also depends on the time. The hash above, with
+/// the minimum age, is then a base key, and `served/<base key>.cooldown.json` (written after the
+/// documents) says which held versions the derivation held back and until when that holds; the
+/// documents' key is the hash of the base key and those versions. Past that time the base key is
+/// derived again, so a version comes of age without a new revision. Several serve processes can share a store: each
 /// writes whole files by rename, and the same key always has the same bytes. A process derives a
 /// key at most once at a time (concurrent requests for it wait for the one derivation).
 /// After a derivation, files of keys beyond the newest ``keysKept`` are removed.
@@ -47,6 +54,14 @@ final class ServedDocuments: Sendable {
         var directory: String
         /// For an unpublished package: the path of the 404 body.
         var gonePath: String?
+        /// The held versions the cooldown leaves out (sorted).
+        var heldBack: [String] = []
+        /// Until when (seconds since 1970) this entry holds under the cooldown; nil: for as long as
+        /// the packument's revision and the held tarballs do.
+        var validUntil: Int64?
+        /// Under a cooldown, the base key: set while the entry is still to be derived (``key`` is the
+        /// base key then, and names no documents).
+        var pendingCooldown = false
 
         func path(_ form: Form, gzip: Bool) -> String {
             directory + "/" + key + "." + form.rawValue + ".json" + (gzip ? ".gz" : "")
@@ -73,6 +88,8 @@ final class ServedDocuments: Sendable {
     let store: PackageStore
     /// `FETCH_TARBALLS`: serve only versions whose tarball is held.
     let onlyHeldVersions: Bool
+    /// `SERVE_MIN_AGE`; nil: off.
+    let cooldown: ReleaseCooldown?
     let maximumPackumentBytes: Int
     let metrics: ServeMetrics
     let logger: Logger
@@ -89,9 +106,10 @@ final class ServedDocuments: Sendable {
         var entry: Entry
     }
 
-    init(store: PackageStore, onlyHeldVersions: Bool, maximumPackumentBytes: Int, metrics: ServeMetrics, logger: Logger) {
+    init(store: PackageStore, onlyHeldVersions: Bool, minimumAge: Duration? = nil, maximumPackumentBytes: Int, metrics: ServeMetrics, logger: Logger) {
         self.store = store
         self.onlyHeldVersions = onlyHeldVersions
+        self.cooldown = minimumAge.map(ReleaseCooldown.init(minimumAge:))
         self.maximumPackumentBytes = maximumPackumentBytes
         self.metrics = metrics
         self.logger = logger
@@ -106,7 +124,9 @@ final class ServedDocuments: Sendable {
         // Taken before looking, so a change made while looking shows as a newer stamp next time.
         let folder = FileStamp(folderPath)
         let packument = FileStamp(store.packumentFilePath(for: name))
-        if !fresh, let folder, let packument, let known = recent.withLock({ $0[recentKey] }), known.folder == folder, known.packument == packument {
+        if !fresh, let folder, let packument, let known = recent.withLock({ $0[recentKey] }), known.folder == folder, known.packument == packument,
+            known.entry.validUntil.map({ ReleaseCooldown.now() < $0 }) ?? true
+        {
             return known.entry
         }
         guard let found = try await locateOrDerive(name: name, tarballBase: tarballBase) else { return nil }
@@ -126,7 +146,7 @@ final class ServedDocuments: Sendable {
                 return nil
             }
             let (entry, revision, held) = (located.entry, located.revision, located.held)
-            if entry.gonePath != nil || fileStatus(entry.indexPath) != nil { return entry }
+            if !entry.pendingCooldown, entry.gonePath != nil || fileStatus(entry.indexPath) != nil { return entry }
             let flight = derivations.withLock { flights -> Task<Void, any Error> in
                 if let running = flights[entry.key] { return running }
                 let task = Task { [self] in
@@ -153,33 +173,69 @@ final class ServedDocuments: Sendable {
         let held = onlyHeldVersions ? Set(try store.storedVersions(name: name)) : nil
         var material = Self.formatVersion + "\n" + identity.description + "\n" + tarballBase + "\n"
         material += held.map { $0.sorted().joined(separator: "\n") } ?? "*"
-        let key = String(Hex.encode(SHA256.hash(data: Array(material.utf8))).prefix(32))
+        if let cooldown { material += "\nmin-age=\(cooldown.minimumAge)" }
+        var key = Self.hashKey(material)
         let directory = store.servedDirectory(for: name)
+        var entry = Entry(name: name, key: key, directory: directory)
+        if cooldown != nil {
+            guard let state = Self.readCooldown(directory + "/" + key + ".cooldown.json"), state.until.map({ ReleaseCooldown.now() < $0 }) ?? true else {
+                entry.pendingCooldown = true
+                return (entry, identity.revision, held)
+            }
+            key = Self.cooldownKey(base: key, heldBack: state.versions)
+            entry.key = key
+            entry.heldBack = state.versions
+            entry.validUntil = state.until
+        }
         let gone = directory + "/" + key + ".gone.json"
-        let entry = Entry(name: name, key: key, directory: directory, gonePath: fileStatus(gone) != nil ? gone : nil)
+        entry.gonePath = fileStatus(gone) != nil ? gone : nil
         return (entry, identity.revision, held)
     }
 
+    private static func hashKey(_ material: String) -> String {
+        String(Hex.encode(SHA256.hash(data: Array(material.utf8))).prefix(32))
+    }
+
+    /// The documents' key under a cooldown: the base key and the versions held back.
+    private static func cooldownKey(base: String, heldBack: [String]) -> String {
+        hashKey(base + "\n" + heldBack.joined(separator: "\n"))
+    }
+
+    /// A base key's cooldown state; nil when it is missing or unreadable (derived again).
+    private static func readCooldown(_ path: String) -> PackumentDerivation.HeldBack? {
+        guard fileStatus(path) != nil, let bytes = try? readWholeFile(path, maxBytes: 16 << 20),
+            let json = try? JSONValue(parsing: bytes), let versions = json["versions"]?.arrayValue
+        else { return nil }
+        let until = json["until"]?.numberValue.map { Int64($0) }
+        return PackumentDerivation.HeldBack(versions: versions.compactMap(\.stringValue), until: until)
+    }
+
     /// Reads the packument, derives and writes every file of the key, then removes old keys (blocking).
-    private func derive(_ entry: Entry, revision: String?, held: Set<String>?, tarballBase: String) throws {
+    private func derive(_ located: Entry, revision: String?, held: Set<String>?, tarballBase: String) throws {
         // A request that looked before an earlier derivation of this key finished.
-        if fileStatus(entry.indexPath) != nil || fileStatus(entry.directory + "/" + entry.key + ".gone.json") != nil { return }
+        if !located.pendingCooldown, fileStatus(located.indexPath) != nil || fileStatus(located.directory + "/" + located.key + ".gone.json") != nil { return }
         let start = ContinuousClock.now
-        guard let packument = try store.readPackument(name: entry.name, revision: revision, maxBytes: maximumPackumentBytes) else {
-            throw ServeError.packumentGone("the packument revision of \(entry.name.prefix(100)) was replaced while it was read")
+        guard let packument = try store.readPackument(name: located.name, revision: revision, maxBytes: maximumPackumentBytes) else {
+            throw ServeError.packumentGone("the packument revision of \(located.name.prefix(100)) was replaced while it was read")
         }
-        let derivation = PackumentDerivation(heldVersions: held, tarballBase: tarballBase)
+        var derivation = PackumentDerivation(heldVersions: held, tarballBase: tarballBase)
+        derivation.cooldown = cooldown.map { PackumentDerivation.Cooldown(rule: $0, now: ReleaseCooldown.now()) }
         let outcome: PackumentDerivation.Outcome
         do {
-            outcome = try packument.withUnsafeBytes { bytes in try derivation.derive(packument: bytes, name: entry.name) }
+            outcome = try packument.withUnsafeBytes { bytes in try derivation.derive(packument: bytes, name: located.name) }
         } catch {
             metrics.derivation(result: "failed", since: start)
             throw ServeError.corruptPackument("\(error)")
         }
+        // Under a cooldown the documents' key is known once the versions held back are.
+        var entry = located
+        var heldBack = PackumentDerivation.HeldBack()
+        if case .documents(_, _, _, _, let found) = outcome { heldBack = found }
+        if located.pendingCooldown { entry.key = Self.cooldownKey(base: located.key, heldBack: heldBack.versions) }
         switch outcome {
         case .unpublished(let body):
             try write(body, entry, entry.key + ".gone.json")
-        case .documents(let full, let abbreviated, let index, let web):
+        case .documents(let full, let abbreviated, let index, let web, _):
             for (form, bytes) in [(Form.full, full), (.abbreviated, abbreviated)] {
                 try write(bytes, entry, entry.key + "." + form.rawValue + ".json")
                 try write(try Self.gzip(bytes), entry, entry.key + "." + form.rawValue + ".json.gz")
@@ -189,16 +245,24 @@ final class ServedDocuments: Sendable {
             // The index last: its presence says the key's files are all there.
             try write(index.json.serializedBytes, entry, entry.key + ".index.json")
         }
+        if located.pendingCooldown {
+            // After the documents: its presence says the documents of its key are complete.
+            let state = JSONValue.object([
+                "versions": .array(heldBack.versions.map { .string($0) }),
+                "until": heldBack.until.map { .number(Double($0)) } ?? .null,
+            ])
+            try write(state.serializedBytes, entry, located.key + ".cooldown.json")
+        }
         metrics.derivation(result: "derived", since: start)
         logger.debug("derived served documents", metadata: ["npm.package": "\(entry.name)", "serve.key": "\(entry.key)", "packument.bytes": "\(packument.count)"])
-        try removeOldKeys(entry)
+        try removeOldKeys(entry, alsoKeeping: located.key)
     }
 
     private func write(_ bytes: [UInt8], _ entry: Entry, _ fileName: String) throws {
         try bytes.withUnsafeBytes { try store.writeServedFile(name: entry.name, fileName: fileName, bytes: $0) }
     }
 
-    private func removeOldKeys(_ entry: Entry) throws {
+    private func removeOldKeys(_ entry: Entry, alsoKeeping base: String) throws {
         let files = try store.servedFiles(name: entry.name)
         var keys: [String] = []
         for file in files {
@@ -206,7 +270,7 @@ final class ServedDocuments: Sendable {
             let key = String(file.fileName[..<dot])
             if !keys.contains(key) { keys.append(key) }
         }
-        let kept = Set(keys.prefix(Self.keysKept)).union([entry.key])
+        let kept = Set(keys.prefix(Self.keysKept)).union([entry.key, base])
         for file in files {
             guard let dot = file.fileName.firstIndex(of: "."), !kept.contains(String(file.fileName[..<dot])) else { continue }
             try store.removeServedFile(name: entry.name, fileName: file.fileName)

@@ -44,7 +44,9 @@ public enum VersionRetention {
         return versionsToKeep(versions: versions, time: time, latest: latest, limit: limit)
     }
 
-    static func parseDate(_ text: String) -> Date? {
+    /// A registry time (`2024-05-01T12:00:00.000Z`, with or without fractional seconds); nil when it
+    /// is not one.
+    public static func parseDate(_ text: String) -> Date? {
         if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
         return try? Date(text, strategy: Date.ISO8601FormatStyle())
     }

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Logging
+import MirrorOffline
 import MirrorRuntime
 import MirrorSignatures
 import MirrorStore
@@ -92,6 +93,8 @@ public struct ProcessedChange: Sendable {
     /// The signature verdict of every kept version (the versions the retention rule keeps, with or
     /// without tarballs); empty with `SIGNATURE_POLICY=off`.
     public var signatures: [String: SignatureVerdict] = [:]
+    /// The versions of the packument that pin sets keep, with the ids of those sets.
+    public var pinned: [String: [String]] = [:]
     /// The attestations of every stored version that has them in `dist`.
     var provenance: [String: VersionSignatures.Provenance] = [:]
 }
@@ -136,6 +139,8 @@ public struct ChangeProcessor: Sendable {
     let logger: Logger
     /// Signatures and provenance of the kept versions (``VersionSignatures``).
     let signatures: VersionSignatures
+    /// The versions pin sets keep beside the newest `versionsLimit` (nil: no pins are read).
+    var pins: PinIndex? = nil
 
     /// Processes `change`. Throws a retriable ``ProcessingFailure`` when the registry or the disk
     /// failed in a passing way (the caller retries later), a non-retriable one when the change can
@@ -160,7 +165,9 @@ public struct ChangeProcessor: Sendable {
         // The signatures checked are those of the versions the retention rule keeps, with or without
         // tarballs: at most OLD_PACKAGE_VERSIONS_LIMIT + 1 P-256 verifications per change, not one per
         // version of a 600-version package (`npm-mirror verify` re-checks every version offline).
-        let retained = packument.isUnpublished ? [] : keptVersions(packument)
+        let pinned = packument.isUnpublished ? [:] : await pinnedVersions(of: packument)
+        result.pinned = pinned
+        let retained = packument.isUnpublished ? [] : keptVersions(packument).union(pinned.keys)
         var keep = withTarballs ? retained : []
         checkSignatures(of: packument, versions: retained, keep: &keep, into: &result)
         if withTarballs {
@@ -180,7 +187,7 @@ public struct ChangeProcessor: Sendable {
                     if write.wasRefused {
                         // Pruning follows the current packument: of the tarballs this change added,
                         // those it does not keep go; nothing else is touched.
-                        removed = try Self.removeUnkept(added, of: packument.name, in: store, versionsLimit: settings.versionsLimit)
+                        removed = try Self.removeUnkept(added, of: packument.name, in: store, versionsLimit: settings.versionsLimit, pinned: Set(pinned.keys))
                     } else if withTarballs {
                         removed = try store.prune(name: packument.name, keep: keep)
                     }
@@ -216,12 +223,13 @@ public struct ChangeProcessor: Sendable {
     }
 
     /// Removes the tarballs among `added` that the package's current stored packument does not keep
-    /// (all of them when it keeps none: unpublished, or unreadable). Returns the removed versions.
-    static func removeUnkept(_ added: Set<String>, of name: String, in store: PackageStore, versionsLimit: Int) throws -> [String] {
+    /// (all of them when it keeps none: unpublished, or unreadable) and no pin set pins. Returns the
+    /// removed versions.
+    static func removeUnkept(_ added: Set<String>, of name: String, in store: PackageStore, versionsLimit: Int, pinned: Set<String> = []) throws -> [String] {
         guard !added.isEmpty else { return [] }
-        var kept: Set<String> = []
+        var kept: Set<String> = pinned
         if let bytes = try store.readPackument(name: name), let current = try? Packument.parse(bytes, expectedName: name), !current.isUnpublished {
-            kept = VersionRetention.versionsToKeep(versions: current.versions.keys, time: current.time, latest: current.latest, limit: versionsLimit)
+            kept.formUnion(VersionRetention.versionsToKeep(versions: current.versions.keys, time: current.time, latest: current.latest, limit: versionsLimit))
         }
         let unkept = added.subtracting(kept)
         guard !unkept.isEmpty else { return [] }
@@ -254,6 +262,12 @@ public struct ChangeProcessor: Sendable {
             result.provenance[version] = provenance
             metrics.provenance(verdict: provenance.verdict.rawValue)
         }
+    }
+
+    /// The packument's versions that pin sets keep, each with the sets' ids.
+    private func pinnedVersions(of packument: Packument) async -> [String: [String]] {
+        guard let pins else { return [:] }
+        return await pins.pins(of: packument.name).filter { packument.versions[$0.key] != nil }
     }
 
     /// The newest `versionsLimit` versions by publication time, plus `latest`.

@@ -32,6 +32,10 @@ public enum ConsumerRecords {
         if !processed.provenance.isEmpty {
             body["provenance"] = .object(processed.provenance.mapValues(provenance))
         }
+        if !processed.pinned.isEmpty {
+            // Version → the pin sets (`npm-mirror pin --list`) that keep it.
+            body["pinned_versions"] = .object(processed.pinned.mapValues { .array($0.map(JSONValue.string)) })
+        }
         // The revision the record describes, which orders its writes (``UpdatePolicy/forwardOnly(revisionField:)``):
         // the packument's, or for a deletion the change's (the deleted document's revision).
         if processed.outcome == .deleted { body["packument_rev"] = change.rev.map(JSONValue.string) ?? .null }
@@ -71,7 +75,8 @@ public enum ConsumerRecords {
             body["dead_letter_reason"] = .string(deadLetter.reason)
             body["dead_letter_message"] = .string(deadLetter.message)
         }
-        let id = change.feedSeq.map(RecordID.change) ?? RecordID.reconciled(id: change.id, rev: change.rev ?? "")
+        let id = change.feedSeq.map(RecordID.change)
+            ?? (change.source == .pin ? RecordID.pinned(id: change.id, at: change.readAt) : RecordID.reconciled(id: change.id, rev: change.rev ?? ""))
         return RecordDocument(id: id, body: body, policy: .createOnly)
     }
 
