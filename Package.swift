@@ -212,7 +212,7 @@ let package = Package(
         .target(
             name: "MirrorLockfiles",
             dependencies: [
-                "MirrorJSON",
+                "MirrorJSON", "NPMNames",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings

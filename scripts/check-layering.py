@@ -25,7 +25,7 @@ FORBIDDEN = {
     "MirrorReconcile": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorConfig", "MirrorStore", "MirrorEmbedded"},
     "MirrorVerify": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorEmbedded"},
     "MirrorExport": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorConfig", "MirrorEmbedded", "MirrorServe"},
-    "MirrorLockfiles": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorConfig", "MirrorRecords", "MirrorStore", "MirrorRuntime", "NPMRegistry", "MirrorServe"},
+    "MirrorLockfiles": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorConfig", "MirrorRecords", "MirrorStore", "MirrorRuntime", "NPMRegistry", "MirrorServe", "MirrorOffline"},
     "MirrorOffline": {"MirrorKafka", "CRdKafka", "MirrorPipeline", "MirrorConfig", "MirrorRecords", "MirrorServe", "MirrorEmbedded"},
     "MirrorKafka": {"MirrorPipeline", "MirrorConfig", "MirrorRecords", "MirrorStore"},
 }

@@ -1,3 +1,4 @@
+import MirrorJSON
 import Foundation
 
 /// One hash of a Subresource Integrity string (`sha512-<base64>`), decoded.
@@ -79,16 +80,7 @@ public struct Integrity: Sendable, Hashable, CustomStringConvertible {
 
     /// A sha1 integrity from the 40 hex digits Yarn classic appends to `resolved` URLs (`#<sha1>`).
     init?(sha1Hex hex: some StringProtocol) {
-        let bytes = Array(hex.utf8)
-        guard bytes.count == 40 else { return nil }
-        var digest: [UInt8] = []
-        digest.reserveCapacity(20)
-        for index in stride(from: 0, to: 40, by: 2) {
-            guard let high = PackageSpec.hexValue(bytes[index]), let low = PackageSpec.hexValue(bytes[index + 1]) else {
-                return nil
-            }
-            digest.append(high << 4 | low)
-        }
+        guard hex.utf8.count == 40, let digest = Hex.decode(String(hex)) else { return nil }
         self.init(algorithm: .sha1, digest: digest)
     }
 

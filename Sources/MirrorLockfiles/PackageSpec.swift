@@ -1,45 +1,10 @@
+import NPMNames
+
 /// The small pieces of npm's naming rules that every reader shares: is this a name, is this a
 /// version, is this URL the registry tarball of that name and version, is this a git spec.
 enum PackageSpec {
-    /// npm's longest package name (validate-package-name).
-    static let maximumNameLength = 214
     /// Longer versions are not versions anyone published.
     static let maximumVersionLength = 256
-
-    /// Why `name` is not a package name npm could have published, or nil when it is one: at most
-    /// 214 bytes, no leading `.` or `_`, not `node_modules`/`favicon.ico`, only letters, digits and
-    /// `-._~!*'()` (capitals allowed, as in old packages), and scoped exactly `@scope/name`.
-    /// The same rule as the project's `PackageName.problem(with:)`, which this module may not import.
-    static func nameProblem(_ name: String) -> String? {
-        guard !name.isEmpty else { return "the package name is empty" }
-        guard name.utf8.count <= maximumNameLength else {
-            return "the package name is longer than \(maximumNameLength) characters"
-        }
-        guard !name.hasPrefix("."), !name.hasPrefix("_") else { return "a package name cannot start with '.' or '_'" }
-        guard name != "node_modules", name != "favicon.ico" else { return "\(name) is a reserved name" }
-        let parts: [Substring]
-        if name.hasPrefix("@") {
-            parts = name.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return "a scoped name is @scope/name" }
-            guard !parts.contains(where: { $0.hasPrefix(".") }) else { return "a name part cannot start with '.'" }
-        } else {
-            parts = [Substring(name)]
-        }
-        for part in parts where !part.utf8.allSatisfy(isNameByte) {
-            return "only letters, digits and -._~!*'() may appear in a package name"
-        }
-        return nil
-    }
-
-    private static func isNameByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "-._~!*'()".utf8.contains(byte)
-        }
-    }
 
     /// Whether `version` is an exact semantic version: `1.2.3`, `1.2.3-beta.1`, `1.2.3+build`.
     static func isExactVersion(_ version: String) -> Bool {
@@ -87,7 +52,7 @@ enum PackageSpec {
         var path = Substring(url)
         if let hash = path.firstIndex(of: "#") { path = path[..<hash] }
         if let query = path.firstIndex(of: "?") { path = path[..<query] }
-        guard let decoded = percentDecoded(path) else { return false }
+        guard let decoded = URLEncoding.decoded(path) else { return false }
         let basename = name.split(separator: "/").last.map(String.init) ?? name
         return decoded.hasSuffix("/\(name)/-/\(basename)-\(version).tgz")
     }
@@ -118,32 +83,6 @@ enum PackageSpec {
         }
     }
 
-    /// `%XX` decoded as UTF-8; nil when an escape is broken or the result is not UTF-8.
-    static func percentDecoded(_ text: some StringProtocol) -> String? {
-        guard text.contains("%") else { return String(text) }
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8)[...]
-        while let byte = iterator.popFirst() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard iterator.count >= 2, let high = hexValue(iterator.removeFirst()), let low = hexValue(iterator.removeFirst())
-            else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-
     /// The source of a package from its `resolved` URL or path: `file:` → file, git specs → git,
     /// the registry tarball of `name@version` → registry, another http(s) URL → remote tarball.
     static func source(ofResolved resolved: String, name: String, version: String?) -> LockfileEntry.Source {
@@ -164,10 +103,10 @@ extension LockfileEntry {
     /// it as a path or URL.
     func validated() -> LockfileEntry {
         var entry = self
-        if let problem = PackageSpec.nameProblem(name) {
-            entry.source = .other("invalid package name \"\(LockfileError.displayable(name, limit: 80))\": \(problem)")
-        } else if let alias, let problem = PackageSpec.nameProblem(alias) {
-            entry.source = .other("invalid package name \"\(LockfileError.displayable(alias, limit: 80))\": \(problem)")
+        if let problem = PackageName.problem(with: name) {
+            entry.source = .other("invalid package name \"\(LockfileError.displayable(name, limit: 80))\": \(LockfileError.displayable(problem, limit: 200))")
+        } else if let alias, let problem = PackageName.problem(with: alias) {
+            entry.source = .other("invalid package name \"\(LockfileError.displayable(alias, limit: 80))\": \(LockfileError.displayable(problem, limit: 200))")
         } else if source == .registry {
             if let version, !PackageSpec.isExactVersion(version) {
                 entry.source = .other("invalid version \"\(LockfileError.displayable(version, limit: 80))\"")

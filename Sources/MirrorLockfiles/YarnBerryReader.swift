@@ -1,3 +1,4 @@
+import NPMNames
 import Foundation
 import Yams
 
@@ -87,7 +88,7 @@ struct YarnBerryReader {
         if reference.hasPrefix("patch:") {
             var inner = reference.dropFirst("patch:".count)
             if let hash = inner.firstIndex(of: "#") { inner = inner[..<hash] }
-            if depth < 4, let decoded = PackageSpec.percentDecoded(inner),
+            if depth < 4, let decoded = URLEncoding.decoded(inner),
                 let patched = classify(locator: decoded, versionField: versionField, depth: depth + 1)
             {
                 return patched
