@@ -525,6 +525,7 @@ let package = Package(
                 "MirrorHarness",
                 "MirrorTestSupport", "CouchDBDouble",
                 "MirrorServe", "MirrorStore", "MirrorRecords", "MirrorConfig", "MirrorEmbedded", "EmbeddedDemo", "RegistrySimulator", "MirrorSignatures", "MirrorWeb", "MirrorJSON",
+                "MirrorPipeline",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

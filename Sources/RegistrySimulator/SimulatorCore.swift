@@ -51,7 +51,8 @@ final class SimulatorCore: Sendable {
             model: self.model,
             seed: configuration.seed,
             firstIndex: configuration.packages,
-            protectedNames: protected
+            protectedNames: protected,
+            resolvableDependencies: configuration.resolvableDependencies
         )
         if configuration.stallFeed {
             self.model.setStalled(true)

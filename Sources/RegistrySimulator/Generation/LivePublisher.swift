@@ -111,10 +111,14 @@ final class LivePublisher: Sendable {
     private let model: RegistryModel
     private let seed: UInt64
     private let protectedNames: Set<String>
+    /// `Configuration.resolvableDependencies`: a new version keeps the dependencies of the version
+    /// before it (which resolve), instead of drawing ranges that may not.
+    private let resolvableDependencies: Bool
     private let state: Mutex<State>
 
-    init(model: RegistryModel, seed: UInt64, firstIndex: Int, protectedNames: Set<String>) {
+    init(model: RegistryModel, seed: UInt64, firstIndex: Int, protectedNames: Set<String>, resolvableDependencies: Bool = false) {
         self.model = model
+        self.resolvableDependencies = resolvableDependencies
         self.seed = seed
         self.protectedNames = protectedNames
         self.state = Mutex(State(random: SplitMix64(seed: seed, stream: "live"), nextIndex: max(firstIndex, 0) + 1_000_000))
@@ -210,10 +214,12 @@ final class LivePublisher: Sendable {
                 guard case .generated(var package) = content else { return nil }
                 let version = RegistryGenerator.nextVersion(after: package.versions.last?.version, random: &random)
                 guard package.version(version) == nil else { return nil }
+                let previous = package.versions.last?.dependencies ?? []
                 RegistryGenerator.appendVersion(
                     version, to: &package, at: max(now, package.modified.adding(milliseconds: 1)),
-                    payloadBytes: 0, dependencyPool: dependencyPool, random: &random
+                    payloadBytes: 0, dependencyPool: self.resolvableDependencies ? [] : dependencyPool, random: &random
                 )
+                if self.resolvableDependencies, let last = package.versions.indices.last { package.versions[last].dependencies = previous }
                 published = version
                 return .generated(package)
             }
