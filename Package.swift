@@ -443,6 +443,7 @@ let package = Package(
                 "NPMNames",
                 "MirrorRuntime", "MirrorTestSupport",
                 "MirrorPipeline", "MirrorHarness", "MirrorKafka", "MirrorConfig", "NPMRegistry", "MirrorSignatures", "RegistrySimulator", "MirrorRecords", "MirrorStore", "CouchDBDouble", "MirrorReconcile", "MirrorExport",
+                "MirrorOffline",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
