@@ -145,6 +145,29 @@ struct OfflineInstallTests {
             #expect(before.status == 1, "\(before.output)")
             #expect(try Self.verdict(before.output, name, old) == "tarball_missing", "\(before.output.prefix(2000))")
 
+            // The same question in every lockfile format: npm's three (written by npm, with an alias of
+            // a scoped package and a file: dependency), and pnpm's and yarn's written from npm's.
+            let scoped = try #require(simulator.packageNames.sorted().first { $0.hasPrefix("@") })
+            let formats = try await Self.lockfiles(rig, name: name, version: old, scoped: scoped, registry: simulator.registryURL, npmLockfile: lockfile)
+            for file in formats {
+                let check = try await rig.mirror(["check-lockfile", "--json", "--all", file])
+                #expect(check.status == 1, "\(file): \(check.output.prefix(2000))")
+                let rows = try JSONValue(parsing: Array(check.output.utf8)).arrayValue?.first?["packages"]?.arrayValue ?? []
+                #expect(rows.contains { $0["name"]?.stringValue == name && $0["version"]?.stringValue == old && $0["verdict"]?.stringValue == "tarball_missing" }, "\(file): \(check.output.prefix(2000))")
+                #expect(rows.contains { $0["name"]?.stringValue == scoped && $0["verdict"]?.stringValue == "served" }, "\(file): \(check.output.prefix(2000))")
+                if file.contains("/npm-v") {
+                    #expect(rows.contains { $0["name"]?.stringValue == "local-lib" && $0["verdict"]?.stringValue == "not_registry" }, "\(file): \(check.output.prefix(2000))")
+                }
+            }
+            // A lockfile whose integrity for the scoped package is not the tarball's.
+            let tampered = rig.work + "/tampered-package-lock.json"
+            var tamperedText = try String(contentsOfFile: formats[2], encoding: .utf8)
+            let scopedIntegrity = try #require(Self.integrities(formats[2])[scoped])
+            tamperedText = tamperedText.replacingOccurrences(of: scopedIntegrity, with: "sha512-" + Data(repeating: 7, count: 64).base64EncodedString())
+            try tamperedText.write(toFile: tampered, atomically: true, encoding: .utf8)
+            let mismatch = try await rig.mirror(["check-lockfile", "--json", tampered])
+            #expect(try Self.verdict(mismatch.output, scoped, Self.versions(formats[2])[scoped] ?? "") == "integrity_mismatch", "\(mismatch.output.prefix(2000))")
+
             let pin = try await rig.mirror(["pin", lockfile])
             #expect(pin.status == 0, "npm-mirror pin: \(pin.output)")
             let list = try await rig.mirror(["pin", "--list"])
@@ -156,6 +179,10 @@ struct OfflineInstallTests {
             #expect(record["pinned_versions"]?[old]?.arrayValue?.first?.stringValue?.hasPrefix("package-lock.json-") == true, "\(record)")
             let after = try await rig.mirror(["check-lockfile", lockfile])
             #expect(after.status == 0, "check-lockfile after the pin: \(after.output)")
+            for file in formats {
+                let check = try await rig.mirror(["check-lockfile", file])
+                #expect(check.status == 0, "\(file) after the pin: \(check.output)")
+            }
 
             // A later change of the package does not prune the pinned version.
             #expect(try simulator.publish(.newVersion(of: name)) != nil)
@@ -184,6 +211,66 @@ struct OfflineInstallTests {
             try await rig.pass()
             #expect(!store.hasTarball(name: name, version: old), "the unpinned version was kept")
         }
+    }
+
+    /// The registry packages of an npm v2/v3 lockfile: name → integrity, and name → version (the
+    /// top-level copy).
+    private static func integrities(_ path: String) throws -> [String: String] {
+        try entries(path).compactMapValues { $0["integrity"]?.stringValue }
+    }
+
+    private static func versions(_ path: String) throws -> [String: String] {
+        try entries(path).compactMapValues { $0["version"]?.stringValue }
+    }
+
+    private static func entries(_ path: String) throws -> [String: JSONValue] {
+        let lock = try JSONValue(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        var found: [String: JSONValue] = [:]
+        for (key, entry) in lock["packages"]?.objectValue ?? [:] where key.hasPrefix("node_modules/") && entry["resolved"]?.stringValue?.hasPrefix("http") == true {
+            let name = entry["name"]?.stringValue ?? String(key.components(separatedBy: "node_modules/").last!)
+            if found[name] == nil || !key.dropFirst("node_modules/".count).contains("node_modules/") { found[name] = entry }
+        }
+        return found
+    }
+
+    /// npm's lockfiles v1, v2 and v3 for `name@version`, an alias of `scoped` and a `file:` package,
+    /// written by npm against the registry; and pnpm v9, yarn classic and yarn berry lockfiles naming
+    /// the registry packages of npm's v3 file. Returns their paths: v1, v2, v3, pnpm, yarn, berry.
+    private static func lockfiles(_ rig: Rig, name: String, version: String, scoped: String, registry: String, npmLockfile: String) async throws -> [String] {
+        let local = rig.work + "/local-lib"
+        try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
+        try Data(#"{"name":"local-lib","version":"1.0.0"}"#.utf8).write(to: URL(fileURLWithPath: local + "/package.json"))
+        var paths: [String] = []
+        for lockfileVersion in 1...3 {
+            let project = try rig.project("npm-v\(lockfileVersion)")
+            let result = try await rig.npm(
+                ["install", "--package-lock-only", "--lockfile-version", "\(lockfileVersion)", "\(name)@\(version)", "scoped-alias@npm:\(scoped)", "file:../local-lib"],
+                in: project, registry: registry, cache: "cache-lock")
+            #expect(result.status == 0, "npm install --lockfile-version \(lockfileVersion): \(result.output)")
+            paths.append(project + "/package-lock.json")
+        }
+        let packages = try entries(paths[2]).sorted { $0.key < $1.key }
+        var pnpm = "lockfileVersion: '9.0'\n\nsettings:\n  autoInstallPeers: true\n  excludeLinksFromLockfile: false\n\nimporters:\n\n  .:\n    dependencies:\n"
+        pnpm += "      \(name):\n        specifier: \(version)\n        version: \(version)\n"
+        pnpm += "      local-lib:\n        specifier: link:../local-lib\n        version: link:../local-lib\n\npackages:\n\n"
+        var yarn = "# THIS IS AN AUTOGENERATED FILE. DO NOT EDIT THIS FILE DIRECTLY.\n# yarn lockfile v1\n\n\n"
+        var berry = "# This file is generated by running \"yarn install\" inside your project.\n# Manual changes might be lost - proceed with caution!\n\n__metadata:\n  version: 8\n  cacheKey: 10c0\n\n"
+        for (package, entry) in packages {
+            let packageVersion = entry["version"]?.stringValue ?? ""
+            let integrity = entry["integrity"]?.stringValue ?? ""
+            let resolved = entry["resolved"]?.stringValue ?? ""
+            pnpm += "  '\(package)@\(packageVersion)':\n    resolution: {integrity: \(integrity)}\n\n"
+            yarn += "\"\(package)@\(packageVersion)\":\n  version \"\(packageVersion)\"\n  resolved \"\(resolved)\"\n  integrity \(integrity)\n\n"
+            berry += "\"\(package)@npm:\(packageVersion)\":\n  version: \(packageVersion)\n  resolution: \"\(package)@npm:\(packageVersion)\"\n  checksum: 10c0/\(String(repeating: "ab", count: 64))\n  languageName: node\n  linkType: hard\n\n"
+        }
+        berry += "\"app@workspace:.\":\n  version: 0.0.0-use.local\n  resolution: \"app@workspace:.\"\n  languageName: unknown\n  linkType: soft\n"
+        for (file, text) in [("pnpm-lock.yaml", pnpm), ("yarn.lock", yarn), ("berry/yarn.lock", berry)] {
+            let path = rig.work + "/hand/" + file
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            paths.append(path)
+        }
+        return paths
     }
 
     @Test("with SERVE_MIN_AGE npm installs the older version and sees the tags moved; check-lockfile names it; without, the new one")
