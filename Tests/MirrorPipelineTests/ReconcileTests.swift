@@ -51,7 +51,7 @@ struct ReconcileTests {
 
                 let sender = try KafkaProducer(configuration: .init(client: KafkaClientConfiguration(bootstrapServers: harness.cluster.bootstrapServers)), logger: testLogger)
                 let metrics = PrometheusCollectorRegistry()
-                let first = try await Self.reconciliation(harness, send: ReconcileSender(producer: sender, topic: harness.producer.topic).send, metrics: metrics).run()
+                let first = try await Self.reconciliation(harness, send: ChangeSender(producer: sender, topic: harness.producer.topic).send(reconciled:), metrics: metrics).run()
                 await sender.shutdown()
                 #expect(first.complete)
                 #expect(simulator.faults.firedCounts.values.reduce(0, +) == 2, "the faults did not fire: \(simulator.faults.firedCounts)")

@@ -1,34 +1,10 @@
 import Foundation
 import Logging
 import MirrorJSON
-import MirrorKafka
 import MirrorOffline
 import MirrorRuntime
 import MirrorStore
 import ServiceLifecycle
-
-/// Sends packages that pin sets name into the changes topic, as changes marked `"source":"pin"`,
-/// keyed by name like every change: the consumer that owns the package's partition reads the current
-/// packument, keeps the pinned versions and fetches those it does not hold. Returns once the broker
-/// has acknowledged every one.
-public struct PinSender: Sendable {
-    let producer: KafkaProducer
-    let topic: String
-
-    public init(producer: KafkaProducer, topic: String) {
-        self.producer = producer
-        self.topic = topic
-    }
-
-    public func send(_ names: [String]) async throws {
-        guard !names.isEmpty else { return }
-        let at = Timestamp.now()
-        let messages = names.map { name in
-            KafkaProducerMessage(topic: topic, key: Array(name.utf8), value: ChangeMessage.pinned(id: name, at: at).jsonBytes)
-        }
-        _ = try await producer.send(messages)
-    }
-}
 
 /// Beside the producer: turns the lockfiles of `PIN_DIRECTORY` into pin sets (`dir-<file>`, removed
 /// with their file), and sends every package with a pinned version not sent before (from those sets

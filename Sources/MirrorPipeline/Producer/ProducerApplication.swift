@@ -59,7 +59,7 @@ public struct ProducerApplication: Sendable {
             self.reconcileService = ReconcileService(
                 reconciliation: Reconciliation(
                     registry: feed, records: records, settings: .init(configuration: configuration),
-                    send: ReconcileSender(producer: producer, topic: configuration.kafka.topic).send,
+                    send: ChangeSender(producer: producer, topic: configuration.kafka.topic).send(reconciled:),
                     checkpoints: ReconcileCheckpointFile(directory: configuration.storage.updateSeqDirectory),
                     metrics: ReconcileMetrics(factory: metrics), logger: logger
                 ),
@@ -71,7 +71,7 @@ public struct ProducerApplication: Sendable {
         self.pinService = PinService(
             folder: PinFolder(path: configuration.storage.pinSetDirectory),
             lockfileDirectory: configuration.storage.pinDirectory,
-            send: PinSender(producer: producer, topic: configuration.kafka.topic).send,
+            send: ChangeSender(producer: producer, topic: configuration.kafka.topic).send(pinned:),
             logger: logger
         )
         self.producerService = ChangesProducerService(

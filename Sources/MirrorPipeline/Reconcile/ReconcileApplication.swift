@@ -45,7 +45,7 @@ public struct ReconcileApplication: Sendable {
             registry: ReplicateClient(baseURL: configuration.registry.replicateURL, http: RegistryHTTP(client: httpClient, timeout: configuration.httpTimeout, metrics: metrics)),
             records: records,
             settings: .init(configuration: configuration),
-            send: producer.map { ReconcileSender(producer: $0, topic: configuration.kafka.topic).send },
+            send: producer.map { ChangeSender(producer: $0, topic: configuration.kafka.topic).send(reconciled:) },
             checkpoints: ReconcileCheckpointFile(directory: configuration.storage.updateSeqDirectory),
             metrics: ReconcileMetrics(factory: metrics),
             logger: logger

@@ -6,10 +6,10 @@ import MirrorRuntime
 import NPMRegistry
 import ServiceLifecycle
 
-/// Sends the missing and stale packages a reconciliation found into the changes topic, as changes
-/// marked `"source":"reconcile"`, keyed by name like every change (so they go to the package's
-/// partition, behind its feed changes). Returns once the broker has acknowledged every one.
-public struct ReconcileSender: Sendable {
+/// Sends changes that come from outside the feed into the changes topic, keyed by name like every
+/// change (so each goes to its package's partition, behind the package's feed changes). Returns once
+/// the broker has acknowledged every one. Reconciliation and pins send through it.
+public struct ChangeSender: Sendable {
     let producer: KafkaProducer
     let topic: String
 
@@ -18,18 +18,26 @@ public struct ReconcileSender: Sendable {
         self.topic = topic
     }
 
-    public func send(_ findings: [ReconcileFinding]) async throws {
+    public func send(_ changes: [ChangeMessage]) async throws {
+        guard !changes.isEmpty else { return }
+        _ = try await producer.send(changes.map { KafkaProducerMessage(topic: topic, key: Array($0.id.utf8), value: $0.jsonBytes) })
+    }
+
+    /// The missing and stale packages a reconciliation found, as changes marked `"source":"reconcile"`.
+    public func send(reconciled findings: [ReconcileFinding]) async throws {
         let at = Timestamp.now()
-        let messages = findings.compactMap { finding -> KafkaProducerMessage? in
+        try await send(findings.compactMap { finding -> ChangeMessage? in
             switch finding {
-            case .missing(let id, let rev), .stale(let id, let rev, _):
-                KafkaProducerMessage(topic: topic, key: Array(id.utf8), value: ChangeMessage.reconciled(id: id, rev: rev, at: at).jsonBytes)
-            case .vanished:
-                nil
+            case .missing(let id, let rev), .stale(let id, let rev, _): ChangeMessage.reconciled(id: id, rev: rev, at: at)
+            case .vanished: nil
             }
-        }
-        guard !messages.isEmpty else { return }
-        _ = try await producer.send(messages)
+        })
+    }
+
+    /// Packages that pin sets name, as changes marked `"source":"pin"`.
+    public func send(pinned names: [String]) async throws {
+        let at = Timestamp.now()
+        try await send(names.map { ChangeMessage.pinned(id: $0, at: at) })
     }
 }
 
