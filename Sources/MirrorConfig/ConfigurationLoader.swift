@@ -107,7 +107,9 @@ extension MirrorConfiguration {
                 host: resolver.value(.serveHost, Parse.nonEmpty),
                 port: resolver.value(.servePort, Parse.integer(in: 0...65_535)),
                 publicURL: resolver.optional(.publicURL, Parse.httpURL),
-                minimumAge: resolver.value(.serveMinAge, Parse.ageOrOff)
+                minimumAge: resolver.value(.serveMinAge, Parse.ageOrOff),
+                fastPath: resolver.value(.serveFastPath, Parse.boolean),
+                fastPathCacheBytes: resolver.value(.serveFastPathCache, Parse.byteSize)
             ),
             reconcile: Reconcile(
                 interval: resolver.value(.reconcileInterval, Parse.durationOrOff),

@@ -132,6 +132,12 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
     @Option(name: .customLong(Setting.serveMinAge.flagName), help: ArgumentHelp(Setting.serveMinAge.helpText))
     var serveMinAge: String?
 
+    @Option(name: .customLong(Setting.serveFastPath.flagName), help: ArgumentHelp(Setting.serveFastPath.helpText))
+    var serveFastPath: String?
+
+    @Option(name: .customLong(Setting.serveFastPathCache.flagName), help: ArgumentHelp(Setting.serveFastPathCache.helpText))
+    var serveFastPathCache: String?
+
     @Option(name: .customLong(Setting.pinDirectory.flagName), help: ArgumentHelp(Setting.pinDirectory.helpText))
     var pinDirectory: String?
 
@@ -159,7 +165,7 @@ public struct ConfigurationOptions: ParsableArguments, Sendable {
             (.signaturePolicy, signaturePolicy), (.npmSigningKeys, npmSigningKeys), (.npmTrustRegistryKeys, npmTrustRegistryKeys),
             (.servePort, servePort), (.serveHost, serveHost), (.publicURL, publicURL),
             (.reconcileInterval, reconcileInterval), (.reconcilePageSize, reconcilePageSize), (.reconcileRate, reconcileRate),
-            (.serveMinAge, serveMinAge), (.pinDirectory, pinDirectory),
+            (.serveMinAge, serveMinAge), (.serveFastPath, serveFastPath), (.serveFastPathCache, serveFastPathCache), (.pinDirectory, pinDirectory),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { setting, value in value.map { (setting, $0) } })
     }

@@ -142,6 +142,10 @@ public struct MirrorConfiguration: Sendable, Equatable {
         public var publicURL: String?
         /// `SERVE_MIN_AGE`: versions published less than this long ago are not served; nil: off.
         public var minimumAge: Duration?
+        /// `SERVE_FAST_PATH`.
+        public var fastPath: Bool
+        /// `SERVE_FAST_PATH_CACHE`, in bytes.
+        public var fastPathCacheBytes: Int64
     }
 
     /// `npm-mirror reconcile` and its periodic run beside the producer.

@@ -69,6 +69,8 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
     case reconcilePageSize = "RECONCILE_PAGE_SIZE"
     case reconcileRate = "RECONCILE_RATE"
     case serveMinAge = "SERVE_MIN_AGE"
+    case serveFastPath = "SERVE_FAST_PATH"
+    case serveFastPathCache = "SERVE_FAST_PATH_CACHE"
     case pinDirectory = "PIN_DIRECTORY"
 
     /// The environment variable.
@@ -138,6 +140,8 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .reconcilePageSize: "10000"
         case .reconcileRate: "5"
         case .serveMinAge: "off"
+        case .serveFastPath: "true"
+        case .serveFastPathCache: "256MB"
         case .kafkaBrokers, .kafkaSecurityProtocol, .kafkaSASLMechanism, .kafkaSASLUsername, .kafkaSASLPassword,
             .kafkaSSLCALocation, .kafkaSSLCertificateLocation, .kafkaSSLKeyLocation, .kafkaSSLKeyPassword,
             .couchDBURL, .couchDBUser, .couchDBPassword, .metricsFile, .publicURL, .npmSigningKeys, .pinDirectory:
@@ -212,6 +216,8 @@ public enum Setting: String, CaseIterable, Sendable, Hashable {
         case .reconcilePageSize: "Rows per page of the registry's _all_docs when reconciling (at most 10000)."
         case .reconcileRate: "Most _all_docs requests per second when reconciling (0: no limit)."
         case .serveMinAge: "Cooldown: `npm-mirror serve` leaves out versions published less than this long ago (e.g. 7d, 36h; off: serve everything held). The consumers still collect them."
+        case .serveFastPath: "`npm-mirror serve` answers packuments it has answered before and tarballs on the event loop (tarballs by sendfile); false: every request through the framework's responder (for comparison)."
+        case .serveFastPathCache: "The bytes of packument answers `npm-mirror serve`'s fast path keeps in memory (larger documents are sent from their files and take no room); past it, the oldest are dropped."
         case .pinDirectory: "A folder of lockfiles (package-lock.json, pnpm-lock.yaml, yarn.lock) whose versions are pinned: kept whatever OLD_PACKAGE_VERSIONS_LIMIT says, and fetched when missing. Read by the producer at start and when it changes."
         case .metricsFile: "When set, the final metrics (Prometheus text) are written to this file as the process exits (the benchmark reads them)."
         }

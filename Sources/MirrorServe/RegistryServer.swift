@@ -55,12 +55,12 @@ public final class RegistryServer: Service, Sendable {
         let configuration = core.configuration
         let stall = TimeAmount(configuration.writeStallTimeout)
         let idle = TimeAmount(configuration.idleTimeout)
+        let fastPath = core.fastAnswers.map { FastPath(core: core, answers: $0, dates: HTTPDateCache()) }
         let application = Application(
             responder: RegistryResponder(server: core),
-            server: .http1(configuration: .init(
-                additionalChannelHandlers: [WriteStallHandler(timeout: stall)],
-                idleTimeout: idle
-            )),
+            server: HTTPServerBuilder { responder in
+                RegistryChannel(responder: responder, fastPath: fastPath, idleTimeout: idle, writeStallTimeout: stall)
+            },
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "npm-mirror",

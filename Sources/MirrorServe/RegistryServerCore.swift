@@ -8,6 +8,7 @@ import MirrorRecords
 import MirrorSignatures
 import MirrorStore
 import NIOCore
+import NIOHTTP1
 import Synchronization
 
 /// What the responder shares across requests: the store, the derived documents, the records and
@@ -56,7 +57,13 @@ final class RegistryServerCore: Sendable {
         self.deletions = DeletionCache(records: records, timeToLive: configuration.deletionCacheTime)
         self.overview = MirrorOverview(records: records, interval: configuration.overviewInterval, logger: logger)
         self.keysDocument = configuration.signingKeys.keysDocumentBytes
+        self.fastAnswers = configuration.fastPath ? FastAnswers(byteCap: configuration.fastPathCacheBytes) : nil
     }
+
+    /// The `Server` field of every answer.
+    let serverName: String? = "npm-mirror"
+    /// The fast path's answers (nil without the fast path).
+    let fastAnswers: FastAnswers?
 
     /// The attestations response the consumer stored for a version, as the registry sent it; 404
     /// when none is stored.
@@ -127,10 +134,15 @@ final class RegistryServerCore: Sendable {
 
     /// `PUBLIC_URL`, or `http(s)://<Host>` (`X-Forwarded-Proto` honoured), or the bound address.
     func tarballBase(_ request: Request) -> Result<String, RouteRejection> {
+        tarballBase(host: request.head.authority, forwardedProto: request.headers[.xForwardedProto])
+    }
+
+    /// The same from the `Host` and `X-Forwarded-Proto` values (the fast path reads NIO's headers).
+    func tarballBase(host: String?, forwardedProto: String?) -> Result<String, RouteRejection> {
         if let publicURL = configuration.publicURL { return .success(publicURL) }
-        let proto = request.headers[.xForwardedProto]?.split(separator: ",").first?.trimmingSpaces.lowercased()
+        let proto = forwardedProto?.split(separator: ",").first?.trimmingSpaces.lowercased()
         let scheme = proto == "https" ? "https" : "http"
-        guard let host = request.head.authority, !host.isEmpty else {
+        guard let host, !host.isEmpty else {
             return .success("http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(listeningPort.value ?? configuration.port)")
         }
         guard host.utf8.count <= 255, host.utf8.allSatisfy(Self.isHostByte) else {
@@ -186,10 +198,38 @@ final class RegistryServerCore: Sendable {
             var headers = validators(etag: entry.etag(form, gzip: gzip), modified: status.modified)
             headers[.vary] = Self.vary
             cooldownHeader(entry, into: &headers)
+            let notModifiedHeaders = headers
             if let notModified = notModified(request, headers: headers) { return notModified }
             headers[.contentType] = form == .abbreviated ? Negotiation.abbreviatedMediaType : "application/json"
             if gzip { headers[.contentEncoding] = "gzip" }
-            return RegistryAnswer(status: .ok, headers: headers, body: await Self.body(path: path, size: status.size, isHead: request.method == .head))
+            let body = await Self.body(path: path, size: status.size, isHead: request.method == .head)
+            if let fastAnswers, let stamps = entry.stamps {
+                // For the fast path: the same answer, while the stamps it was found by hold.
+                var fast = HTTPHeaders(headers)
+                fast.add(name: "Content-Length", value: String(status.size))
+                var unchanged = HTTPHeaders(notModifiedHeaders)
+                if let serverName {
+                    fast.add(name: "Server", value: serverName)
+                    unchanged.add(name: "Server", value: serverName)
+                }
+                let fastBody: FastAnswers.Body? = switch body {
+                case .bytes(let bytes): .memory(ByteBuffer(bytes: bytes))
+                case .file where status.size > Self.wholeReadLimit: .file(path: path, size: status.size)
+                default: nil
+                }
+                if let fastBody {
+                    let now = NIODeadline.now()
+                    fastAnswers.remember(
+                        FastAnswers.Key(name: name, base: base, abbreviated: form == .abbreviated, gzip: gzip),
+                        FastAnswers.Answer(
+                            headers: fast, notModifiedHeaders: unchanged, etag: entry.etag(form, gzip: gzip), modified: status.modified, body: fastBody,
+                            stamps: stamps, folderPath: store.absolutePackageDirectory(for: name), packumentPath: store.packumentFilePath(for: name),
+                            validUntil: entry.validUntil, expires: now + TimeAmount(configuration.deletionCacheTime)
+                        )
+                    )
+                }
+            }
+            return RegistryAnswer(status: .ok, headers: headers, body: body)
         }
         return .error(.serviceUnavailable, "busy", reason: "the package's documents changed while they were read; try again")
     }

@@ -44,6 +44,12 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// `SERVE_MIN_AGE`: versions published less than this long ago are left out of the documents
     /// (dist-tags move as for versions not held) and their tarballs answered 404. Default nil: off.
     public var minimumAge: Duration?
+    /// `SERVE_FAST_PATH`: packuments and tarballs answered on the event loop (``FastPathHandler``).
+    /// Default true; false sends every request through Hummingbird's responder.
+    public var fastPath: Bool = true
+    /// `SERVE_FAST_PATH_CACHE`: the bytes of packument answers the fast path keeps in memory.
+    /// Default 256 MB.
+    public var fastPathCacheBytes: Int = 256_000_000
     /// How often the home page's counts over the package records are taken again. Default 15 min.
     public var overviewInterval: Duration = .seconds(15 * 60)
 
@@ -84,5 +90,7 @@ public struct ServeConfiguration: Sendable, Equatable {
         signingKeys = try configuration.trustedSigningKeys()
         checkpointDirectory = configuration.storage.updateSeqDirectory
         minimumAge = configuration.serve.minimumAge
+        fastPath = configuration.serve.fastPath
+        fastPathCacheBytes = Int(clamping: configuration.serve.fastPathCacheBytes)
     }
 }

@@ -18,6 +18,8 @@ struct LoadFigures: Codable, Sendable {
     var p99Milliseconds: Double
     /// Non-2xx answers plus socket errors.
     var errors: Int
+    /// The server's CPU seconds (user + system, from `/proc/<pid>/stat`) per 1,000 answers.
+    var serverCPUSecondsPer1000: Double?
 }
 
 /// The `serve` stage: `npm-mirror serve` and nginx serving the same bytes, under the same load.
@@ -44,6 +46,11 @@ struct ServeFigures: Codable, Sendable {
     /// resident memory after it.
     var mirrorHugePage: LoadFigures?
     var rssAfterHugePageBytes: Int64?
+    /// The same three loads on `npm-mirror serve` with `SERVE_FAST_PATH=false` (every request
+    /// through the framework's responder), for comparison.
+    var slowPackuments: LoadFigures?
+    var slowTarballs: LoadFigures?
+    var slowHuge: LoadFigures?
 
     var packumentRatio: Double { mirrorPackuments.requestsPerSecond / max(nginxPackuments.requestsPerSecond, 1e-9) }
     var tarballRatio: Double { mirrorTarballs.megabytesPerSecond / max(nginxTarballs.megabytesPerSecond, 1e-9) }
@@ -51,17 +58,21 @@ struct ServeFigures: Codable, Sendable {
     var table: String {
         func row(_ label: String, _ mirror: LoadFigures, _ nginx: LoadFigures) -> String {
             String(
-                format: "  %-22@ mirror %9.0f req/s %8.1f MB/s p99 %8.1f ms | nginx %9.0f req/s %8.1f MB/s p99 %8.1f ms | %.2f× req/s",
+                format: "  %-22@ mirror %9.0f req/s %8.1f MB/s p99 %8.1f ms %@| nginx %9.0f req/s %8.1f MB/s p99 %8.1f ms | %.2f× req/s",
                 label as NSString, mirror.requestsPerSecond, mirror.megabytesPerSecond, mirror.p99Milliseconds,
+                (mirror.serverCPUSecondsPer1000.map { String(format: "cpu %.3f s/1k ", $0) } ?? "") as NSString,
                 nginx.requestsPerSecond, nginx.megabytesPerSecond, nginx.p99Milliseconds,
                 mirror.requestsPerSecond / max(nginx.requestsPerSecond, 1e-9)
             )
         }
+        let slowRows = [("packuments, slow path", slowPackuments), ("tarballs, slow path", slowTarballs), ("huge, slow path", slowHuge)]
+            .compactMap { label, figures in figures.map { row(label, $0, label.hasPrefix("packuments") ? nginxPackuments : label.hasPrefix("tarballs") ? nginxTarballs : nginxHuge) } }
         return """
             serve stage: \(packages) packages, huge packument \(hugePackumentBytes >> 20) MB, \(connections) connections, \(seconds) s per run
             \(row("packuments (abbr, gz)", mirrorPackuments, nginxPackuments))
             \(row("tarballs", mirrorTarballs, nginxTarballs))
             \(row("huge packument", mirrorHuge, nginxHuge))
+            \(slowRows.joined(separator: "\n"))
             \(mirrorHugePage.map { String(format: "  %-22@ mirror %9.0f req/s %8.1f MB/s p99 %8.1f ms", "huge package's page" as NSString, $0.requestsPerSecond, $0.megabytesPerSecond, $0.p99Milliseconds) } ?? "")
               npm-mirror serve RSS: \(String(format: "%.1f", Double(rssAfterMixBytes) / 1e6)) MB after the mix, \(String(format: "%.1f", Double(rssAfterHugeBytes) / 1e6)) MB after the huge packument, \(String(format: "%.1f", Double(rssAfterHugePageBytes ?? 0) / 1e6)) MB after its web page, peak \(String(format: "%.1f", Double(peakRSSBytes) / 1e6)) MB
             """
@@ -109,23 +120,19 @@ struct ServeStage {
         }
         defer { Task { try? await client.shutdown() } }
 
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: root + "/config.json"))
+        // The server measured, and beside it the same server without its fast path. Both use the
+        // same tarball base, so they serve the same derived files.
         let port = try Self.freePort()
         let base = "http://127.0.0.1:\(port)"
-        let serve = try await ChildProcess.start(
-            binaries + "/npm-mirror",
-            arguments: ["serve"],
-            environment: [
-                "PATH": "/usr/bin:/bin", "REMOTE_PACKAGE_DIR": root + "/packages", "LOCAL_PACKAGE_DIR": root + "/scratch",
-                "SUBDIRECTORY_HASH_LENGTH": "3", "SERVE_PORT": "\(port)", "PUBLIC_URL": base, "DBDATA_DIR": root + "/dbdata",
-                "METRICS_PORT": "0", "LOG_LEVEL": "warning", "CONFIG_FILE": root + "/config.json",
-            ].merging(["HOME": root]) { a, _ in a },
-            logFile: root + "/serve.log"
-        )
-        try Data("{}".utf8).write(to: URL(fileURLWithPath: root + "/config.json"))
-        defer {
-            serve.send(SIGTERM)
-        }
+        let serve = try await startServe(port: port, publicURL: base, fastPath: true, root: root, log: "serve.log")
+        defer { serve.send(SIGTERM) }
         try await waitForPing(base, client: client, server: serve, log: root + "/serve.log")
+        let slowPort = try Self.freePort()
+        let slowBase = "http://127.0.0.1:\(slowPort)"
+        let slow = try await startServe(port: slowPort, publicURL: base, fastPath: false, root: root, log: "serve-slow.log")
+        defer { slow.send(SIGTERM) }
+        try await waitForPing(slowBase, client: client, server: slow, log: root + "/serve-slow.log")
 
         // Derive every document once (what a first request does), then find the bytes served.
         let paths = filled.names.map { "/" + $0.replacingOccurrences(of: "/", with: "%2f") }
@@ -167,13 +174,18 @@ struct ServeStage {
         let script = root + "/mix.lua"
         try Self.wrkScript.write(toFile: script, atomically: true, encoding: .utf8)
 
-        let mirrorPackuments = try await load(base, list: packumentList, script: script, compressed: true, directory: root, name: "mirror-packuments")
+        // The fast path remembers answers the slow path gave: one warm-up pass over the mix first.
+        _ = try await load(base, list: packumentList, script: script, compressed: true, directory: root, name: "mirror-warm-up", seconds: 2)
+        let mirrorPackuments = try await load(base, list: packumentList, script: script, compressed: true, directory: root, name: "mirror-packuments", server: serve.pid)
         let rssAfterMix = Self.memory(of: serve.pid, field: "VmRSS")
+        let slowPackuments = try await load(slowBase, list: packumentList, script: script, compressed: true, directory: root, name: "slow-packuments", server: slow.pid)
         let nginxPackuments = try await load("http://127.0.0.1:\(nginxPort)", list: packumentList, script: script, compressed: true, directory: root, name: "nginx-packuments")
-        let mirrorTarballs = try await load(base, list: tarballList, script: script, compressed: false, directory: root, name: "mirror-tarballs")
+        let mirrorTarballs = try await load(base, list: tarballList, script: script, compressed: false, directory: root, name: "mirror-tarballs", server: serve.pid)
+        let slowTarballs = try await load(slowBase, list: tarballList, script: script, compressed: false, directory: root, name: "slow-tarballs", server: slow.pid)
         let nginxTarballs = try await load("http://127.0.0.1:\(nginxPort)", list: tarballList, script: script, compressed: false, directory: root, name: "nginx-tarballs")
-        let mirrorHuge = try await load(base, list: hugeList, script: script, compressed: false, directory: root, name: "mirror-huge")
+        let mirrorHuge = try await load(base, list: hugeList, script: script, compressed: false, directory: root, name: "mirror-huge", server: serve.pid)
         let rssAfterHuge = Self.memory(of: serve.pid, field: "VmRSS")
+        let slowHuge = try await load(slowBase, list: hugeList, script: script, compressed: false, directory: root, name: "slow-huge", server: slow.pid)
         // The huge package's web page: read from the small summary derived beside its documents,
         // never from the packument itself.
         let hugePageList = try write(["/-/web/package/" + huge], to: root + "/huge-page.txt")
@@ -187,7 +199,8 @@ struct ServeStage {
             mirrorTarballs: mirrorTarballs, nginxTarballs: nginxTarballs,
             mirrorHuge: mirrorHuge, nginxHuge: nginxHuge,
             rssAfterMixBytes: rssAfterMix, rssAfterHugeBytes: rssAfterHuge, peakRSSBytes: peak,
-            mirrorHugePage: mirrorHugePage, rssAfterHugePageBytes: rssAfterHugePage
+            mirrorHugePage: mirrorHugePage, rssAfterHugePageBytes: rssAfterHugePage,
+            slowPackuments: slowPackuments, slowTarballs: slowTarballs, slowHuge: slowHuge
         )
     }
 
@@ -310,8 +323,33 @@ struct ServeStage {
         end
         """
 
-    private func load(_ base: String, list: String, script: String, compressed: Bool, directory: String, name: String) async throws -> LoadFigures {
+    private func startServe(port: Int, publicURL: String, fastPath: Bool, root: String, log: String) async throws -> ChildProcess {
+        try await ChildProcess.start(
+            binaries + "/npm-mirror",
+            arguments: ["serve"],
+            environment: [
+                "PATH": "/usr/bin:/bin", "REMOTE_PACKAGE_DIR": root + "/packages", "LOCAL_PACKAGE_DIR": root + "/scratch",
+                "SUBDIRECTORY_HASH_LENGTH": "3", "SERVE_PORT": "\(port)", "PUBLIC_URL": publicURL, "DBDATA_DIR": root + "/dbdata",
+                "METRICS_PORT": "0", "LOG_LEVEL": "warning", "CONFIG_FILE": root + "/config.json", "HOME": root,
+                "SERVE_FAST_PATH": fastPath ? "true" : "false",
+            ],
+            logFile: root + "/" + log
+        )
+    }
+
+    /// A process's CPU seconds so far (user + system), from `/proc/<pid>/stat`.
+    static func cpuSeconds(of pid: pid_t) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
+        // After the command's ")": state is field 3, utime and stime fields 14 and 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    private func load(_ base: String, list: String, script: String, compressed: Bool, directory: String, name: String, seconds: Int? = nil, server: pid_t? = nil) async throws -> LoadFigures {
         let output = directory + "/wrk-\(name).txt"
+        let seconds = seconds ?? self.seconds
+        let cpuBefore = server.map(Self.cpuSeconds(of:))
         let result = try await ChildProcess.run(
             Self.wrk,
             arguments: ["-t2", "-c\(connections)", "-d\(seconds)s", "--timeout", "30s", "--latency", "-s", script, base],
@@ -320,7 +358,12 @@ struct ServeStage {
             timeout: .seconds(seconds + 120)
         )
         guard result.succeeded else { throw BenchError("wrk \(name) ended with \(result.ending); see \(output)") }
-        return try Self.parseWrk(try String(contentsOfFile: output, encoding: .utf8), name: name)
+        var figures = try Self.parseWrk(try String(contentsOfFile: output, encoding: .utf8), name: name)
+        if let server, let cpuBefore {
+            let answers = figures.requestsPerSecond * Double(seconds)
+            figures.serverCPUSecondsPer1000 = answers > 0 ? (Self.cpuSeconds(of: server) - cpuBefore) / answers * 1000 : nil
+        }
+        return figures
     }
 
     static func parseWrk(_ text: String, name: String) throws -> LoadFigures {

@@ -299,6 +299,24 @@ final class ManualSocket: @unchecked Sendable {
         }
     }
 
+    /// Every byte until the peer closes (or the 30 s receive timeout).
+    func readToClose() async -> [UInt8] {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { [fd] in
+                var received: [UInt8] = []
+                var chunk = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    if count < 0 && errno == EINTR { continue }
+                    if count <= 0 { break }
+                    received.append(contentsOf: chunk[0..<count])
+                }
+                continuation.resume(returning: received)
+            }
+            thread.start()
+        }
+    }
+
     /// Reads until the peer closes (or the 30 s receive timeout); the bytes read and whether the
     /// connection was closed by the peer.
     func drain() async -> (bytes: Int, closedByPeer: Bool) {

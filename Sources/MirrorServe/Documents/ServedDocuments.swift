@@ -62,6 +62,15 @@ final class ServedDocuments: Sendable {
         /// Under a cooldown, the base key: set while the entry is still to be derived (``key`` is the
         /// base key then, and names no documents).
         var pendingCooldown = false
+        /// The package folder's and `packument.json.gz`'s stamps taken before the entry was looked
+        /// up, when both are old enough to trust: while they stay the same, so does the entry (what
+        /// the fast path re-checks its answers by). Nil when they cannot be trusted yet.
+        var stamps: Stamps?
+
+        struct Stamps: Sendable, Hashable {
+            var folder: FileStamp
+            var packument: FileStamp
+        }
 
         func path(_ form: Form, gzip: Bool) -> String {
             directory + "/" + key + "." + form.rawValue + ".json" + (gzip ? ".gz" : "")
@@ -129,9 +138,10 @@ final class ServedDocuments: Sendable {
         {
             return known.entry
         }
-        guard let found = try await locateOrDerive(name: name, tarballBase: tarballBase) else { return nil }
+        guard var found = try await locateOrDerive(name: name, tarballBase: tarballBase) else { return nil }
         // Stamps within the last two seconds may not show a change made in the same clock tick.
         if let folder, let packument, folder.isOlder(than: .seconds(2)), packument.isOlder(than: .seconds(2)) {
+            found.stamps = Entry.Stamps(folder: folder, packument: packument)
             recent.withLock { recent in
                 if recent.count >= Self.recentLimit { recent.removeAll(keepingCapacity: true) }
                 recent[recentKey] = RecentEntry(folder: folder, packument: packument, entry: found)

@@ -1,0 +1,127 @@
+import Foundation
+import HTTPTypes
+import MirrorStore
+import NIOCore
+import NIOHTTP1
+import NPMNames
+import Synchronization
+
+/// What the fast path decides, synchronously, for one request head: an answer it can give from
+/// ``FastAnswers`` or the store, or nil (the request goes to Hummingbird's responder). Shared by
+/// every connection's ``FastPathHandler``.
+struct FastPath: Sendable {
+    /// An answer ready to write.
+    struct Prepared {
+        enum Body {
+            case none
+            case memory(ByteBuffer)
+            case file(path: String, size: Int)
+        }
+
+        var route: String
+        var status: HTTPResponseStatus
+        var headers: HTTPHeaders
+        var body: Body
+        var bodyBytes: Int
+        var start: ContinuousClock.Instant
+    }
+
+    /// A `FileRegion` slice: large files are written in pieces of this size, so each completed piece
+    /// is progress the write-stall timeout sees.
+    static let sliceBytes = 1 << 20
+
+    let core: RegistryServerCore
+    let answers: FastAnswers
+    let dates: HTTPDateCache
+    var metrics: ServeMetrics { core.metrics }
+
+    func prepare(_ head: HTTPRequestHead) -> Prepared? {
+        guard head.method == .GET || head.method == .HEAD else { return nil }
+        let start = ContinuousClock.now
+        let (rawPath, _) = QueryString.split(head.uri)
+        guard let route = try? RegistryPaths.parse(path: String(rawPath)) else { return nil }
+        let isHead = head.method == .HEAD
+        switch route {
+        case .packument(let name): return packument(name, head: head, isHead: isHead, start: start)
+        case .tarball(let name, let version): return tarball(name, version, head: head, isHead: isHead, start: start)
+        default: return nil
+        }
+    }
+
+    /// A header's value as HTTP types read it: the values of every field of that name, joined.
+    static func value(_ headers: HTTPHeaders, _ name: String) -> String? {
+        let values = headers[name]
+        return values.isEmpty ? nil : values.joined(separator: ", ")
+    }
+
+    private func packument(_ name: String, head: HTTPRequestHead, isHead: Bool, start: ContinuousClock.Instant) -> Prepared? {
+        guard case .success(let base) = core.tarballBase(host: Self.value(head.headers, "host"), forwardedProto: Self.value(head.headers, "x-forwarded-proto")) else { return nil }
+        let key = FastAnswers.Key(
+            name: name, base: base,
+            abbreviated: Negotiation.wantsAbbreviated(accept: Self.value(head.headers, "accept")),
+            gzip: Negotiation.acceptsGzip(acceptEncoding: Self.value(head.headers, "accept-encoding"))
+        )
+        guard let answer = answers.answer(key) else { return nil }
+        if Self.notModified(head.headers, etag: answer.etag, modified: answer.modified) {
+            return Prepared(route: "packument", status: .notModified, headers: answer.notModifiedHeaders, body: .none, bodyBytes: 0, start: start)
+        }
+        let body: Prepared.Body
+        switch answer.body {
+        case _ where isHead: body = .none
+        case .memory(let buffer): body = .memory(buffer)
+        case .file(let path, let size): body = .file(path: path, size: size)
+        }
+        return Prepared(route: "packument", status: .ok, headers: answer.headers, body: body, bodyBytes: isHead ? 0 : answer.body.size, start: start)
+    }
+
+    private func tarball(_ name: String, _ version: String, head: HTTPRequestHead, isHead: Bool, start: ContinuousClock.Instant) -> Prepared? {
+        // A metadata-only mirror's 404 and the cooldown's checks are the slow path's.
+        let configuration = core.configuration
+        guard configuration.fetchTarballs, configuration.minimumAge == nil,
+            let fileName = try? core.store.tarballFileName(name: name, version: version)
+        else { return nil }
+        let path = core.store.absolutePackageDirectory(for: name) + "/" + fileName
+        guard let status = fileStatus(path) else { return nil }
+        var headers = HTTPHeaders()
+        let etag = "\"t-\(status.size)-\(status.modified)\""
+        headers.add(name: "ETag", value: etag)
+        headers.add(name: "Last-Modified", value: Negotiation.httpDate(status.modified))
+        headers.add(name: "Cache-Control", value: RegistryServerCore.cacheControl)
+        if let server = core.serverName { headers.add(name: "Server", value: server) }
+        if Self.notModified(head.headers, etag: etag, modified: status.modified) {
+            return Prepared(route: "tarball", status: .notModified, headers: headers, body: .none, bodyBytes: 0, start: start)
+        }
+        headers.add(name: "Content-Type", value: "application/octet-stream")
+        headers.add(name: "Content-Length", value: String(status.size))
+        let body: Prepared.Body = isHead || status.size == 0 ? .none : .file(path: path, size: status.size)
+        return Prepared(route: "tarball", status: .ok, headers: headers, body: body, bodyBytes: isHead ? 0 : status.size, start: start)
+    }
+
+    /// The slow path's rule: `If-None-Match` decides when present, else `If-Modified-Since`.
+    static func notModified(_ headers: HTTPHeaders, etag: String, modified: Int) -> Bool {
+        if let ifNoneMatch = value(headers, "if-none-match") { return Negotiation.matches(ifNoneMatch: ifNoneMatch, etag: etag) }
+        if let since = value(headers, "if-modified-since").flatMap(Negotiation.parseHTTPDate) { return modified <= since }
+        return false
+    }
+}
+
+/// `Date` for answers: formatted at most once a second.
+final class HTTPDateCache: Sendable {
+    private let cached = Mutex<(second: Int, text: String)>((0, ""))
+
+    func now() -> String {
+        let second = Int(Date().timeIntervalSince1970)
+        return cached.withLock { cached in
+            if cached.second != second { cached = (second, Negotiation.httpDate(second)) }
+            return cached.text
+        }
+    }
+}
+
+extension HTTPHeaders {
+    /// HTTP types' fields as NIO's headers, names as they were given.
+    init(_ fields: HTTPFields) {
+        self.init()
+        for field in fields { add(name: field.name.rawName, value: field.value) }
+    }
+}
