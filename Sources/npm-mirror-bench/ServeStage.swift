@@ -51,6 +51,9 @@ struct ServeFigures: Codable, Sendable {
     var slowPackuments: LoadFigures?
     var slowTarballs: LoadFigures?
     var slowHuge: LoadFigures?
+    /// Smaller workloads, by name (`<server>-revalidate`: the mix with `If-Modified-Since` in the
+    /// future, all 304; `<server>-head`: the mix as `HEAD`; `<server>-ping`), for mirror, slow and nginx.
+    var other: [String: LoadFigures]?
 
     var packumentRatio: Double { mirrorPackuments.requestsPerSecond / max(nginxPackuments.requestsPerSecond, 1e-9) }
     var tarballRatio: Double { mirrorTarballs.megabytesPerSecond / max(nginxTarballs.megabytesPerSecond, 1e-9) }
@@ -73,6 +76,7 @@ struct ServeFigures: Codable, Sendable {
             \(row("tarballs", mirrorTarballs, nginxTarballs))
             \(row("huge packument", mirrorHuge, nginxHuge))
             \(slowRows.joined(separator: "\n"))
+            \((other ?? [:]).sorted { $0.key < $1.key }.map { String(format: "  %-22@ %9.0f req/s p99 %8.1f ms %@errors %d", $0.key as NSString, $0.value.requestsPerSecond, $0.value.p99Milliseconds, ($0.value.serverCPUSecondsPer1000.map { String(format: "cpu %.3f s/1k ", $0) } ?? "") as NSString, $0.value.errors) }.joined(separator: "\n"))
             \(mirrorHugePage.map { String(format: "  %-22@ mirror %9.0f req/s %8.1f MB/s p99 %8.1f ms", "huge package's page" as NSString, $0.requestsPerSecond, $0.megabytesPerSecond, $0.p99Milliseconds) } ?? "")
               npm-mirror serve RSS: \(String(format: "%.1f", Double(rssAfterMixBytes) / 1e6)) MB after the mix, \(String(format: "%.1f", Double(rssAfterHugeBytes) / 1e6)) MB after the huge packument, \(String(format: "%.1f", Double(rssAfterHugePageBytes ?? 0) / 1e6)) MB after its web page, peak \(String(format: "%.1f", Double(peakRSSBytes) / 1e6)) MB
             """
@@ -186,6 +190,17 @@ struct ServeStage {
         let mirrorHuge = try await load(base, list: hugeList, script: script, compressed: false, directory: root, name: "mirror-huge", server: serve.pid)
         let rssAfterHuge = Self.memory(of: serve.pid, field: "VmRSS")
         let slowHuge = try await load(slowBase, list: hugeList, script: script, compressed: false, directory: root, name: "slow-huge", server: slow.pid)
+        // 304 revalidations and HEAD over the packument mix, and ping: each server in turn.
+        var other: [String: LoadFigures] = [:]
+        let pingList = try write(["/-/ping"], to: root + "/ping.txt")
+        let servers: [(label: String, base: String, pid: pid_t?)] = [("mirror", base, serve.pid), ("slow", slowBase, slow.pid), ("nginx", "http://127.0.0.1:\(nginxPort)", nil)]
+        for (label, target, pid) in servers {
+            other[label + "-revalidate"] = try await load(target, list: packumentList, script: script, compressed: true, directory: root, name: label + "-revalidate", server: pid, revalidate: true)
+            other[label + "-head"] = try await load(target, list: packumentList, script: script, compressed: true, directory: root, name: label + "-head", server: pid, method: "HEAD")
+            if pid != nil {
+                other[label + "-ping"] = try await load(target, list: pingList, script: script, compressed: false, directory: root, name: label + "-ping", server: pid)
+            }
+        }
         // The huge package's web page: read from the small summary derived beside its documents,
         // never from the packument itself.
         let hugePageList = try write(["/-/web/package/" + huge], to: root + "/huge-page.txt")
@@ -200,7 +215,7 @@ struct ServeStage {
             mirrorHuge: mirrorHuge, nginxHuge: nginxHuge,
             rssAfterMixBytes: rssAfterMix, rssAfterHugeBytes: rssAfterHuge, peakRSSBytes: peak,
             mirrorHugePage: mirrorHugePage, rssAfterHugePageBytes: rssAfterHugePage,
-            slowPackuments: slowPackuments, slowTarballs: slowTarballs, slowHuge: slowHuge
+            slowPackuments: slowPackuments, slowTarballs: slowTarballs, slowHuge: slowHuge, other: other
         )
     }
 
@@ -314,12 +329,16 @@ struct ServeStage {
             headers["Accept"] = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
             headers["Accept-Encoding"] = "gzip"
         end
+        if os.getenv("WRK_REVALIDATE") == "1" then
+            headers["If-Modified-Since"] = "Sat, 01 Jan 2050 00:00:00 GMT"
+        end
+        local method = os.getenv("WRK_METHOD") or "GET"
         local index = 0
         function setup(thread) end
         function init(args) index = math.random(#paths) end
         function request()
             index = index % #paths + 1
-            return wrk.format("GET", paths[index], headers)
+            return wrk.format(method, paths[index], headers)
         end
         """
 
@@ -346,14 +365,17 @@ struct ServeStage {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    private func load(_ base: String, list: String, script: String, compressed: Bool, directory: String, name: String, seconds: Int? = nil, server: pid_t? = nil) async throws -> LoadFigures {
+    private func load(
+        _ base: String, list: String, script: String, compressed: Bool, directory: String, name: String, seconds: Int? = nil, server: pid_t? = nil,
+        method: String = "GET", revalidate: Bool = false
+    ) async throws -> LoadFigures {
         let output = directory + "/wrk-\(name).txt"
         let seconds = seconds ?? self.seconds
         let cpuBefore = server.map(Self.cpuSeconds(of:))
         let result = try await ChildProcess.run(
             Self.wrk,
             arguments: ["-t2", "-c\(connections)", "-d\(seconds)s", "--timeout", "30s", "--latency", "-s", script, base],
-            environment: ["PATH": "/usr/bin:/bin", "WRK_PATHS": list, "WRK_COMPRESSED": compressed ? "1" : "0"],
+            environment: ["PATH": "/usr/bin:/bin", "WRK_PATHS": list, "WRK_COMPRESSED": compressed ? "1" : "0", "WRK_METHOD": method, "WRK_REVALIDATE": revalidate ? "1" : "0"],
             logFile: output,
             timeout: .seconds(seconds + 120)
         )
