@@ -132,6 +132,52 @@ struct FastPathTests {
         }
     }
 
+    @Test("a remembered answer whose file was rotated away is looked up again, not cut off")
+    func rotatedAway() async throws {
+        let store = try Self.store()
+        try await withServer(store: store) { server in
+            _ = try await server.get("/big")
+            try Self.age(store)
+            _ = try await server.get("/big")
+            #expect(try await server.get("/big").status == 200)
+            let fastBefore = server.metric("npm_mirror_serve_fast_path_total{route=\"packument\"}")
+            #expect(fastBefore >= 1)
+            // Another process's rotation removes the files; the package folder's stamp is unchanged.
+            for file in try store.store.servedFiles(name: "big") {
+                try store.store.removeServedFile(name: "big", fileName: file.fileName)
+            }
+            let again = try await server.get("/big")
+            #expect(again.status == 200)
+            #expect(try again.json()["name"] == "big")
+        }
+    }
+
+    @Test("a client that half-closes after its request still gets the whole tarball")
+    func halfClose() async throws {
+        let store = try Self.store()
+        try await withServer(store: store) { server in
+            let socket = try ManualSocket(port: server.port)
+            socket.send("GET /big/-/big-1.0.0.tgz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            socket.shutdownWrite()
+            let bytes = await socket.readToClose()
+            let bodies = try Self.split(bytes)
+            #expect(bodies.first?.count == 3 << 20)
+        }
+    }
+
+    @Test("a request whose end never comes does not hold the connection past the idle timeout")
+    func stalledRequest() async throws {
+        let store = try Self.store()
+        try await withServer(store: store, { $0.idleTimeout = .seconds(1) }) { server in
+            let socket = try ManualSocket(port: server.port)
+            socket.send("GET /@scope/pkg HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n")
+            let started = ContinuousClock.now
+            let (_, closed) = await socket.drain()
+            #expect(closed)
+            #expect(ContinuousClock.now - started < .seconds(10))
+        }
+    }
+
     /// The bodies of consecutive responses (each framed by `Content-Length`).
     static func split(_ bytes: [UInt8]) throws -> [[UInt8]] {
         var bodies: [[UInt8]] = []

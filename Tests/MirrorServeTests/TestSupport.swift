@@ -299,6 +299,11 @@ final class ManualSocket: @unchecked Sendable {
         }
     }
 
+    /// Closes the sending half (the server then reads the end of the input).
+    func shutdownWrite() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
     /// Every byte until the peer closes (or the 30 s receive timeout).
     func readToClose() async -> [UInt8] {
         await withCheckedContinuation { continuation in

@@ -123,10 +123,15 @@ final class FastAnswers: Sendable {
         }
     }
 
-    /// Bytes an answer holds in memory (its body when kept in memory, and a little for the rest).
+    /// Bytes an answer holds in memory: its body when kept in memory, its two heads, its paths and
+    /// its key, and a little for the rest.
     private static func footprint(_ answer: Answer) -> Int {
-        if case .memory(let buffer) = answer.body { return buffer.readableBytes + 512 }
-        return 512
+        var bytes = 256 + answer.folderPath.utf8.count + answer.packumentPath.utf8.count + 2 * answer.etag.utf8.count
+        for headers in [answer.headers, answer.notModifiedHeaders] {
+            for (name, value) in headers { bytes += name.utf8.count + value.utf8.count + 32 }
+        }
+        if case .memory(let buffer) = answer.body { bytes += buffer.readableBytes }
+        return bytes
     }
 
     var count: Int { state.withLockedValue { $0.answers.count } }

@@ -24,6 +24,8 @@ struct FastPath: Sendable {
         var body: Body
         var bodyBytes: Int
         var start: ContinuousClock.Instant
+        /// Drops the remembered answer this came from (when its file turns out to be gone).
+        var forget: (@Sendable () -> Void)? = nil
     }
 
     /// A `FileRegion` slice: large files are written in pieces of this size, so each completed piece
@@ -71,7 +73,10 @@ struct FastPath: Sendable {
         case .memory(let buffer): body = .memory(buffer)
         case .file(let path, let size): body = .file(path: path, size: size)
         }
-        return Prepared(route: "packument", status: .ok, headers: answer.headers, body: body, bodyBytes: isHead ? 0 : answer.body.size, start: start)
+        return Prepared(
+            route: "packument", status: .ok, headers: answer.headers, body: body, bodyBytes: isHead ? 0 : answer.body.size, start: start,
+            forget: { [answers] in answers.forget(key) }
+        )
     }
 
     private func tarball(_ name: String, _ version: String, head: HTTPRequestHead, isHead: Bool, start: ContinuousClock.Instant) -> Prepared? {
