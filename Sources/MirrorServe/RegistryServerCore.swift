@@ -199,10 +199,12 @@ final class RegistryServerCore: Sendable {
             headers[.vary] = Self.vary
             cooldownHeader(entry, into: &headers)
             let notModifiedHeaders = headers
-            if let notModified = notModified(request, headers: headers) { return notModified }
+            let notModified = notModified(request, headers: headers)
             headers[.contentType] = form == .abbreviated ? Negotiation.abbreviatedMediaType : "application/json"
             if gzip { headers[.contentEncoding] = "gzip" }
-            let body = await Self.body(path: path, size: status.size, isHead: request.method == .head)
+            // A 304 reads no body, unless the fast path is to remember the answer.
+            let remembering = fastAnswers != nil && entry.stamps != nil
+            let body = notModified != nil && !remembering ? .empty : await Self.body(path: path, size: status.size, isHead: request.method == .head && !remembering)
             if let fastAnswers, let stamps = entry.stamps {
                 // For the fast path: the same answer, while the stamps it was found by hold.
                 var fast = HTTPHeaders(headers)
@@ -229,6 +231,7 @@ final class RegistryServerCore: Sendable {
                     )
                 }
             }
+            if let notModified { return notModified }
             return RegistryAnswer(status: .ok, headers: headers, body: body)
         }
         return .error(.serviceUnavailable, "busy", reason: "the package's documents changed while they were read; try again")

@@ -52,8 +52,12 @@ struct ServeFigures: Codable, Sendable {
     var slowTarballs: LoadFigures?
     var slowHuge: LoadFigures?
     /// Smaller workloads, by name (`<server>-revalidate`: the mix with `If-Modified-Since` in the
-    /// future, all 304; `<server>-head`: the mix as `HEAD`; `<server>-ping`), for mirror, slow and nginx.
+    /// future, all 304; `<server>-ping`), for mirror, slow and nginx. (Not `HEAD`: wrk waits for the
+    /// body a `Content-Length` announces, so it cannot load `HEAD`.)
     var other: [String: LoadFigures]?
+    /// The slow-path server's RSS before and after the huge package's page under the same load.
+    var slowRSSBeforePageBytes: Int64?
+    var slowRSSAfterPageBytes: Int64?
 
     var packumentRatio: Double { mirrorPackuments.requestsPerSecond / max(nginxPackuments.requestsPerSecond, 1e-9) }
     var tarballRatio: Double { mirrorTarballs.megabytesPerSecond / max(nginxTarballs.megabytesPerSecond, 1e-9) }
@@ -78,6 +82,7 @@ struct ServeFigures: Codable, Sendable {
             \(slowRows.joined(separator: "\n"))
             \((other ?? [:]).sorted { $0.key < $1.key }.map { String(format: "  %-22@ %9.0f req/s p99 %8.1f ms %@errors %d", $0.key as NSString, $0.value.requestsPerSecond, $0.value.p99Milliseconds, ($0.value.serverCPUSecondsPer1000.map { String(format: "cpu %.3f s/1k ", $0) } ?? "") as NSString, $0.value.errors) }.joined(separator: "\n"))
             \(mirrorHugePage.map { String(format: "  %-22@ mirror %9.0f req/s %8.1f MB/s p99 %8.1f ms", "huge package's page" as NSString, $0.requestsPerSecond, $0.megabytesPerSecond, $0.p99Milliseconds) } ?? "")
+              slow-path server RSS: \(String(format: "%.1f", Double(slowRSSBeforePageBytes ?? 0) / 1e6)) MB before the page, \(String(format: "%.1f", Double(slowRSSAfterPageBytes ?? 0) / 1e6)) MB after
               npm-mirror serve RSS: \(String(format: "%.1f", Double(rssAfterMixBytes) / 1e6)) MB after the mix, \(String(format: "%.1f", Double(rssAfterHugeBytes) / 1e6)) MB after the huge packument, \(String(format: "%.1f", Double(rssAfterHugePageBytes ?? 0) / 1e6)) MB after its web page, peak \(String(format: "%.1f", Double(peakRSSBytes) / 1e6)) MB
             """
     }
@@ -190,13 +195,12 @@ struct ServeStage {
         let mirrorHuge = try await load(base, list: hugeList, script: script, compressed: false, directory: root, name: "mirror-huge", server: serve.pid)
         let rssAfterHuge = Self.memory(of: serve.pid, field: "VmRSS")
         let slowHuge = try await load(slowBase, list: hugeList, script: script, compressed: false, directory: root, name: "slow-huge", server: slow.pid)
-        // 304 revalidations and HEAD over the packument mix, and ping: each server in turn.
+        // 304 revalidations over the packument mix, and ping: each server in turn.
         var other: [String: LoadFigures] = [:]
         let pingList = try write(["/-/ping"], to: root + "/ping.txt")
         let servers: [(label: String, base: String, pid: pid_t?)] = [("mirror", base, serve.pid), ("slow", slowBase, slow.pid), ("nginx", "http://127.0.0.1:\(nginxPort)", nil)]
         for (label, target, pid) in servers {
             other[label + "-revalidate"] = try await load(target, list: packumentList, script: script, compressed: true, directory: root, name: label + "-revalidate", server: pid, revalidate: true)
-            other[label + "-head"] = try await load(target, list: packumentList, script: script, compressed: true, directory: root, name: label + "-head", server: pid, method: "HEAD")
             if pid != nil {
                 other[label + "-ping"] = try await load(target, list: pingList, script: script, compressed: false, directory: root, name: label + "-ping", server: pid)
             }
@@ -207,6 +211,10 @@ struct ServeStage {
         let mirrorHugePage = try await load(base, list: hugePageList, script: script, compressed: false, directory: root, name: "mirror-huge-page")
         let rssAfterHugePage = Self.memory(of: serve.pid, field: "VmRSS")
         let peak = Self.memory(of: serve.pid, field: "VmHWM")
+        let slowBeforePage = Self.memory(of: slow.pid, field: "VmRSS")
+        let slowPage = try await load(slowBase, list: hugePageList, script: script, compressed: false, directory: root, name: "slow-huge-page")
+        let slowAfterPage = Self.memory(of: slow.pid, field: "VmRSS")
+        other["slow-huge-page"] = slowPage
         let nginxHuge = try await load("http://127.0.0.1:\(nginxPort)", list: nginxHugeList, script: script, compressed: false, directory: root, name: "nginx-huge")
         return ServeFigures(
             packages: filled.names.count, hugePackumentBytes: hugePackumentBytes, connections: connections, seconds: seconds,
@@ -215,7 +223,8 @@ struct ServeStage {
             mirrorHuge: mirrorHuge, nginxHuge: nginxHuge,
             rssAfterMixBytes: rssAfterMix, rssAfterHugeBytes: rssAfterHuge, peakRSSBytes: peak,
             mirrorHugePage: mirrorHugePage, rssAfterHugePageBytes: rssAfterHugePage,
-            slowPackuments: slowPackuments, slowTarballs: slowTarballs, slowHuge: slowHuge, other: other
+            slowPackuments: slowPackuments, slowTarballs: slowTarballs, slowHuge: slowHuge, other: other,
+            slowRSSBeforePageBytes: slowBeforePage, slowRSSAfterPageBytes: slowAfterPage
         )
     }
 

@@ -37,14 +37,24 @@ struct FastPath: Sendable {
     let dates: HTTPDateCache
     var metrics: ServeMetrics { core.metrics }
 
-    func prepare(_ head: HTTPRequestHead) -> Prepared? {
+    /// What a connection's request headers decided last time: clients send the same `Accept`,
+    /// `Accept-Encoding`, `Host` and `X-Forwarded-Proto` on every request of a connection, so they
+    /// are read once per connection, not once per request.
+    struct HeaderMemo {
+        var fields: [String?] = []
+        var abbreviated = false
+        var gzip = false
+        var base: String?
+    }
+
+    func prepare(_ head: HTTPRequestHead, memo: inout HeaderMemo) -> Prepared? {
         guard head.method == .GET || head.method == .HEAD else { return nil }
         let start = ContinuousClock.now
         let (rawPath, _) = QueryString.split(head.uri)
         guard let route = try? RegistryPaths.parse(path: String(rawPath)) else { return nil }
         let isHead = head.method == .HEAD
         switch route {
-        case .packument(let name): return packument(name, head: head, isHead: isHead, start: start)
+        case .packument(let name): return packument(name, head: head, isHead: isHead, start: start, memo: &memo)
         case .tarball(let name, let version): return tarball(name, version, head: head, isHead: isHead, start: start)
         default: return nil
         }
@@ -56,13 +66,16 @@ struct FastPath: Sendable {
         return values.isEmpty ? nil : values.joined(separator: ", ")
     }
 
-    private func packument(_ name: String, head: HTTPRequestHead, isHead: Bool, start: ContinuousClock.Instant) -> Prepared? {
-        guard case .success(let base) = core.tarballBase(host: Self.value(head.headers, "host"), forwardedProto: Self.value(head.headers, "x-forwarded-proto")) else { return nil }
-        let key = FastAnswers.Key(
-            name: name, base: base,
-            abbreviated: Negotiation.wantsAbbreviated(accept: Self.value(head.headers, "accept")),
-            gzip: Negotiation.acceptsGzip(acceptEncoding: Self.value(head.headers, "accept-encoding"))
-        )
+    private func packument(_ name: String, head: HTTPRequestHead, isHead: Bool, start: ContinuousClock.Instant, memo: inout HeaderMemo) -> Prepared? {
+        let fields = ["host", "x-forwarded-proto", "accept", "accept-encoding"].map { Self.value(head.headers, $0) }
+        if fields != memo.fields {
+            memo.fields = fields
+            memo.base = try? core.tarballBase(host: fields[0], forwardedProto: fields[1]).get()
+            memo.abbreviated = Negotiation.wantsAbbreviated(accept: fields[2])
+            memo.gzip = Negotiation.acceptsGzip(acceptEncoding: fields[3])
+        }
+        guard let base = memo.base else { return nil }
+        let key = FastAnswers.Key(name: name, base: base, abbreviated: memo.abbreviated, gzip: memo.gzip)
         guard let answer = answers.answer(key) else { return nil }
         if Self.notModified(head.headers, etag: answer.etag, modified: answer.modified) {
             return Prepared(route: "packument", status: .notModified, headers: answer.notModifiedHeaders, body: .none, bodyBytes: 0, start: start)

@@ -53,6 +53,7 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readPending = false
     /// Events held back until the fast answer in flight is written.
     private var heldEvents: [Any] = []
+    private var headerMemo = FastPath.HeaderMemo()
 
     init(fastPath: FastPath, idleTimeout: TimeAmount?) {
         self.fastPath = fastPath
@@ -81,7 +82,7 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case (_, .closing):
             return
         case (.head(let head), .idle) where handedOn == 0:
-            if let prepared = fastPath.prepare(head) {
+            if let prepared = fastPath.prepare(head, memo: &headerMemo) {
                 state = .fast(prepared, head: head)
                 return
             }
