@@ -149,6 +149,11 @@ enum RawHTTP {
             guard count > 0 else { throw Failure(description: "send failed") }
             sent += count
         }
+        return try parse(readUntilClosed(fd), isHead: isHead)
+    }
+
+    /// Every byte a socket receives until the peer closes it (or its receive timeout).
+    static func readUntilClosed(_ fd: Int32) -> [UInt8] {
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -157,7 +162,7 @@ enum RawHTTP {
             if count <= 0 { break }
             received.append(contentsOf: chunk[0..<count])
         }
-        return try parse(received, isHead: isHead)
+        return received
     }
 
     static func parse(_ bytes: [UInt8], isHead: Bool) throws -> RawResponse {
@@ -307,17 +312,7 @@ final class ManualSocket: @unchecked Sendable {
     /// Every byte until the peer closes (or the 30 s receive timeout).
     func readToClose() async -> [UInt8] {
         await withCheckedContinuation { continuation in
-            let thread = Thread { [fd] in
-                var received: [UInt8] = []
-                var chunk = [UInt8](repeating: 0, count: 65536)
-                while true {
-                    let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                    if count < 0 && errno == EINTR { continue }
-                    if count <= 0 { break }
-                    received.append(contentsOf: chunk[0..<count])
-                }
-                continuation.resume(returning: received)
-            }
+            let thread = Thread { [fd] in continuation.resume(returning: RawHTTP.readUntilClosed(fd)) }
             thread.start()
         }
     }
