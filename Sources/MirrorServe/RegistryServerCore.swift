@@ -7,7 +7,9 @@ import Logging
 import MirrorRecords
 import MirrorSignatures
 import MirrorStore
+import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import NIOHTTP1
 import Synchronization
 
@@ -414,11 +416,64 @@ func withDeadline<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable 
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await body() }
         group.addTask {
-            try await Task.sleep(for: timeout)
+            try await EventLoopSleep.sleep(for: timeout)
             return nil
         }
         defer { group.cancelAll() }
         guard let first = try await group.next(), let value = first else { throw DeadlineExceeded() }
         return value
+    }
+}
+
+/// A sleep on an event loop's timer, for the one that runs beside every request.
+///
+/// A cancelled `Task.sleep` keeps what it holds until the time it was to wake: with a 30 s request
+/// deadline under 30,000 requests a second that was about 700 MB of resident memory (measured: RSS
+/// rose ~23 MB a second under `/-/ping` load and levelled off after 30 s). A scheduled task on an
+/// event loop is removed from the loop's timers the moment it is cancelled.
+enum EventLoopSleep {
+    private struct State {
+        var continuation: CheckedContinuation<Void, any Error>?
+        var scheduled: Scheduled<Void>?
+        var cancelled = false
+    }
+
+    static func sleep(for duration: Duration, on loop: any EventLoop = NIOSingletons.posixEventLoopGroup.next()) async throws {
+        let state = NIOLockedValueBox(State())
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let cancelled = state.withLockedValue { state -> Bool in
+                    if state.cancelled { return true }
+                    state.continuation = continuation
+                    return false
+                }
+                if cancelled {
+                    continuation.resume(throwing: CancellationError())
+                    return
+                }
+                let scheduled = loop.scheduleTask(in: TimeAmount(duration)) { () -> Void in
+                    let waiting = state.withLockedValue { state in
+                        defer { state.continuation = nil }
+                        return state.continuation
+                    }
+                    waiting?.resume()
+                }
+                // Cancelled between storing the continuation and here: the timer goes at once too.
+                if state.withLockedValue({ state -> Bool in
+                    state.scheduled = scheduled
+                    return state.cancelled
+                }) {
+                    scheduled.cancel()
+                }
+            }
+        } onCancel: {
+            let (waiting, scheduled) = state.withLockedValue { state -> (CheckedContinuation<Void, any Error>?, Scheduled<Void>?) in
+                state.cancelled = true
+                defer { state.continuation = nil }
+                return (state.continuation, state.scheduled)
+            }
+            scheduled?.cancel()
+            waiting?.resume(throwing: CancellationError())
+        }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import MirrorJSON
-import MirrorServe
+@testable import MirrorServe
 import MirrorStore
 import MirrorTestSupport
 import Testing
@@ -193,5 +193,35 @@ struct FastPathTests {
             rest = rest[rest.index(start, offsetBy: length)...]
         }
         return bodies
+    }
+}
+
+/// The sleep beside every request's deadline.
+@Suite("The request deadline's sleep")
+struct EventLoopSleepTests {
+    @Test("it wakes after its time; cancelled, it ends at once; a deadline cuts a body that runs over")
+    func sleepAndCancel() async throws {
+        let start = ContinuousClock.now
+        try await EventLoopSleep.sleep(for: .milliseconds(200))
+        #expect(ContinuousClock.now - start >= .milliseconds(190))
+
+        let sleeper = Task { try await EventLoopSleep.sleep(for: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(50))
+        let cancelledAt = ContinuousClock.now
+        sleeper.cancel()
+        await #expect(throws: CancellationError.self) { try await sleeper.value }
+        #expect(ContinuousClock.now - cancelledAt < .seconds(5))
+
+        // Cancelled before it starts waiting.
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await EventLoopSleep.sleep(for: .seconds(60))
+        }
+        await #expect(throws: CancellationError.self) { try await early.value }
+
+        await #expect(throws: DeadlineExceeded.self) {
+            try await withDeadline(.milliseconds(100)) { try await Task.sleep(for: .seconds(30)) }
+        }
+        #expect(try await withDeadline(.seconds(30)) { 7 } == 7)
     }
 }
