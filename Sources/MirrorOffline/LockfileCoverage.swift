@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import MirrorJSON
 import MirrorLockfiles
@@ -123,7 +122,7 @@ public struct LockfileCoverage: Sendable {
             return row(.versionMissing, "the mirror's packument (\(packument.rev ?? "no revision")) does not list \(package.version)")
         }
         if let cooldown, let published = packument.time[package.version], let until = cooldown.heldBackUntil(published: published, now: now) {
-            return row(.heldBack, "published \(published); SERVE_MIN_AGE serves it from \(Self.isoTime(until))")
+            return row(.heldBack, "published \(published); SERVE_MIN_AGE serves it from \(ReleaseCooldown.time(until))")
         }
         if metadataOnly {
             return row(.tarballMissing, "this mirror keeps metadata only (FETCH_TARBALLS=false)")
@@ -133,33 +132,23 @@ public struct LockfileCoverage: Sendable {
         else {
             return row(.tarballMissing, "the tarball is not held (outside the newest versions kept, and not pinned)")
         }
-        guard let integrity = package.integrity.flatMap(Integrity.init(strongestOf:)) else {
+        // The store's own check of a tarball against SRI: the strongest algorithm given, streamed.
+        guard let integrity = package.integrity, var verifier = try? DigestVerifier(integrity: integrity, shasum: nil) else {
             return row(.served, "held (the lockfile gives no integrity to compare)")
         }
         let path = store.absolutePackageDirectory(for: package.name) + "/" + fileName
-        guard let digest = try? Self.digest(of: path, algorithm: integrity.algorithm) else {
-            return row(.tarballMissing, "the held tarball cannot be read")
-        }
-        guard integrity.matches(digest) else {
-            return row(.integrityMismatch, "the held tarball's \(integrity.algorithm) is \(Integrity(algorithm: integrity.algorithm, digest: digest).sri), the lockfile's \(integrity.sri)")
-        }
-        return row(.served, "held, \(integrity.algorithm) equal")
-    }
-
-    /// The digest of a file with one of SRI's algorithms, read in 1 MiB pieces.
-    static func digest(of path: String, algorithm: Integrity.Algorithm) throws -> [UInt8] {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw PinError("cannot open \(path)") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { return row(.tarballMissing, "the held tarball cannot be read") }
         defer { try? handle.close() }
-        func hash<H: HashFunction>(_ function: H) throws -> [UInt8] {
-            var hasher = function
-            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-            return Array(hasher.finalize())
+        do {
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { verifier.update(chunk) }
+        } catch {
+            return row(.tarballMissing, "the held tarball cannot be read: \(error)")
         }
-        switch algorithm {
-        case .sha1: return try hash(Insecure.SHA1())
-        case .sha256: return try hash(SHA256())
-        case .sha384: return try hash(SHA384())
-        default: return try hash(SHA512())
+        do {
+            let match = try verifier.finalize()
+            return row(.served, "held, \(match.algorithm) equal")
+        } catch {
+            return row(.integrityMismatch, "the held tarball is not the lockfile's: \(error)")
         }
     }
 
@@ -176,7 +165,4 @@ public struct LockfileCoverage: Sendable {
         }
     }
 
-    static func isoTime(_ seconds: Int64) -> String {
-        Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(.iso8601)
-    }
 }

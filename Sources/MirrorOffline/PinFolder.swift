@@ -114,12 +114,6 @@ public final class PinIndex: Sendable {
         return state.withLock { $0.byPackage[name] ?? [:] }
     }
 
-    /// Every pin set currently read (by id).
-    public func sets() async -> [PinSet] {
-        _ = await pins(of: "")
-        return state.withLock { $0.sets.values.sorted { $0.id < $1.id } }
-    }
-
     /// Reads the folder again if its stamp changed (blocking).
     func refresh(at now: ContinuousClock.Instant) {
         let stamp = folder.stamp

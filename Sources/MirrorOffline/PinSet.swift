@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import MirrorJSON
 import NPMNames
@@ -36,7 +37,7 @@ public struct PinSet: Sendable, Hashable {
     public static func id(forLockfileAt path: String, prefix: String = "") -> String {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let base = safeIDPart((path as NSString).lastPathComponent)
-        return prefix + base.prefix(80) + "-" + String(format: "%08x", fnv1a(absolute))
+        return prefix + base.prefix(80) + "-" + Hex.encode(SHA256.hash(data: Array(absolute.utf8))).prefix(8)
     }
 
     /// Whether `text` can be a pin set's id (a file name of its own, never a path).
@@ -54,16 +55,6 @@ public struct PinSet: Sendable, Hashable {
         let bytes = text.lowercased().utf8.map { isIDByte($0) ? $0 : UInt8(ascii: "_") }
         let part = String(decoding: bytes, as: UTF8.self)
         return part.hasPrefix(".") ? "_" + part.dropFirst() : (part.isEmpty ? "lockfile" : part)
-    }
-
-    /// 32-bit FNV-1a: a short, stable name part (not a security property).
-    private static func fnv1a(_ text: String) -> UInt32 {
-        var hash: UInt32 = 2_166_136_261
-        for byte in text.utf8 {
-            hash ^= UInt32(byte)
-            hash = hash &* 16_777_619
-        }
-        return hash
     }
 
     // MARK: JSON

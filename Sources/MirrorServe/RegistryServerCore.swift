@@ -11,6 +11,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOHTTP1
+import NIOHTTPTypesHTTP1
 import Synchronization
 
 /// What the responder shares across requests: the store, the derived documents, the records and
@@ -207,36 +208,45 @@ final class RegistryServerCore: Sendable {
             // A 304 reads no body, unless the fast path is to remember the answer.
             let remembering = fastAnswers != nil && entry.stamps != nil
             let body = notModified != nil && !remembering ? .empty : await Self.body(path: path, size: status.size, isHead: request.method == .head && !remembering)
-            if let fastAnswers, let stamps = entry.stamps {
-                // For the fast path: the same answer, while the stamps it was found by hold.
-                var fast = HTTPHeaders(headers)
-                fast.add(name: "Content-Length", value: String(status.size))
-                var unchanged = HTTPHeaders(notModifiedHeaders)
-                if let serverName {
-                    fast.add(name: "Server", value: serverName)
-                    unchanged.add(name: "Server", value: serverName)
-                }
-                let fastBody: FastAnswers.Body? = switch body {
-                case .bytes(let bytes): .memory(ByteBuffer(bytes: bytes))
-                case .file where status.size > Self.wholeReadLimit: .file(path: path, size: status.size)
-                default: nil
-                }
-                if let fastBody {
-                    let now = NIODeadline.now()
-                    fastAnswers.remember(
-                        FastAnswers.Key(name: name, base: base, abbreviated: form == .abbreviated, gzip: gzip),
-                        FastAnswers.Answer(
-                            headers: fast, notModifiedHeaders: unchanged, etag: entry.etag(form, gzip: gzip), modified: status.modified, body: fastBody,
-                            stamps: stamps, folderPath: store.absolutePackageDirectory(for: name), packumentPath: store.packumentFilePath(for: name),
-                            validUntil: entry.validUntil, expires: now + TimeAmount(configuration.deletionCacheTime)
-                        )
-                    )
-                }
+            if remembering {
+                remember(FastAnswers.Key(name: name, base: base, abbreviated: form == .abbreviated, gzip: gzip),
+                         entry: entry, etag: entry.etag(form, gzip: gzip), path: path, status: status,
+                         headers: headers, notModifiedHeaders: notModifiedHeaders, body: body)
             }
             if let notModified { return notModified }
             return RegistryAnswer(status: .ok, headers: headers, body: body)
         }
         return .error(.serviceUnavailable, "busy", reason: "the package's documents changed while they were read; try again")
+    }
+
+    /// Keeps a packument answer for the fast path, while the stamps its entry was found by hold: a
+    /// body read into memory, or a file too large to read (`HEAD` and 304 of small ones are not kept).
+    private func remember(
+        _ key: FastAnswers.Key, entry: ServedDocuments.Entry, etag: String, path: String, status: FileStatus,
+        headers: HTTPFields, notModifiedHeaders: HTTPFields, body: RegistryAnswer.Body
+    ) {
+        guard let fastAnswers, let stamps = entry.stamps else { return }
+        let fastBody: FastAnswers.Body
+        switch body {
+        case .bytes(let bytes): fastBody = .memory(ByteBuffer(bytes: bytes))
+        case .file where status.size > Self.wholeReadLimit: fastBody = .file(path: path, size: status.size)
+        default: return
+        }
+        var full = HTTPHeaders(headers)
+        full.add(name: "Content-Length", value: String(status.size))
+        var unchanged = HTTPHeaders(notModifiedHeaders)
+        if let serverName {
+            full.add(name: "Server", value: serverName)
+            unchanged.add(name: "Server", value: serverName)
+        }
+        fastAnswers.remember(
+            key,
+            FastAnswers.Answer(
+                headers: full, notModifiedHeaders: unchanged, etag: etag, modified: status.modified, body: fastBody,
+                stamps: stamps, folderPath: store.absolutePackageDirectory(for: key.name), packumentPath: store.packumentFilePath(for: key.name),
+                validUntil: entry.validUntil, expires: .now() + TimeAmount(configuration.deletionCacheTime)
+            )
+        )
     }
 
     private func version(_ name: String, _ versionOrTag: String, request: Request, base: String) async throws -> RegistryAnswer {
@@ -284,7 +294,7 @@ final class RegistryServerCore: Sendable {
         }
         // A version the cooldown holds back is not installed by a lockfile that names it either.
         if configuration.minimumAge != nil, let entry = try await documents.entry(name: name, tarballBase: base), entry.heldBack.contains(version) {
-            var answer = RegistryAnswer.error(.notFound, "not_found", reason: "\(name)@\(version) is held back by SERVE_MIN_AGE until \(Self.isoTime(entry.validUntil))")
+            var answer = RegistryAnswer.error(.notFound, "not_found", reason: "\(name)@\(version) is held back by SERVE_MIN_AGE until \(entry.validUntil.map(ReleaseCooldown.time) ?? "-")")
             cooldownHeader(entry, into: &answer.headers)
             return answer
         }
@@ -293,11 +303,16 @@ final class RegistryServerCore: Sendable {
         else {
             return .error(.notFound, "not_found", reason: "the mirror does not hold \(name)@\(version)")
         }
-        var headers = validators(etag: "\"t-\(status.size)-\(status.modified)\"", modified: status.modified)
+        var headers = validators(etag: Self.tarballETag(status), modified: status.modified)
         if let notModified = notModified(request, headers: headers) { return notModified }
         headers[.contentType] = "application/octet-stream"
         let path = store.absolutePackageDirectory(for: name) + "/" + fileName
         return RegistryAnswer(status: .ok, headers: headers, body: await Self.body(path: path, size: status.size, isHead: request.method == .head))
+    }
+
+    /// A tarball's ETag: its size and modification time (its bytes never change under one name).
+    static func tarballETag(_ status: FileStatus) -> String {
+        "\"t-\(status.size)-\(status.modified)\""
     }
 
     /// Files up to this size are read in one go and answered from memory (one hop to the store's
@@ -346,18 +361,13 @@ final class RegistryServerCore: Sendable {
     private func cooldownHeader(_ entry: ServedDocuments.Entry, into headers: inout HTTPFields) {
         guard let age = configuration.minimumAge else { return }
         var value = "min-age=\(age.components.seconds); held-back=\(entry.heldBack.count)"
-        if let until = entry.validUntil { value += "; until=" + Self.isoTime(until) }
+        if let until = entry.validUntil { value += "; until=" + ReleaseCooldown.time(until) }
         headers[Self.cooldownField] = value
-    }
-
-    private static func isoTime(_ seconds: Int64?) -> String {
-        guard let seconds else { return "-" }
-        return Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(.iso8601)
     }
 
     // MARK: Conditional requests
 
-    private func validators(etag: String, modified: Int) -> HTTPFields {
+    func validators(etag: String, modified: Int) -> HTTPFields {
         var headers = HTTPFields()
         headers[.eTag] = etag
         headers[.lastModified] = Negotiation.httpDate(modified)
@@ -368,16 +378,10 @@ final class RegistryServerCore: Sendable {
     /// 304 when `If-None-Match` matches the ETag or, without `If-None-Match`, when nothing changed
     /// since `If-Modified-Since`; nil otherwise. The 304 carries the same validators and `Vary`.
     private func notModified(_ request: Request, headers: HTTPFields) -> RegistryAnswer? {
-        guard let etag = headers[.eTag] else { return nil }
-        if let ifNoneMatch = request.headers[.ifNoneMatch] {
-            return Negotiation.matches(ifNoneMatch: ifNoneMatch, etag: etag) ? RegistryAnswer(status: .notModified, headers: headers) : nil
-        }
-        if let since = request.headers[.ifModifiedSince].flatMap(Negotiation.parseHTTPDate),
-            let modified = headers[.lastModified].flatMap(Negotiation.parseHTTPDate), modified <= since
-        {
-            return RegistryAnswer(status: .notModified, headers: headers)
-        }
-        return nil
+        guard let etag = headers[.eTag], let modified = headers[.lastModified].flatMap(Negotiation.parseHTTPDate) else { return nil }
+        let unchanged = Negotiation.isNotModified(
+            ifNoneMatch: request.headers[.ifNoneMatch], ifModifiedSince: request.headers[.ifModifiedSince], etag: etag, modified: modified)
+        return unchanged ? RegistryAnswer(status: .notModified, headers: headers) : nil
     }
 }
 

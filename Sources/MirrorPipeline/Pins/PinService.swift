@@ -5,6 +5,7 @@ import MirrorOffline
 import MirrorRuntime
 import MirrorStore
 import ServiceLifecycle
+import Synchronization
 
 /// Beside the producer: turns the lockfiles of `PIN_DIRECTORY` into pin sets (`dir-<file>`, removed
 /// with their file), and sends every package with a pinned version not sent before (from those sets
@@ -31,10 +32,9 @@ public struct PinService: Service {
     }
 
     public func run() async throws {
-        var lockfiles = LockfileStamps()
         repeat {
             do {
-                let sent = try await scan(&lockfiles)
+                let sent = try await sendPending()
                 if sent > 0 { logger.info("Sent pinned packages to the consumers", metadata: ["pins.packages": "\(sent)"]) }
             } catch {
                 logger.error("Pin scan failed; trying again at the next interval", metadata: ["error": "\(error)"])
@@ -42,27 +42,25 @@ public struct PinService: Service {
         } while await pauseUnlessShuttingDown(interval)
     }
 
-    /// One look now (what ``run()`` does every interval), for a caller that runs the pipeline's
-    /// parts itself: returns the number of packages sent.
+    /// The stamps of the lockfiles last read from `PIN_DIRECTORY`: a file is read again only when
+    /// its stamp changes.
+    private final class LockfileStamps: Sendable {
+        let stamps = Mutex<[String: FileStamp]>([:])
+    }
+
+    private let lockfiles = LockfileStamps()
+
+    /// One look (what ``run()`` does every interval; callers that run the pipeline's parts themselves
+    /// call it directly): syncs `PIN_DIRECTORY`'s sets, then sends what is pinned and not yet sent.
+    /// Returns the number of packages sent.
     @discardableResult
     public func sendPending() async throws -> Int {
-        var lockfiles = LockfileStamps()
-        return try await scan(&lockfiles)
-    }
-
-    /// The stamps of the lockfiles last read from `PIN_DIRECTORY`.
-    struct LockfileStamps: Sendable {
-        var stamps: [String: FileStamp] = [:]
-    }
-
-    /// One look: syncs `PIN_DIRECTORY`'s sets, then sends what is pinned and not yet sent. Returns
-    /// the number of packages sent.
-    @discardableResult
-    func scan(_ lockfiles: inout LockfileStamps) async throws -> Int {
         if let lockfileDirectory {
-            lockfiles = try await BlockingWork.run { [folder, logger, lockfiles] in
-                try Self.syncLockfiles(from: lockfileDirectory, into: folder, known: lockfiles, logger: logger)
+            let known = lockfiles.stamps.withLock { $0 }
+            let read = try await BlockingWork.run { [folder, logger] in
+                try Self.syncLockfiles(from: lockfileDirectory, into: folder, known: known, logger: logger)
             }
+            lockfiles.stamps.withLock { $0 = read }
         }
         let (sets, problems) = await BlockingWork.run { [folder] in folder.list() }
         for problem in problems {
@@ -71,25 +69,23 @@ public struct PinService: Service {
         let ledgerPath = folder.path + "/.sent.json"
         var ledger = await BlockingWork.run { Self.readLedger(ledgerPath) }
         var pinned: Set<String> = []
-        var unsent: [String: Bool] = [:]
+        // Package name → its pinned `name@version` keys not sent yet.
+        var unsent: [String: [String]] = [:]
         for set in sets {
             for (name, versions) in set.packages {
                 for version in versions {
                     let key = name + "@" + version
                     pinned.insert(key)
-                    if !ledger.contains(key) { unsent[name] = true }
+                    if !ledger.contains(key) { unsent[name, default: []].append(key) }
                 }
             }
         }
         let names = unsent.keys.sorted()
-        var start = 0
-        while start < names.count {
+        for start in stride(from: 0, to: names.count, by: Self.batchSize) {
             let batch = Array(names[start..<min(start + Self.batchSize, names.count)])
             try await send(batch)
-            let batchNames = Set(batch)
-            for key in pinned where batchNames.contains(Self.name(ofKey: key)) { ledger.insert(key) }
+            for name in batch { ledger.formUnion(unsent[name] ?? []) }
             try await BlockingWork.run { [ledger] in try Self.writeLedger(ledger, to: ledgerPath) }
-            start += batch.count
         }
         // Versions no longer pinned are forgotten, so pinning them again sends them again.
         if !ledger.isSubset(of: pinned) {
@@ -99,23 +95,17 @@ public struct PinService: Service {
         return names.count
     }
 
-    /// The package name of a ledger key (`name@version`; a scoped name starts with `@`).
-    static func name(ofKey key: String) -> String {
-        guard let at = key.dropFirst().lastIndex(of: "@") else { return key }
-        return String(key[..<at])
-    }
-
     /// Reads the lockfiles of `directory` whose stamp changed into pin sets, and removes the sets of
     /// lockfiles that are gone (blocking). A lockfile that cannot be read is logged and its set left
     /// as it was.
-    static func syncLockfiles(from directory: String, into folder: PinFolder, known: LockfileStamps, logger: Logger) throws -> LockfileStamps {
+    static func syncLockfiles(from directory: String, into folder: PinFolder, known: [String: FileStamp], logger: Logger) throws -> [String: FileStamp] {
         let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { !$0.hasPrefix(".") }.sorted()
-        var stamps = LockfileStamps()
+        var stamps: [String: FileStamp] = [:]
         for name in names {
             let path = directory + "/" + name
             guard let stamp = FileStamp(path), !FileManager.default.isDirectoryPath(path) else { continue }
-            stamps.stamps[name] = stamp
-            guard known.stamps[name] != stamp else { continue }
+            stamps[name] = stamp
+            guard known[name] != stamp else { continue }
             do {
                 let set = try PinSet(lockfileAt: path, id: lockfileSetID(name), pinnedAt: Timestamp.now())
                 try folder.write(set)

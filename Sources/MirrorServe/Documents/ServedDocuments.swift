@@ -106,14 +106,9 @@ final class ServedDocuments: Sendable {
     /// The last entry found per package and tarball base, with what it was found from: reused while
     /// the package folder (tarballs added or removed) and `packument.json.gz` (a new revision) are
     /// unchanged, so a request costs two `stat`s instead of two folder listings.
-    private let recent = Mutex<[String: RecentEntry]>([:])
+    /// (The stamps are the entry's own ``Entry/stamps``.)
+    private let recent = Mutex<[String: Entry]>([:])
     static let recentLimit = 100_000
-
-    private struct RecentEntry: Sendable {
-        var folder: FileStamp
-        var packument: FileStamp
-        var entry: Entry
-    }
 
     init(store: PackageStore, onlyHeldVersions: Bool, minimumAge: Duration? = nil, maximumPackumentBytes: Int, metrics: ServeMetrics, logger: Logger) {
         self.store = store
@@ -133,10 +128,10 @@ final class ServedDocuments: Sendable {
         // Taken before looking, so a change made while looking shows as a newer stamp next time.
         let folder = FileStamp(folderPath)
         let packument = FileStamp(store.packumentFilePath(for: name))
-        if !fresh, let folder, let packument, let known = recent.withLock({ $0[recentKey] }), known.folder == folder, known.packument == packument,
-            known.entry.validUntil.map({ ReleaseCooldown.now() < $0 }) ?? true
+        if !fresh, let folder, let packument, let known = recent.withLock({ $0[recentKey] }), known.stamps == Entry.Stamps(folder: folder, packument: packument),
+            known.validUntil.map({ ReleaseCooldown.now() < $0 }) ?? true
         {
-            return known.entry
+            return known
         }
         guard var found = try await locateOrDerive(name: name, tarballBase: tarballBase) else { return nil }
         // Stamps within the last two seconds may not show a change made in the same clock tick.
@@ -144,7 +139,7 @@ final class ServedDocuments: Sendable {
             found.stamps = Entry.Stamps(folder: folder, packument: packument)
             recent.withLock { recent in
                 if recent.count >= Self.recentLimit { recent.removeAll(keepingCapacity: true) }
-                recent[recentKey] = RecentEntry(folder: folder, packument: packument, entry: found)
+                recent[recentKey] = found
             }
         }
         return found

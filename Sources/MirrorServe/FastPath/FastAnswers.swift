@@ -133,6 +133,4 @@ final class FastAnswers: Sendable {
         if case .memory(let buffer) = answer.body { bytes += buffer.readableBytes }
         return bytes
     }
-
-    var count: Int { state.withLockedValue { $0.answers.count } }
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import MirrorStore
 import NIOCore
 import NIOHTTP1
+import NIOHTTPTypesHTTP1
 import NPMNames
 import Synchronization
 
@@ -12,17 +13,11 @@ import Synchronization
 struct FastPath: Sendable {
     /// An answer ready to write.
     struct Prepared {
-        enum Body {
-            case none
-            case memory(ByteBuffer)
-            case file(path: String, size: Int)
-        }
-
         var route: String
         var status: HTTPResponseStatus
         var headers: HTTPHeaders
-        var body: Body
-        var bodyBytes: Int
+        /// Nil: none (a 304, a `HEAD`, an empty file).
+        var body: FastAnswers.Body?
         var start: ContinuousClock.Instant
         /// Drops the remembered answer this came from (when its file turns out to be gone).
         var forget: (@Sendable () -> Void)? = nil
@@ -78,16 +73,10 @@ struct FastPath: Sendable {
         let key = FastAnswers.Key(name: name, base: base, abbreviated: memo.abbreviated, gzip: memo.gzip)
         guard let answer = answers.answer(key) else { return nil }
         if Self.notModified(head.headers, etag: answer.etag, modified: answer.modified) {
-            return Prepared(route: "packument", status: .notModified, headers: answer.notModifiedHeaders, body: .none, bodyBytes: 0, start: start)
-        }
-        let body: Prepared.Body
-        switch answer.body {
-        case _ where isHead: body = .none
-        case .memory(let buffer): body = .memory(buffer)
-        case .file(let path, let size): body = .file(path: path, size: size)
+            return Prepared(route: "packument", status: .notModified, headers: answer.notModifiedHeaders, body: nil, start: start)
         }
         return Prepared(
-            route: "packument", status: .ok, headers: answer.headers, body: body, bodyBytes: isHead ? 0 : answer.body.size, start: start,
+            route: "packument", status: .ok, headers: answer.headers, body: isHead ? nil : answer.body, start: start,
             forget: { [answers] in answers.forget(key) }
         )
     }
@@ -100,26 +89,21 @@ struct FastPath: Sendable {
         else { return nil }
         let path = core.store.absolutePackageDirectory(for: name) + "/" + fileName
         guard let status = fileStatus(path) else { return nil }
-        var headers = HTTPHeaders()
-        let etag = "\"t-\(status.size)-\(status.modified)\""
-        headers.add(name: "ETag", value: etag)
-        headers.add(name: "Last-Modified", value: Negotiation.httpDate(status.modified))
-        headers.add(name: "Cache-Control", value: RegistryServerCore.cacheControl)
+        let etag = RegistryServerCore.tarballETag(status)
+        var headers = HTTPHeaders(core.validators(etag: etag, modified: status.modified))
         if let server = core.serverName { headers.add(name: "Server", value: server) }
         if Self.notModified(head.headers, etag: etag, modified: status.modified) {
-            return Prepared(route: "tarball", status: .notModified, headers: headers, body: .none, bodyBytes: 0, start: start)
+            return Prepared(route: "tarball", status: .notModified, headers: headers, body: nil, start: start)
         }
         headers.add(name: "Content-Type", value: "application/octet-stream")
         headers.add(name: "Content-Length", value: String(status.size))
-        let body: Prepared.Body = isHead || status.size == 0 ? .none : .file(path: path, size: status.size)
-        return Prepared(route: "tarball", status: .ok, headers: headers, body: body, bodyBytes: isHead ? 0 : status.size, start: start)
+        let body: FastAnswers.Body? = isHead || status.size == 0 ? nil : .file(path: path, size: status.size)
+        return Prepared(route: "tarball", status: .ok, headers: headers, body: body, start: start)
     }
 
-    /// The slow path's rule: `If-None-Match` decides when present, else `If-Modified-Since`.
+    /// ``Negotiation/isNotModified(ifNoneMatch:ifModifiedSince:etag:modified:)`` over NIO's headers.
     static func notModified(_ headers: HTTPHeaders, etag: String, modified: Int) -> Bool {
-        if let ifNoneMatch = value(headers, "if-none-match") { return Negotiation.matches(ifNoneMatch: ifNoneMatch, etag: etag) }
-        if let since = value(headers, "if-modified-since").flatMap(Negotiation.parseHTTPDate) { return modified <= since }
-        return false
+        Negotiation.isNotModified(ifNoneMatch: value(headers, "if-none-match"), ifModifiedSince: value(headers, "if-modified-since"), etag: etag, modified: modified)
     }
 }
 
@@ -133,13 +117,5 @@ final class HTTPDateCache: Sendable {
             if cached.second != second { cached = (second, Negotiation.httpDate(second)) }
             return cached.text
         }
-    }
-}
-
-extension HTTPHeaders {
-    /// HTTP types' fields as NIO's headers, names as they were given.
-    init(_ fields: HTTPFields) {
-        self.init()
-        for field in fields { add(name: field.name.rawName, value: field.value) }
     }
 }

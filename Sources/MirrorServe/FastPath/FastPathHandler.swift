@@ -170,7 +170,7 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: prepared.status, headers: headers))), promise: nil)
         switch prepared.body {
-        case .none:
+        case nil:
             break
         case .memory(let buffer):
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
@@ -205,7 +205,7 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 context.read()
             }
         }
-        fastPath.metrics.request(route: prepared.route, status: Int(prepared.status.code), bytes: prepared.bodyBytes, since: prepared.start, fastPath: true)
+        fastPath.metrics.request(route: prepared.route, status: Int(prepared.status.code), bytes: prepared.body?.size ?? 0, since: prepared.start, fastPath: true)
     }
 
     /// Passes on the quiesce and input-closed events held while a fast answer was written.

@@ -38,6 +38,15 @@ enum Negotiation {
         return items.contains { $0.value == "*" && $0.quality > 0 }
     }
 
+    /// Whether a conditional request gets 304: `If-None-Match` decides when present (it matches
+    /// the ETag), otherwise `If-Modified-Since` (nothing changed since). The slow path and the fast
+    /// path both answer by this rule.
+    static func isNotModified(ifNoneMatch: String?, ifModifiedSince: String?, etag: String, modified: Int) -> Bool {
+        if let ifNoneMatch { return matches(ifNoneMatch: ifNoneMatch, etag: etag) }
+        if let since = ifModifiedSince.flatMap(parseHTTPDate) { return modified <= since }
+        return false
+    }
+
     /// `If-None-Match` against a strong ETag (weak comparison, as RFC 9110 asks for this header).
     static func matches(ifNoneMatch: String, etag: String) -> Bool {
         let wanted = opaque(etag)

@@ -19,6 +19,11 @@ public struct ReleaseCooldown: Sendable, Hashable {
         return comesOfAge > now ? comesOfAge : nil
     }
 
+    /// A time in seconds since 1970 as ISO 8601 (when a held-back version comes of age).
+    public static func time(_ seconds: Int64) -> String {
+        Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(.iso8601)
+    }
+
     /// Seconds since 1970.
     public static func now() -> Int64 {
         Int64(Date().timeIntervalSince1970)
